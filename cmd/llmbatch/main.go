@@ -1,0 +1,125 @@
+// Command llmbatch runs bulk prompts through an OpenAI-compatible
+// /v1/responses endpoint, with retries, pacing, a resumable results
+// journal, and usage totals.
+//
+//	llmbatch run      [flags] INPUT    run or resume a job
+//	llmbatch simulate [flags]          serve the simulated endpoint on loopback
+//
+// Run "llmbatch COMMAND -h" for a command's flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/llmbatch/llmbatch/io/results"
+	"github.com/llmbatch/llmbatch/pipeline"
+)
+
+// Exit statuses, as DESIGN.md fixes them.
+const (
+	exitOK          = 0
+	exitRowsFailed  = 1
+	exitUsage       = 2
+	exitStopped     = 3
+	exitInterrupted = 130
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal kills the process at once
+	}()
+	env := environ{getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
+	os.Exit(run(ctx, os.Args[1:], env))
+}
+
+// environ is what a command may touch of the process: tests pass their own.
+type environ struct {
+	getenv func(string) string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	// isTTY reports whether stderr is a terminal; nil means it is not.
+	isTTY func() bool
+}
+
+const usage = `llmbatch runs bulk prompts through an OpenAI-compatible /v1/responses endpoint.
+
+Usage:
+  llmbatch run      [flags] INPUT     run or resume a job (INPUT: .jsonl, .ndjson, or - for stdin)
+  llmbatch simulate [flags]           serve the simulated endpoint on loopback
+
+Start here (no key, no server):
+  llmbatch run --sim examples/reviews.jsonl -o results.jsonl
+
+Run "llmbatch COMMAND -h" for a command's flags.
+`
+
+func run(ctx context.Context, args []string, env environ) int {
+	if env.isTTY == nil {
+		env.isTTY = func() bool { return false }
+	}
+	if len(args) == 0 {
+		fmt.Fprint(env.stderr, usage)
+		return exitUsage
+	}
+	var err error
+	switch args[0] {
+	case "run":
+		return runJob(ctx, args[1:], env)
+	case "simulate":
+		err = simulate(ctx, args[1:], env)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(env.stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(env.stderr, "llmbatch: unknown command %q\n\n%s", args[0], usage)
+		return exitUsage
+	}
+	return exitCode(err, nil, env)
+}
+
+// exitCode maps an error (and a finished job's summary) to the exit status,
+// printing the error. It is the one place that does so.
+func exitCode(err error, sum *results.Summary, env environ) int {
+	var (
+		uerr *pipeline.UsageError
+		serr *pipeline.StopError
+	)
+	switch {
+	case err == nil:
+		if sum != nil && (sum.Rows.Failed > 0 || sum.Rows.Retryable > 0) {
+			return exitRowsFailed
+		}
+		return exitOK
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.As(err, &uerr), errors.As(err, &usageErr{}):
+		fmt.Fprintf(env.stderr, "llmbatch: %v\n", err)
+		return exitUsage
+	case errors.As(err, &serr):
+		fmt.Fprintf(env.stderr, "llmbatch: stopped: %v\n", err)
+		return exitStopped
+	case errors.Is(err, pipeline.ErrInterrupted), errors.Is(err, context.Canceled):
+		fmt.Fprintf(env.stderr, "llmbatch: interrupted; finished rows are in the journal: re-run the same command to resume\n")
+		return exitInterrupted
+	default:
+		fmt.Fprintf(env.stderr, "llmbatch: %v\n", err)
+		return exitUsage
+	}
+}
+
+// usageErr is a command-line mistake (exit status 2).
+type usageErr struct{ msg string }
+
+func (e usageErr) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return usageErr{fmt.Sprintf(format, a...)} }

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/llmbatch/llmbatch/pipeline"
+)
+
+// progress shows a job's progress: a bar on a terminal, else a log line
+// every 10 seconds.
+type progress struct {
+	interval time.Duration
+	bar      *progressbar.ProgressBar
+	logger   *slog.Logger
+	max      int64
+	w        io.Writer
+}
+
+func newProgress(env environ, logger *slog.Logger) *progress {
+	if !env.isTTY() {
+		return &progress{interval: 10 * time.Second, logger: logger}
+	}
+	bar := progressbar.NewOptions64(-1,
+		progressbar.OptionSetWriter(env.stderr),
+		progressbar.OptionSetDescription("rows"),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("rows"),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionShowDescriptionAtLineEnd(),
+		progressbar.OptionFullWidth(),
+	)
+	return &progress{interval: 250 * time.Millisecond, bar: bar, max: -1, w: env.stderr}
+}
+
+func (p *progress) update(s pipeline.Progress) {
+	if p.bar == nil {
+		p.logger.Info("progress", "done", s.Done, "total", s.Total, "ok", s.OK, "failed", s.Failed,
+			"in_flight", s.InFlight, "requests", s.Requests, "retries", s.Retries, "rate_limited", s.RateLimited,
+			"input_tokens", s.Usage.InputTokens, "output_tokens", s.Usage.OutputTokens,
+			"rows_per_s", fmt.Sprintf("%.1f", rate(s)))
+		return
+	}
+	if s.Total >= 0 && s.Total != p.max {
+		p.max = s.Total
+		p.bar.ChangeMax64(s.Total)
+	}
+	p.bar.Describe(fmt.Sprintf("tok %s in / %s out · retries %d · 429s %d · failed %d",
+		short(s.Usage.InputTokens), short(s.Usage.OutputTokens), s.Retries, s.RateLimited, s.Failed+s.Retryable))
+	p.bar.Set64(s.Done + s.Retryable)
+	if s.Final {
+		p.bar.Exit()
+		fmt.Fprintln(p.w)
+	}
+}
+
+func rate(s pipeline.Progress) float64 {
+	if s.Elapsed <= 0 {
+		return 0
+	}
+	return float64(s.Done-s.Skipped) / s.Elapsed.Seconds()
+}
+
+func short(n int64) string {
+	switch {
+	case n >= 10_000_000:
+		return fmt.Sprintf("%dM", n/1_000_000)
+	case n >= 10_000:
+		return fmt.Sprintf("%dk", n/1000)
+	}
+	return fmt.Sprint(n)
+}

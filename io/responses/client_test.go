@@ -1,0 +1,199 @@
+package responses_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/llmbatch/llmbatch/io/responses"
+)
+
+const okBody = `{"id":"resp_1","object":"response","status":"completed","model":"gpt-5-mini-2025-08-07",
+ "output":[{"type":"reasoning","id":"rs_1","summary":[]},
+  {"type":"message","role":"assistant","content":[{"type":"output_text","text":"posi"},{"type":"refusal","refusal":"x"},{"type":"output_text","text":"tive"}]}],
+ "usage":{"input_tokens":30,"input_tokens_details":{"cached_tokens":10},"output_tokens":20,"output_tokens_details":{"reasoning_tokens":12},"total_tokens":50}}`
+
+func TestClient_Send(t *testing.T) {
+	tests := []struct {
+		name     string
+		status   int
+		header   map[string]string
+		body     string
+		class    responses.Class
+		code     string
+		after    time.Duration
+		limited  bool
+		wantText string
+	}{
+		{name: "Completed", status: 200, body: okBody, class: responses.OK, wantText: "positive"},
+		{name: "Incomplete", status: 200, body: `{"object":"response","status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},"output":[]}`,
+			class: responses.RowFailed, code: responses.CodeIncomplete},
+		{name: "FailedServerError", status: 200, body: `{"object":"response","status":"failed","error":{"code":"server_error","message":"boom"},"output":[]}`,
+			class: responses.Retryable, code: "server_error"},
+		{name: "FailedInvalidPrompt", status: 200, body: `{"object":"response","status":"failed","error":{"code":"invalid_prompt","message":"no"},"output":[]}`,
+			class: responses.RowFailed, code: "invalid_prompt"},
+		{name: "NotJSON", status: 200, body: `<html>gateway</html>`, class: responses.Retryable, code: responses.CodeMalformed},
+		{name: "CutShort", status: 200, body: okBody[:80], class: responses.Retryable, code: responses.CodeMalformed},
+		{name: "NotAResponse", status: 200, body: `{"hello":"world"}`, class: responses.RowFailed, code: responses.CodeNotResponse},
+		{name: "BadRequest", status: 400, body: `{"error":{"message":"bad field","type":"invalid_request_error","param":null,"code":null}}`,
+			class: responses.RowFailed, code: responses.CodeHTTP},
+		{name: "Unauthorized", status: 401, body: `{"error":{"message":"Incorrect API key","type":"invalid_request_error","code":"invalid_api_key"}}`,
+			class: responses.Fatal, code: "invalid_api_key"},
+		{name: "Forbidden", status: 403, body: `{}`, class: responses.Fatal, code: responses.CodeHTTP},
+		{name: "PaymentRequired", status: 402, body: ``, class: responses.Fatal, code: responses.CodeHTTP},
+		{name: "NotFound", status: 404, body: `{"error":{"message":"no model","code":"model_not_found"}}`, class: responses.RowFailed, code: "model_not_found"},
+		{name: "TooLarge", status: 413, body: ``, class: responses.RowFailed, code: responses.CodeHTTP},
+		{name: "Unprocessable", status: 422, body: `{}`, class: responses.RowFailed, code: responses.CodeHTTP},
+		{name: "RateLimited", status: 429, header: map[string]string{"retry-after-ms": "1500", "retry-after": "9"},
+			body: `{"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded"}}`,
+			class: responses.Retryable, code: "rate_limit_exceeded", after: 1500 * time.Millisecond, limited: true},
+		{name: "RateLimitedSeconds", status: 429, header: map[string]string{"retry-after": "2"}, body: `{}`,
+			class: responses.Retryable, code: responses.CodeHTTP, after: 2 * time.Second, limited: true},
+		{name: "Quota", status: 429, body: `{"error":{"message":"quota","type":"insufficient_quota","code":"insufficient_quota"}}`,
+			class: responses.Fatal, code: "insufficient_quota"},
+		{name: "Timeout408", status: 408, body: ``, class: responses.Retryable, code: responses.CodeHTTP},
+		{name: "Conflict409", status: 409, body: ``, class: responses.Retryable, code: responses.CodeHTTP},
+		{name: "ServerError", status: 500, body: `{"error":{"message":"oops","type":"server_error"}}`, class: responses.Retryable, code: responses.CodeHTTP},
+		{name: "Overloaded", status: 503, body: `{"error":{"message":"busy","type":"service_unavailable_error","code":"server_is_overloaded"}}`,
+			class: responses.Retryable, code: "server_is_overloaded"},
+		{name: "ShouldRetryFalse", status: 503, header: map[string]string{"x-should-retry": "false"}, body: ``, class: responses.RowFailed, code: responses.CodeHTTP},
+		{name: "ShouldRetryTrue", status: 400, header: map[string]string{"x-should-retry": "true"}, body: ``, class: responses.Retryable, code: responses.CodeHTTP},
+		{name: "ShouldRetryNotOverFatal", status: 401, header: map[string]string{"x-should-retry": "true"}, body: ``, class: responses.Fatal, code: responses.CodeHTTP},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/v1/responses" || r.Header.Get("Authorization") != "Bearer sk-k" {
+					t.Errorf("request %s with auth %q", r.URL.Path, r.Header.Get("Authorization"))
+				}
+				for k, v := range tt.header {
+					w.Header().Set(k, v)
+				}
+				w.Header().Set("x-request-id", "req_42")
+				if tt.name == "CutShort" {
+					w.Header().Set("Content-Length", "2000")
+				}
+				w.WriteHeader(tt.status)
+				w.Write([]byte(tt.body))
+			}))
+			defer srv.Close()
+			c := &responses.Client{BaseURL: srv.URL + "/v1", APIKey: "sk-k"}
+			ans, err := c.Send(context.Background(), []byte(`{"model":"m","input":"x"}`))
+			class := responses.OK
+			var e *responses.Error
+			if err != nil {
+				if !errors.As(err, &e) {
+					t.Fatalf("Send() error %T %v, want *responses.Error", err, err)
+				}
+				class = e.Class
+			}
+			if class != tt.class {
+				t.Fatalf("class = %v (%v), want %v", class, err, tt.class)
+			}
+			if ans == nil || ans.StatusCode != tt.status || ans.RequestID != "req_42" {
+				t.Fatalf("answer = %+v", ans)
+			}
+			if e != nil {
+				if e.Code != tt.code {
+					t.Errorf("code = %q, want %q", e.Code, tt.code)
+				}
+				if e.RetryAfter != tt.after {
+					t.Errorf("RetryAfter = %v, want %v", e.RetryAfter, tt.after)
+				}
+				if e.RateLimited != tt.limited {
+					t.Errorf("RateLimited = %v, want %v", e.RateLimited, tt.limited)
+				}
+				if strings.Contains(e.Error(), "sk-k") {
+					t.Errorf("error text contains the key: %v", e)
+				}
+			}
+			if tt.wantText != "" {
+				if ans.OutputText != tt.wantText {
+					t.Errorf("OutputText = %q, want %q", ans.OutputText, tt.wantText)
+				}
+				want := responses.Usage{InputTokens: 30, CachedInputTokens: 10, OutputTokens: 20, ReasoningTokens: 12, TotalTokens: 50}
+				if ans.Usage != want {
+					t.Errorf("Usage = %+v, want %+v", ans.Usage, want)
+				}
+				if ans.Model != "gpt-5-mini-2025-08-07" || len(ans.Body) == 0 {
+					t.Errorf("Model = %q, body %d bytes", ans.Model, len(ans.Body))
+				}
+			}
+		})
+	}
+}
+
+func TestClient_SendConnectionError(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hj, _ := w.(http.Hijacker)
+		conn, _, _ := hj.Hijack()
+		conn.Close()
+	}))
+	defer srv.Close()
+	c := &responses.Client{BaseURL: srv.URL, APIKey: "sk-secret-key"}
+	_, err := c.Send(context.Background(), []byte(`{}`))
+	var e *responses.Error
+	if !errors.As(err, &e) || e.Class != responses.Retryable || e.Code != responses.CodeConnection {
+		t.Fatalf("Send() error = %#v, want a retryable connection error", err)
+	}
+	if strings.Contains(err.Error(), "sk-secret-key") {
+		t.Errorf("error contains the key: %v", err)
+	}
+}
+
+func TestClient_SendRawAuthAndHeaders(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if got := r.Header.Get("Authorization"); got != "raw-key" {
+			t.Errorf("Authorization = %q, want raw-key", got)
+		}
+		if got := r.Header.Get("X-Team"); got != "labels" {
+			t.Errorf("X-Team = %q", got)
+		}
+		w.Write([]byte(okBody))
+	}))
+	defer srv.Close()
+	c := &responses.Client{BaseURL: srv.URL, APIKey: "raw-key", RawAuth: true, Header: http.Header{"X-Team": {"labels"}}}
+	if _, err := c.Send(context.Background(), []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestParseUsage(t *testing.T) {
+	want := responses.Usage{InputTokens: 100, CachedInputTokens: 40, OutputTokens: 30, ReasoningTokens: 20, TotalTokens: 130}
+	tests := []struct {
+		name, raw string
+		want      responses.Usage
+	}{
+		{"OpenAI", `{"input_tokens":100,"input_tokens_details":{"cached_tokens":40},"output_tokens":30,"output_tokens_details":{"reasoning_tokens":20},"total_tokens":130}`, want},
+		{"Chat", `{"prompt_tokens":100,"prompt_tokens_details":{"cached_tokens":40},"completion_tokens":30,"completion_tokens_details":{"reasoning_tokens":20},"total_tokens":130}`, want},
+		{"NoTotal", `{"input_tokens":100,"input_tokens_details":{"cached_tokens":40},"output_tokens":30,"output_tokens_details":{"reasoning_tokens":20}}`, want},
+		{"Null", `null`, responses.Usage{}},
+		{"Empty", ``, responses.Usage{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := responses.ParseUsage([]byte(tt.raw))
+			if err != nil || got != tt.want {
+				t.Errorf("ParseUsage() = %+v, %v; want %+v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseRateLimit(t *testing.T) {
+	h := http.Header{}
+	h.Set("x-ratelimit-limit-requests", "60")
+	h.Set("x-ratelimit-remaining-tokens", "149984")
+	h.Set("x-ratelimit-reset-requests", "1s")
+	h.Set("x-ratelimit-reset-tokens", "6m0s")
+	got := responses.ParseRateLimit(h)
+	want := responses.RateLimit{LimitRequests: 60, LimitTokens: -1, RemainingRequests: -1, RemainingTokens: 149984,
+		ResetRequests: time.Second, ResetTokens: 6 * time.Minute}
+	if got != want {
+		t.Errorf("ParseRateLimit() = %+v, want %+v", got, want)
+	}
+}

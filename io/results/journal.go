@@ -1,0 +1,256 @@
+package results
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+)
+
+// DefaultSyncInterval is how often a Journal fsyncs at most, when records
+// arrive.
+const DefaultSyncInterval = time.Second
+
+// Errors of the journal.
+var (
+	ErrCorrupt = errors.New("journal is corrupt")
+)
+
+// CorruptError reports a bad line before the journal's last line: the
+// journal is refused rather than silently rewritten.
+type CorruptError struct {
+	Path string
+	Line int64
+	Err  error
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("%s:%d: %v: %v (a bad line before the last one is not repaired automatically; move the journal aside or fix that line)", e.Path, e.Line, ErrCorrupt, e.Err)
+}
+
+func (e *CorruptError) Unwrap() error { return ErrCorrupt }
+
+// ScanInfo describes what Scan found.
+type ScanInfo struct {
+	Lines     int64 // good records
+	Size      int64 // bytes of good records: where appending resumes
+	TornBytes int64 // bytes of a torn last line, cut on Open
+	Job       *Job  // the first record's job, if any
+}
+
+// Scan reads the journal at path and calls fn with each good record. A
+// missing file is an empty journal. A last line that lacks its newline or
+// does not parse is torn (the writer died mid-write): it is reported in
+// TornBytes, not passed to fn. A bad line before the last one is a
+// *CorruptError. The Record passed to fn carries no response body, no
+// output text and no input columns, and is reused between calls.
+func Scan(path string, fn func(*Record)) (ScanInfo, error) {
+	var info ScanInfo
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return info, nil
+	}
+	if err != nil {
+		return info, fmt.Errorf("open journal: %w", err)
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<20)
+	var (
+		line    []byte
+		lineNo  int64
+		pending *CorruptError // a bad line, fatal unless it turns out to be the last
+		rec     Record
+	)
+	for {
+		line = line[:0]
+		var rerr error
+		for {
+			frag, err := br.ReadSlice('\n')
+			line = append(line, frag...)
+			if err != bufio.ErrBufferFull {
+				rerr = err
+				break
+			}
+		}
+		if len(line) == 0 && rerr == io.EOF {
+			break
+		}
+		if rerr != nil && rerr != io.EOF {
+			return info, fmt.Errorf("read journal %s: %w", path, rerr)
+		}
+		lineNo++
+		if pending != nil {
+			return info, pending
+		}
+		if rerr == io.EOF { // no newline: torn
+			info.TornBytes = int64(len(line))
+			break
+		}
+		rec = Record{}
+		if err := decodeScan(line, &rec); err != nil {
+			pending = &CorruptError{Path: path, Line: lineNo, Err: err}
+			info.TornBytes = int64(len(line))
+			continue
+		}
+		if info.Lines == 0 && rec.Job != nil {
+			info.Job = rec.Job
+		}
+		info.Lines++
+		info.Size += int64(len(line))
+		if fn != nil {
+			fn(&rec)
+		}
+	}
+	return info, nil
+}
+
+// decodeScan decodes the part of a line that Scan needs; the response
+// body, output text and inputs are skipped.
+func decodeScan(line []byte, rec *Record) error {
+	var s struct {
+		CustomID  *string `json:"custom_id"`
+		Index     int64   `json:"index"`
+		Job       *Job    `json:"job"`
+		Error     *Error  `json:"error"`
+		Model     string  `json:"model"`
+		Attempts  int     `json:"attempts"`
+		LatencyMS int64   `json:"latency_ms"`
+		Usage     struct {
+			InputTokens       int64 `json:"input_tokens"`
+			CachedInputTokens int64 `json:"cached_input_tokens"`
+			OutputTokens      int64 `json:"output_tokens"`
+			ReasoningTokens   int64 `json:"reasoning_tokens"`
+			TotalTokens       int64 `json:"total_tokens"`
+		} `json:"usage"`
+	}
+	if err := json.Unmarshal(line, &s); err != nil {
+		return err
+	}
+	if s.CustomID == nil {
+		return errors.New("record has no custom_id")
+	}
+	rec.CustomID = *s.CustomID
+	rec.Index = s.Index
+	rec.Job = s.Job
+	rec.Error = s.Error
+	rec.Model = s.Model
+	rec.Attempts = s.Attempts
+	rec.LatencyMS = s.LatencyMS
+	rec.Usage.InputTokens = s.Usage.InputTokens
+	rec.Usage.CachedInputTokens = s.Usage.CachedInputTokens
+	rec.Usage.OutputTokens = s.Usage.OutputTokens
+	rec.Usage.ReasoningTokens = s.Usage.ReasoningTokens
+	rec.Usage.TotalTokens = s.Usage.TotalTokens
+	return nil
+}
+
+// Journal appends records to a journal file. It is owned by one goroutine
+// (the pipeline's writer); it is not safe for concurrent use.
+type Journal struct {
+	// SyncInterval bounds how long a written record may stay unsynced
+	// while records keep arriving; 0 means DefaultSyncInterval. Call Sync
+	// on a timer as well, and Close at the end.
+	SyncInterval time.Duration
+
+	f        *os.File
+	path     string
+	buf      bytes.Buffer
+	enc      *json.Encoder
+	lastSync time.Time
+	dirty    bool
+	n        int64
+	err      error
+}
+
+// OpenJournal opens path for appending after its first size bytes; bytes
+// beyond size (a torn tail found by Scan) are cut first. The file is
+// created if missing.
+func OpenJournal(path string, size int64) (*Journal, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open journal: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open journal: %w", err)
+	}
+	if st.Size() != size {
+		if err := f.Truncate(size); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("cut torn tail of journal %s: %w", path, err)
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("sync journal %s: %w", path, err)
+		}
+	}
+	if _, err := f.Seek(size, io.SeekStart); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open journal: %w", err)
+	}
+	j := &Journal{f: f, path: path, lastSync: time.Now()}
+	j.enc = json.NewEncoder(&j.buf)
+	j.enc.SetEscapeHTML(false)
+	return j, nil
+}
+
+// Append writes rec as one line with a single write, and fsyncs if the
+// last sync is older than SyncInterval. After a write error every later
+// call returns that error.
+func (j *Journal) Append(rec *Record) error {
+	if j.err != nil {
+		return j.err
+	}
+	j.buf.Reset()
+	if err := j.enc.Encode(rec); err != nil { // Encode adds the newline
+		return fmt.Errorf("encode record %q: %w", rec.CustomID, err)
+	}
+	if _, err := j.f.Write(j.buf.Bytes()); err != nil {
+		j.err = fmt.Errorf("write journal %s: %w", j.path, err)
+		return j.err
+	}
+	j.n++
+	j.dirty = true
+	iv := j.SyncInterval
+	if iv <= 0 {
+		iv = DefaultSyncInterval
+	}
+	if time.Since(j.lastSync) >= iv {
+		return j.Sync()
+	}
+	return nil
+}
+
+// Records returns how many records this Journal appended.
+func (j *Journal) Records() int64 { return j.n }
+
+// Sync fsyncs the journal if anything was written since the last sync.
+func (j *Journal) Sync() error {
+	if j.err != nil {
+		return j.err
+	}
+	if !j.dirty {
+		return nil
+	}
+	if err := j.f.Sync(); err != nil {
+		j.err = fmt.Errorf("sync journal %s: %w", j.path, err)
+		return j.err
+	}
+	j.dirty = false
+	j.lastSync = time.Now()
+	return nil
+}
+
+// Close syncs and closes the journal.
+func (j *Journal) Close() error {
+	err := j.Sync()
+	if cerr := j.f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close journal %s: %w", j.path, cerr)
+	}
+	return err
+}

@@ -1,0 +1,98 @@
+// Package results owns the results journal: an append-only JSONL file with
+// one line per finished row, written whole with one write and fsynced on a
+// schedule, that a crashed or interrupted job resumes from. It also keeps
+// the running totals (latest record per key wins for row counts; usage sums
+// every line, since every answered attempt was paid for) and writes the
+// summary file atomically.
+//
+// A journal line is a superset of an OpenAI Batch API output line:
+//
+//	{"custom_id": "...", "index": 17,
+//	 "response": {"status_code": 200, "request_id": "...", "body": {...}},
+//	 "error": null | {"code": "...", "message": "...", "status_code": 400, "retryable": false},
+//	 "output_text": "...", "usage": {...}, "model": "...", "attempts": 1,
+//	 "latency_ms": 812, "request_sha256": "...", "input": {...}}
+//
+// The first line a job writes also carries "job": the job's fingerprint,
+// which a resume compares against its own.
+package results
+
+import (
+	"encoding/json"
+
+	"github.com/llmbatch/llmbatch/io/responses"
+)
+
+// Record is one journal line.
+type Record struct {
+	CustomID      string          `json:"custom_id"`
+	Index         int64           `json:"index"`
+	Job           *Job            `json:"job,omitempty"`
+	Response      *Response       `json:"response"`
+	Error         *Error          `json:"error"`
+	OutputText    string          `json:"output_text"`
+	Usage         responses.Usage `json:"usage"`
+	Model         string          `json:"model,omitempty"`
+	Attempts      int             `json:"attempts"`
+	LatencyMS     int64           `json:"latency_ms"`
+	RequestSHA256 string          `json:"request_sha256,omitempty"`
+	Input         map[string]any  `json:"input,omitempty"`
+}
+
+// Response is the Batch-API-compatible "response" member of a record.
+type Response struct {
+	StatusCode int             `json:"status_code"`
+	RequestID  string          `json:"request_id"`
+	Body       json.RawMessage `json:"body"`
+}
+
+// Error is a record's "error" member. Retryable records (the row ran out
+// of attempts on a transient error) are sent again on resume; others are
+// final unless the user asks for --retry-failed.
+type Error struct {
+	Code       string `json:"code"`
+	Message    string `json:"message"`
+	StatusCode int    `json:"status_code,omitempty"`
+	Retryable  bool   `json:"retryable"`
+}
+
+// Job identifies the job that wrote a journal. Fingerprint covers every
+// part; the parts let a refusal say what changed.
+type Job struct {
+	Fingerprint string            `json:"fingerprint"`
+	Parts       map[string]string `json:"parts,omitempty"`
+}
+
+// Status is a row's state in a journal.
+type Status uint8
+
+// Row states. The zero value is Pending: nothing journalled.
+const (
+	Pending   Status = iota
+	OK               // a completed response
+	Failed           // a permanent error: not sent again unless asked
+	Retryable        // ran out of attempts on a transient error: sent again on resume
+)
+
+func (s Status) String() string {
+	switch s {
+	case OK:
+		return "ok"
+	case Failed:
+		return "failed"
+	case Retryable:
+		return "retryable"
+	}
+	return "pending"
+}
+
+// StatusOf returns the state a record puts its row in.
+func StatusOf(e *Error) Status {
+	switch {
+	case e == nil:
+		return OK
+	case e.Retryable:
+		return Retryable
+	}
+	return Failed
+}

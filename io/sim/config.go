@@ -1,0 +1,184 @@
+package sim
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"time"
+)
+
+// Defaults applied by New to zero-valued Config fields.
+const (
+	DefaultModel      = "gpt-5-mini"
+	DefaultSlowDelay  = 2 * time.Second
+	DefaultRetryAfter = time.Second
+)
+
+// Usage shapes accepted by Config.Usage.
+const (
+	UsageOpenAI = "openai" // input_tokens, output_tokens, ... (the Responses shape)
+	UsageChat   = "chat"   // prompt_tokens, completion_tokens, ... (the Chat Completions shape)
+)
+
+// Config configures a Server. The zero value is a fast, fault-free server.
+type Config struct {
+	Seed          int64         // seeds every deterministic choice
+	Latency       time.Duration // base delay before each answer
+	LatencyJitter time.Duration // plus a uniform random 0..LatencyJitter
+	Usage         string        // usage shape in answers: "openai" (default) or "chat"
+	APIKey        string        // if non-empty, requests must carry it as "Authorization: Bearer KEY" or "Authorization: KEY", else 401 invalid_api_key
+	Model         string        // model echoed when the request names none (default "gpt-5-mini")
+
+	// Fault probabilities in [0,1]. Each attempt draws deterministically from
+	// (Seed, sha256 of the request body, how many times this server has seen
+	// that body before). RateLimit, ServerError, Reset, Malformed, Incomplete
+	// and Slow are exclusive bands of one draw, in that order, so each occurs
+	// at its own rate as long as they sum to at most 1 (later bands are cut
+	// off where the sum exceeds 1).
+	RateLimit   float64       // 429 rate_limit_exceeded, with retry-after-ms and retry-after headers = RetryAfter
+	ServerError float64       // 500, 502 or 503 (chosen by the draw), OpenAI error body
+	Reset       float64       // connection reset: hijack the connection and close it with no answer (SO_LINGER 0)
+	Malformed   float64       // 200 with a JSON body cut off in the middle
+	Slow        float64       // answer normally but after an extra SlowDelay
+	SlowDelay   time.Duration // default 2s
+	Incomplete  float64       // 200 with status "incomplete", incomplete_details.reason "max_output_tokens"
+	BadRequest  float64       // 400 invalid_request_error; decided by (Seed, body) only, so the same body always fails
+	RetryAfter  time.Duration // wait announced with 429s; default 1s
+	QuotaAfter  int           // if >0, every request after the first QuotaAfter requests gets 429 insufficient_quota
+
+	// Rate limits enforced like OpenAI's: per-minute buckets that refill
+	// continuously. 0 means unlimited (and the x-ratelimit-* headers for that
+	// dimension are omitted).
+	RPM int
+	TPM int // a request's token cost = estimated input tokens + max_output_tokens (if set in the body)
+}
+
+// RegisterFlags binds c's fields to flags on fs, for the `llmbatch simulate`
+// command. The flags' defaults are c's current values, with the documented
+// defaults filled in for zero-valued Model, Usage, SlowDelay and RetryAfter.
+// The key is never taken from the command line: -api-key-env names an
+// environment variable, which is read when the flag is parsed.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	if c.Model == "" {
+		c.Model = DefaultModel
+	}
+	if c.Usage == "" {
+		c.Usage = UsageOpenAI
+	}
+	if c.SlowDelay == 0 {
+		c.SlowDelay = DefaultSlowDelay
+	}
+	if c.RetryAfter == 0 {
+		c.RetryAfter = DefaultRetryAfter
+	}
+	fs.Int64Var(&c.Seed, "seed", c.Seed, "seed for every deterministic choice (texts, token counts, faults)")
+	fs.DurationVar(&c.Latency, "latency", c.Latency, "base delay before each answer")
+	fs.DurationVar(&c.LatencyJitter, "latency-jitter", c.LatencyJitter, "extra uniform random delay, 0..`d`, added to -latency")
+	fs.StringVar(&c.Usage, "usage", c.Usage, "usage shape in answers: openai or chat")
+	fs.StringVar(&c.Model, "model", c.Model, "model echoed when a request names none")
+	fs.Func("api-key-env", "require the API key held in the environment variable `NAME` (401 otherwise)", func(name string) error {
+		if name == "" {
+			return errors.New("empty variable name")
+		}
+		key := os.Getenv(name)
+		if key == "" {
+			return fmt.Errorf("environment variable %s is empty or unset", name)
+		}
+		c.APIKey = key
+		return nil
+	})
+	fs.Float64Var(&c.RateLimit, "rate-limit", c.RateLimit, "probability of a 429 rate_limit_exceeded answer")
+	fs.Float64Var(&c.ServerError, "server-error", c.ServerError, "probability of a 500, 502 or 503 answer")
+	fs.Float64Var(&c.Reset, "reset", c.Reset, "probability of a connection reset with no answer")
+	fs.Float64Var(&c.Malformed, "malformed", c.Malformed, "probability of a 200 whose JSON body is cut off")
+	fs.Float64Var(&c.Slow, "slow", c.Slow, "probability of an answer delayed by an extra -slow-delay")
+	fs.DurationVar(&c.SlowDelay, "slow-delay", c.SlowDelay, "extra delay of a slow answer")
+	fs.Float64Var(&c.Incomplete, "incomplete", c.Incomplete, "probability of a 200 with status incomplete (max_output_tokens)")
+	fs.Float64Var(&c.BadRequest, "bad-request", c.BadRequest, "fraction of request bodies that always get 400 invalid_request_error")
+	fs.DurationVar(&c.RetryAfter, "retry-after", c.RetryAfter, "wait announced by injected 429s")
+	fs.IntVar(&c.QuotaAfter, "quota-after", c.QuotaAfter, "answer 429 insufficient_quota to every request after the first `N` (0: never)")
+	fs.IntVar(&c.RPM, "rpm", c.RPM, "requests-per-minute limit (0: unlimited)")
+	fs.IntVar(&c.TPM, "tpm", c.TPM, "tokens-per-minute limit (0: unlimited)")
+}
+
+// Validate reports the first field of c that is out of range: a probability
+// outside [0,1], a negative duration or count, or an unknown usage shape.
+// New does not call it; it clamps instead.
+func (c *Config) Validate() error {
+	probs := []struct {
+		name string
+		p    float64
+	}{
+		{"rate-limit", c.RateLimit},
+		{"server-error", c.ServerError},
+		{"reset", c.Reset},
+		{"malformed", c.Malformed},
+		{"slow", c.Slow},
+		{"incomplete", c.Incomplete},
+		{"bad-request", c.BadRequest},
+	}
+	for _, p := range probs {
+		if math.IsNaN(p.p) || p.p < 0 || p.p > 1 {
+			return fmt.Errorf("sim: %s probability %v is outside [0,1]", p.name, p.p)
+		}
+	}
+	durs := []struct {
+		name string
+		d    time.Duration
+	}{
+		{"latency", c.Latency},
+		{"latency-jitter", c.LatencyJitter},
+		{"slow-delay", c.SlowDelay},
+		{"retry-after", c.RetryAfter},
+	}
+	for _, d := range durs {
+		if d.d < 0 {
+			return fmt.Errorf("sim: %s %v is negative", d.name, d.d)
+		}
+	}
+	switch {
+	case c.QuotaAfter < 0:
+		return fmt.Errorf("sim: quota-after %d is negative", c.QuotaAfter)
+	case c.RPM < 0:
+		return fmt.Errorf("sim: rpm %d is negative", c.RPM)
+	case c.TPM < 0:
+		return fmt.Errorf("sim: tpm %d is negative", c.TPM)
+	}
+	switch c.Usage {
+	case "", UsageOpenAI, UsageChat:
+	default:
+		return fmt.Errorf("sim: usage shape %q is not %q or %q", c.Usage, UsageOpenAI, UsageChat)
+	}
+	return nil
+}
+
+// normalized returns c with defaults filled in and out-of-range values
+// clamped.
+func (c Config) normalized() Config {
+	if c.Model == "" {
+		c.Model = DefaultModel
+	}
+	if c.Usage != UsageChat {
+		c.Usage = UsageOpenAI
+	}
+	if c.SlowDelay <= 0 {
+		c.SlowDelay = DefaultSlowDelay
+	}
+	if c.RetryAfter <= 0 {
+		c.RetryAfter = DefaultRetryAfter
+	}
+	c.Latency = max(c.Latency, 0)
+	c.LatencyJitter = max(c.LatencyJitter, 0)
+	for _, p := range []*float64{&c.RateLimit, &c.ServerError, &c.Reset, &c.Malformed, &c.Slow, &c.Incomplete, &c.BadRequest} {
+		if math.IsNaN(*p) || *p < 0 {
+			*p = 0
+		}
+		*p = min(*p, 1)
+	}
+	c.QuotaAfter = max(c.QuotaAfter, 0)
+	c.RPM = max(c.RPM, 0)
+	c.TPM = max(c.TPM, 0)
+	return c
+}

@@ -1,0 +1,198 @@
+// Package pipeline runs a job: it reads rows lazily from the input, builds
+// one request per row, sends them through a bounded worker pool with
+// retries and a shared pause on rate limits, and hands every result to a
+// single journal writer, from which a crashed or interrupted job resumes.
+//
+//	cfg := pipeline.Config{Input: "reviews.jsonl", Output: "results.jsonl",
+//		Model: "gpt-5-mini", Prompt: "Label: {{.text}}", Concurrency: 32}
+//	sum, err := pipeline.Run(ctx, cfg)
+//
+// Everything the llmbatch command does goes through Run.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/llmbatch/llmbatch/io/responses"
+)
+
+// Defaults of Config's fields.
+const (
+	DefaultConcurrency      = 16
+	DefaultTimeout          = 10 * time.Minute
+	DefaultDrainTimeout     = 30 * time.Second
+	DefaultSummaryInterval  = 5 * time.Second
+	DefaultProgressInterval = time.Second
+	DefaultBaseURL          = "https://api.openai.com/v1"
+)
+
+// Endpoint sends one request body and returns the endpoint's answer; an
+// error, when not nil, is a *responses.Error that classifies the answer.
+// *responses.Client implements it.
+type Endpoint interface {
+	Send(ctx context.Context, body []byte) (*responses.Answer, error)
+}
+
+// Config describes a job. Zero fields take the documented defaults.
+type Config struct {
+	// Input is the input file; "-" reads JSONL from Stdin.
+	Input string
+	// InputFormat overrides the format chosen by Input's extension:
+	// "jsonl", "csv", "tsv" or "parquet".
+	InputFormat string
+	// Stdin is read when Input is "-"; nil means os.Stdin.
+	Stdin io.Reader
+	// Output is the results journal (JSONL). Required.
+	Output string
+
+	// Model is the model for rows whose body names none.
+	Model string
+	// Prompt is a text/template over the row's columns that fills the
+	// request's input, e.g. "Label the sentiment of: {{.text}}".
+	Prompt string
+	// PromptColumn names the column whose value is the input. With neither
+	// Prompt nor PromptColumn, the first of "prompt", "input", "text" that
+	// the row has is the input.
+	PromptColumn string
+	// Instructions is a text/template for the request's instructions.
+	Instructions string
+	// Body is a JSON object of further request fields (text.format,
+	// reasoning, temperature, max_output_tokens, ...). Fields built from
+	// the row (model, input, instructions) take precedence over it.
+	Body []byte
+	// IDColumn names the column holding each row's key; else a row's
+	// custom_id, else its 0-based index, is its key.
+	IDColumn string
+
+	// Endpoint sends the requests. When nil, a *responses.Client is built
+	// from BaseURL, APIKey, RawAuth, Header and HTTPClient.
+	Endpoint Endpoint
+	// BaseURL is the API root; default DefaultBaseURL.
+	BaseURL string
+	// APIKey is sent as a bearer token (or raw, with RawAuth). It never
+	// appears in the journal, the summary, logs or errors.
+	APIKey  string
+	RawAuth bool
+	// Header holds extra request headers.
+	Header http.Header
+	// HTTPClient sends the requests; nil means a client tuned for
+	// Concurrency connections to one host.
+	HTTPClient *http.Client
+
+	// Concurrency caps requests in flight; default DefaultConcurrency.
+	Concurrency int
+	// MaxAttempts caps attempts per row; default retry.DefaultMaxAttempts.
+	MaxAttempts int
+	// RetryInitial and RetryMax bound the exponential backoff between
+	// attempts; defaults retry.DefaultInitial and retry.DefaultMax.
+	RetryInitial, RetryMax time.Duration
+	// Timeout bounds one attempt; default DefaultTimeout (generous, for
+	// reasoning models).
+	Timeout time.Duration
+	// DrainTimeout is how long requests in flight may go on after the job
+	// is stopped (interrupt, fatal answer) before they are cancelled;
+	// default DefaultDrainTimeout.
+	DrainTimeout time.Duration
+
+	// Force appends to a journal written by a different job.
+	Force bool
+	// RetryFailed sends rows with a permanent error in the journal again.
+	RetryFailed bool
+	// Strict stops the job at the first bad input row (exit 2) instead of
+	// journalling it as a failed row.
+	Strict bool
+
+	// Logger receives the job's log lines; nil discards them.
+	Logger *slog.Logger
+	// Progress, when set, is called every ProgressInterval from one
+	// goroutine, and once more with Final set when the job ends.
+	Progress         func(Progress)
+	ProgressInterval time.Duration
+	// SummaryInterval is how often the summary file is rewritten; default
+	// DefaultSummaryInterval.
+	SummaryInterval time.Duration
+}
+
+// UsageError is a problem with the configuration or the input that the
+// user must fix (exit status 2).
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+func usageErrorf(format string, a ...any) error {
+	return &UsageError{Err: fmt.Errorf(format, a...)}
+}
+
+// StopError means the job stopped early because no request could succeed
+// until the user acts: a fatal endpoint answer (401, 402, 403,
+// insufficient_quota) or a journal that cannot be written (exit status 3).
+// Finished rows are journalled; re-running resumes.
+type StopError struct {
+	Reason string
+	Err    error
+}
+
+func (e *StopError) Error() string {
+	if e.Err == nil {
+		return e.Reason
+	}
+	return e.Reason + ": " + e.Err.Error()
+}
+func (e *StopError) Unwrap() error { return e.Err }
+
+// ErrInterrupted is returned (wrapping the context's error) when the
+// caller's context ended the job.
+var ErrInterrupted = errors.New("interrupted")
+
+func (c Config) withDefaults() Config {
+	if c.Concurrency <= 0 {
+		c.Concurrency = DefaultConcurrency
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = DefaultDrainTimeout
+	}
+	if c.SummaryInterval <= 0 {
+		c.SummaryInterval = DefaultSummaryInterval
+	}
+	if c.ProgressInterval <= 0 {
+		c.ProgressInterval = DefaultProgressInterval
+	}
+	if c.BaseURL == "" {
+		c.BaseURL = DefaultBaseURL
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Input == "":
+		return usageErrorf("no input file given")
+	case c.Output == "":
+		return usageErrorf("no results journal given (-o results.jsonl)")
+	case c.Prompt != "" && c.PromptColumn != "":
+		return usageErrorf("give --prompt or --prompt-column, not both")
+	}
+	return nil
+}
+
+// newHTTPClient returns a client whose pool keeps a connection per worker.
+func newHTTPClient(concurrency int) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = concurrency + 16
+	t.MaxIdleConnsPerHost = concurrency + 16
+	t.IdleConnTimeout = 90 * time.Second
+	return &http.Client{Transport: t}
+}

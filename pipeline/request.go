@@ -1,0 +1,238 @@
+package pipeline
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"text/template"
+	"unicode/utf8"
+
+	"github.com/llmbatch/llmbatch/io/rows"
+)
+
+// defaultInputColumns are tried in order when neither a prompt template
+// nor a prompt column is given.
+var defaultInputColumns = [...]string{"prompt", "input", "text"}
+
+// request is one row made ready to send.
+type request struct {
+	key   string
+	index int64
+	body  []byte
+	sha   string // hex sha256 of body
+	model string
+}
+
+// builder turns rows into request bodies. It is used by the producer
+// goroutine only.
+type builder struct {
+	cfg          *Config
+	file         string
+	prompt       *template.Template
+	instructions *template.Template
+	base         map[string]any // cfg.Body decoded
+	buf          bytes.Buffer
+	sb           strings.Builder
+}
+
+func newBuilder(cfg *Config) (*builder, error) {
+	b := &builder{cfg: cfg, file: cfg.Input}
+	var err error
+	if cfg.Prompt != "" {
+		if b.prompt, err = parseTemplate("prompt", cfg.Prompt); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Instructions != "" {
+		if b.instructions, err = parseTemplate("instructions", cfg.Instructions); err != nil {
+			return nil, err
+		}
+	}
+	if len(bytes.TrimSpace(cfg.Body)) > 0 {
+		b.base, err = rows.DecodeObject(cfg.Body)
+		if err != nil {
+			return nil, usageErrorf("request body: %v", err)
+		}
+	}
+	return b, nil
+}
+
+func parseTemplate(name, text string) (*template.Template, error) {
+	t, err := template.New(name).Option("missingkey=error").Funcs(templateFuncs).Parse(text)
+	if err != nil {
+		return nil, usageErrorf("--%s template: %v", name, err)
+	}
+	return t, nil
+}
+
+var templateFuncs = template.FuncMap{
+	"json": func(v any) (string, error) {
+		b, err := json.Marshal(v)
+		return string(b), err
+	},
+	"trim": func(v any) string { return strings.TrimSpace(fmt.Sprint(v)) },
+	"truncate": func(n int, v any) string {
+		s := fmt.Sprint(v)
+		if utf8.RuneCountInString(s) <= n {
+			return s
+		}
+		r := []rune(s)
+		return string(r[:n])
+	},
+}
+
+// key returns the row's key.
+func (b *builder) key(row *rows.Row) (string, error) {
+	if b.cfg.IDColumn != "" {
+		v, ok := row.Fields[b.cfg.IDColumn]
+		if !ok || v == nil {
+			return "", fmt.Errorf("no value in id column %q", b.cfg.IDColumn)
+		}
+		s := scalarString(v)
+		if s == "" {
+			return "", fmt.Errorf("empty value in id column %q", b.cfg.IDColumn)
+		}
+		return s, nil
+	}
+	if id, ok := row.Fields["custom_id"]; ok {
+		if s := scalarString(id); s != "" {
+			return s, nil
+		}
+		return "", errors.New("custom_id is empty or not a string")
+	}
+	return strconv.FormatInt(row.Index, 10), nil
+}
+
+// build makes the request for a row. A returned *UsageError stops the job
+// (the input has no usable column at all); any other error is a bad row.
+func (b *builder) build(row *rows.Row) (*request, error) {
+	key, err := b.key(row)
+	if err != nil {
+		return nil, err
+	}
+	req := &request{key: key, index: row.Index}
+	var body map[string]any
+	if rb, ok := row.Fields["body"].(map[string]any); ok && row.Fields["custom_id"] != nil {
+		// An OpenAI Batch API line: its body is the request.
+		if u, ok := row.Fields["url"].(string); ok && u != "" && !strings.HasSuffix(u, "/responses") {
+			return nil, fmt.Errorf("batch line url %q: only /v1/responses is supported", u)
+		}
+		body = rb
+	} else {
+		body = make(map[string]any, len(b.base)+3)
+		for k, v := range b.base {
+			body[k] = v
+		}
+		input, err := b.input(row)
+		if err != nil {
+			return nil, err
+		}
+		body["input"] = input
+		if b.instructions != nil {
+			s, err := b.render(b.instructions, row)
+			if err != nil {
+				return nil, err
+			}
+			body["instructions"] = s
+		}
+	}
+	if _, ok := body["model"]; !ok && b.cfg.Model != "" {
+		body["model"] = b.cfg.Model
+	}
+	m, _ := body["model"].(string)
+	if m == "" {
+		return nil, &UsageError{Err: errors.New("no model: give --model (or set OPENAI_MODEL), or put \"model\" in the request body")}
+	}
+	req.model = m
+	b.buf.Reset()
+	enc := json.NewEncoder(&b.buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(body); err != nil {
+		return nil, fmt.Errorf("encode request: %v", err)
+	}
+	req.body = bytes.Clone(bytes.TrimSuffix(b.buf.Bytes(), []byte("\n")))
+	sum := sha256.Sum256(req.body)
+	req.sha = hex.EncodeToString(sum[:])
+	return req, nil
+}
+
+func (b *builder) input(row *rows.Row) (any, error) {
+	switch {
+	case b.prompt != nil:
+		return b.render(b.prompt, row)
+	case b.cfg.PromptColumn != "":
+		v, ok := row.Fields[b.cfg.PromptColumn]
+		if !ok {
+			return nil, fmt.Errorf("no column %q", b.cfg.PromptColumn)
+		}
+		return inputValue(v), nil
+	}
+	for _, c := range defaultInputColumns {
+		if v, ok := row.Fields[c]; ok {
+			return inputValue(v), nil
+		}
+	}
+	cols := make([]string, 0, len(row.Fields))
+	for k := range row.Fields {
+		cols = append(cols, k)
+	}
+	sort.Strings(cols)
+	err := fmt.Errorf("%s: no input column: the row has none of %s (columns found: %s); use --prompt TEMPLATE or --prompt-column NAME",
+		b.file, strings.Join(defaultInputColumns[:], ", "), strings.Join(cols, ", "))
+	if row.Index == 0 {
+		return nil, &UsageError{Err: err}
+	}
+	return nil, err
+}
+
+// inputValue keeps strings and message arrays as they are and turns other
+// values into their text.
+func inputValue(v any) any {
+	switch v := v.(type) {
+	case string, []any:
+		return v
+	}
+	return scalarString(v)
+}
+
+func (b *builder) render(t *template.Template, row *rows.Row) (string, error) {
+	b.sb.Reset()
+	if err := t.Execute(&b.sb, row.Fields); err != nil {
+		return "", fmt.Errorf("%s template: %v", t.Name(), templateError(err))
+	}
+	return b.sb.String(), nil
+}
+
+// templateError shortens text/template's execution errors to their reason.
+func templateError(err error) string {
+	s := err.Error()
+	if i := strings.LastIndex(s, ": "); i >= 0 && strings.Contains(s, "map has no entry for key") {
+		return "missing column " + strings.TrimPrefix(s[i+2:], "map has no entry for key ")
+	}
+	return s
+}
+
+// scalarString formats a column value as text: strings as they are,
+// numbers as written, other values as JSON.
+func scalarString(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case json.Number:
+		return v.String()
+	case nil:
+		return ""
+	case fmt.Stringer:
+		return v.String()
+	case bool, int, int64, float64:
+		return fmt.Sprint(v)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}

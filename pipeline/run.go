@@ -1,0 +1,436 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/llmbatch/llmbatch/io/responses"
+	"github.com/llmbatch/llmbatch/io/results"
+	"github.com/llmbatch/llmbatch/io/rows"
+	"github.com/llmbatch/llmbatch/retry"
+)
+
+// Progress is a snapshot of a running job. Row counts cover the whole
+// journal, earlier runs included.
+type Progress struct {
+	Total       int64 // rows in the input; -1 while unknown
+	Done        int64 // rows finished (ok or failed for good)
+	OK, Failed  int64
+	Retryable   int64 // rows that ran out of attempts (sent again on resume)
+	Skipped     int64 // rows finished earlier, skipped by this run
+	InFlight    int64
+	Requests    int64 // attempts sent by this run
+	Retries     int64
+	RateLimited int64 // 429 answers in this run
+	Usage       responses.Usage
+	Elapsed     time.Duration
+	Final       bool
+}
+
+// Run runs the job cfg describes, resuming from cfg.Output if it exists,
+// and returns the job's summary (also written beside the journal). The
+// error is nil when every row was sent and journalled, whatever the rows'
+// outcomes (see Summary.Rows); a *UsageError, *StopError, or
+// ErrInterrupted otherwise. A non-nil summary is returned whenever the
+// journal was opened.
+func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	b, err := newBuilder(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	job, err := fingerprint(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	ropts := rows.Options{Format: cfg.InputFormat, Stdin: cfg.Stdin}
+	reader, closer, err := rows.Open(cfg.Input, ropts)
+	if err != nil {
+		return nil, &UsageError{Err: err}
+	}
+	defer closer.Close()
+
+	totals := results.NewTotals()
+	info, err := results.Scan(cfg.Output, totals.Add)
+	if err != nil {
+		return nil, &UsageError{Err: err}
+	}
+	if info.Lines > 0 && !cfg.Force {
+		if info.Job == nil {
+			return nil, usageErrorf("%s was not written by llmbatch (its first line has no job fingerprint); use another -o, or --force to append to it", cfg.Output)
+		}
+		if d := compareJobs(info.Job, job); d != "" {
+			return nil, usageErrorf("%s was written by a different job (%s); use another -o, or --force to resume with the new settings", cfg.Output, d)
+		}
+	}
+	if info.TornBytes > 0 {
+		cfg.Logger.Warn("cut a torn last line from the journal (the previous run died mid-write); that row will be sent again",
+			"journal", cfg.Output, "bytes", info.TornBytes)
+	}
+	journal, err := results.OpenJournal(cfg.Output, info.Size)
+	if err != nil {
+		return nil, &StopError{Reason: "cannot open the journal", Err: err}
+	}
+	endpoint := cfg.Endpoint
+	if endpoint == nil {
+		hc := cfg.HTTPClient
+		if hc == nil {
+			hc = newHTTPClient(cfg.Concurrency)
+		}
+		endpoint = &responses.Client{BaseURL: cfg.BaseURL, APIKey: cfg.APIKey, RawAuth: cfg.RawAuth,
+			Header: cfg.Header, HTTPClient: hc, UserAgent: "llmbatch"}
+	}
+	r := &runner{cfg: &cfg, b: b, reader: reader, journal: journal, job: job, needJob: info.Lines == 0,
+		endpoint: endpoint, totals: totals, start: time.Now()}
+	r.total.Store(-1)
+	r.policy = retry.Policy{MaxAttempts: cfg.MaxAttempts, Initial: cfg.RetryInitial, Max: cfg.RetryMax, Gate: &r.gate,
+		OnRetry: func(attempt int, wait time.Duration, err error) {
+			r.retries.Add(1)
+			cfg.Logger.Debug("retry", "attempt", attempt, "wait", wait, "err", err)
+		}}
+	if info.Lines > 0 {
+		cfg.Logger.Info("resuming", "journal", cfg.Output, "ok", totals.Count(results.OK),
+			"failed", totals.Count(results.Failed), "retryable", totals.Count(results.Retryable))
+	}
+	if cfg.Input != "-" {
+		go func() {
+			if n, err := rows.Count(cfg.Input, ropts); err == nil {
+				r.total.Store(n)
+			}
+		}()
+	}
+	return r.run(ctx)
+}
+
+// runner is one run of a job.
+type runner struct {
+	cfg      *Config
+	b        *builder
+	reader   rows.Reader
+	journal  *results.Journal
+	job      *results.Job
+	needJob  bool // the journal is empty: the first record carries the job
+	endpoint Endpoint
+	policy   retry.Policy
+	gate     retry.Gate
+	start    time.Time
+
+	mu     sync.Mutex // guards totals: the writer adds, the producer reads
+	totals *results.Totals
+
+	total                                         atomic.Int64
+	skipped, requests, retries, limited, inFlight atomic.Int64
+
+	stop context.CancelCauseFunc
+}
+
+func (r *runner) run(ctx context.Context) (*results.Summary, error) {
+	stopCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	r.stop = stop
+	// Requests in flight outlive a stop by up to DrainTimeout, so that an
+	// answer already paid for is journalled.
+	reqCtx, cancelReq := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelReq()
+	finished := make(chan struct{})
+	go func() {
+		select {
+		case <-stopCtx.Done():
+			t := time.NewTimer(r.cfg.DrainTimeout)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				cancelReq()
+			case <-finished:
+			}
+		case <-finished:
+		}
+	}()
+
+	progressDone := r.startProgress()
+	out := make(chan *results.Record, r.cfg.Concurrency)
+	writerErr := make(chan error, 1)
+	go func() { writerErr <- r.write(out, cancelReq) }()
+
+	var workers errgroup.Group
+	workers.SetLimit(r.cfg.Concurrency)
+	readErr := r.produce(stopCtx, reqCtx, &workers, out)
+	workers.Wait()
+	close(out)
+	werr := <-writerErr
+	close(finished)
+	cerr := r.journal.Close()
+	progressDone()
+
+	sum := r.summary()
+	cause := context.Cause(stopCtx)
+	var err error
+	switch {
+	case werr != nil:
+		err = &StopError{Reason: "cannot write the journal; rows whose results were not written are sent again on resume", Err: werr}
+	case cerr != nil:
+		err = &StopError{Reason: "cannot close the journal", Err: cerr}
+	case readErr != nil:
+		err = readErr
+	case cause != nil && !errors.Is(cause, context.Canceled) && !errors.Is(cause, context.DeadlineExceeded):
+		err = cause
+	case ctx.Err() != nil:
+		err = fmt.Errorf("%w: %w", ErrInterrupted, ctx.Err())
+	}
+	if err != nil {
+		sum.Run.Stopped = err.Error()
+	}
+	if serr := results.WriteSummary(results.SummaryPath(r.cfg.Output), sum); serr != nil {
+		r.cfg.Logger.Warn("cannot write the summary", "err", serr)
+	}
+	return sum, err
+}
+
+// produce reads rows until the input ends or the job stops, and starts a
+// worker per row to send; the pool's limit makes it wait for a free worker,
+// so rows are read no faster than they are sent.
+func (r *runner) produce(stopCtx, reqCtx context.Context, workers *errgroup.Group, out chan<- *results.Record) error {
+	for stopCtx.Err() == nil {
+		row, err := r.reader.Next()
+		if err == io.EOF {
+			return nil
+		}
+		var rowErr *rows.RowError
+		if err != nil && !errors.As(err, &rowErr) {
+			return &UsageError{Err: fmt.Errorf("read input: %w", err)}
+		}
+		var req *request
+		if err == nil {
+			req, err = r.b.build(&row)
+			var uerr *UsageError
+			if errors.As(err, &uerr) {
+				r.stop(err)
+				return err
+			}
+			if err != nil {
+				rowErr = &rows.RowError{File: r.cfg.Input, Line: row.Line, Index: row.Index, Err: err}
+			}
+		}
+		if rowErr != nil {
+			if r.cfg.Strict {
+				err := &UsageError{Err: fmt.Errorf("%w (--strict: stopped at the first bad row)", rowErr)}
+				r.stop(err)
+				return err
+			}
+			key, kerr := r.b.key(&row)
+			if kerr != nil || row.Fields == nil {
+				key = strconv.FormatInt(row.Index, 10)
+			}
+			if r.finished(key) {
+				r.skipped.Add(1)
+				continue
+			}
+			out <- &results.Record{CustomID: key, Index: row.Index,
+				Error: &results.Error{Code: "bad_input", Message: rowErr.Error()}}
+			continue
+		}
+		if r.finished(req.key) {
+			r.skipped.Add(1)
+			continue
+		}
+		workers.Go(func() error {
+			if rec := r.send(stopCtx, reqCtx, req); rec != nil {
+				out <- rec
+			}
+			return nil
+		})
+	}
+	return nil
+}
+
+// finished reports whether the journal already holds a final result for key.
+func (r *runner) finished(key string) bool {
+	r.mu.Lock()
+	st := r.totals.Status(key)
+	r.mu.Unlock()
+	return st == results.OK || (st == results.Failed && !r.cfg.RetryFailed)
+}
+
+// send makes up to MaxAttempts attempts for req and returns its record, or
+// nil when the row must stay pending (the job stopped before an answer, or
+// the answer was fatal).
+func (r *runner) send(stopCtx, reqCtx context.Context, req *request) *results.Record {
+	r.inFlight.Add(1)
+	defer r.inFlight.Add(-1)
+	var ans *responses.Answer
+	attempts, err := r.policy.Do(stopCtx, func(attempt int) error {
+		actx, cancel := context.WithTimeout(reqCtx, r.cfg.Timeout)
+		defer cancel()
+		r.requests.Add(1)
+		a, err := r.endpoint.Send(actx, req.body)
+		ans = a
+		var e *responses.Error
+		if errors.As(err, &e) {
+			if e.StatusCode == 429 {
+				r.limited.Add(1)
+			}
+			if e.Class == responses.Fatal {
+				r.stop(&StopError{Reason: fatalReason(e), Err: e})
+			}
+		}
+		return err
+	})
+	var e *responses.Error
+	if err != nil && !errors.As(err, &e) {
+		return nil // stopped while waiting: the row stays pending
+	}
+	if e != nil && (e.Class == responses.Fatal || e.Code == responses.CodeCanceled) {
+		return nil
+	}
+	rec := &results.Record{CustomID: req.key, Index: req.index, Attempts: attempts, RequestSHA256: req.sha, Model: req.model}
+	if ans != nil {
+		rec.Response = &results.Response{StatusCode: ans.StatusCode, RequestID: ans.RequestID, Body: ans.Body}
+		rec.LatencyMS = ans.Latency.Milliseconds()
+		rec.Usage = ans.Usage
+		rec.OutputText = ans.OutputText
+		if ans.Model != "" {
+			rec.Model = ans.Model
+		}
+	}
+	if e != nil {
+		rec.Error = &results.Error{Code: e.Code, Message: e.Message, StatusCode: e.StatusCode, Retryable: e.Class == responses.Retryable}
+	}
+	return rec
+}
+
+func fatalReason(e *responses.Error) string {
+	switch {
+	case e.StatusCode == 401:
+		return "the endpoint rejected the API key (401); check the key, then re-run the same command to resume"
+	case e.StatusCode == 402 || e.Code == "insufficient_quota" || e.Type == "insufficient_quota":
+		return "the account is out of quota or credit; add credit, then re-run the same command to resume"
+	case e.StatusCode == 403:
+		return "the endpoint refused access (403); fix the permission, then re-run the same command to resume"
+	}
+	return "the endpoint gave a fatal answer; re-run the same command to resume"
+}
+
+// write is the journal's single writer: it appends every record, fsyncs on
+// a timer and rewrites the summary every SummaryInterval. After a write
+// error it stops the job and discards what still arrives (those rows stay
+// pending).
+func (r *runner) write(out <-chan *results.Record, cancelReq context.CancelFunc) error {
+	tick := time.NewTicker(min(r.cfg.SummaryInterval, results.DefaultSyncInterval))
+	defer tick.Stop()
+	lastSummary := time.Now()
+	var werr error
+	fail := func(err error) {
+		werr = err
+		r.stop(&StopError{Reason: "cannot write the journal", Err: err})
+		cancelReq()
+	}
+	for {
+		select {
+		case rec, ok := <-out:
+			if !ok {
+				return werr
+			}
+			if werr != nil {
+				continue
+			}
+			if r.needJob {
+				rec.Job = r.job
+			}
+			if err := r.journal.Append(rec); err != nil {
+				fail(err)
+				continue
+			}
+			r.needJob = false
+			r.mu.Lock()
+			r.totals.Add(rec)
+			r.mu.Unlock()
+		case <-tick.C:
+			if werr != nil {
+				continue
+			}
+			if err := r.journal.Sync(); err != nil {
+				fail(err)
+				continue
+			}
+			if time.Since(lastSummary) >= r.cfg.SummaryInterval {
+				lastSummary = time.Now()
+				if err := results.WriteSummary(results.SummaryPath(r.cfg.Output), r.summary()); err != nil {
+					r.cfg.Logger.Warn("cannot write the summary", "err", err)
+				}
+			}
+		}
+	}
+}
+
+func (r *runner) summary() *results.Summary {
+	s := &results.Summary{Job: r.job}
+	r.mu.Lock()
+	s.Fill(r.totals, r.total.Load())
+	r.mu.Unlock()
+	s.Rows.Skipped = r.skipped.Load()
+	s.Run = results.RunCounters{
+		Requests:    r.requests.Load(),
+		Retries:     r.retries.Load(),
+		RateLimited: r.limited.Load(),
+		Recorded:    r.journal.Records(),
+		WallSeconds: time.Since(r.start).Seconds(),
+	}
+	return s
+}
+
+func (r *runner) snapshot(final bool) Progress {
+	r.mu.Lock()
+	p := Progress{
+		OK:        r.totals.Count(results.OK),
+		Failed:    r.totals.Count(results.Failed),
+		Retryable: r.totals.Count(results.Retryable),
+		Usage:     r.totals.TotalUsage(),
+	}
+	r.mu.Unlock()
+	p.Done = p.OK + p.Failed
+	p.Total = r.total.Load()
+	p.Skipped = r.skipped.Load()
+	p.InFlight = r.inFlight.Load()
+	p.Requests = r.requests.Load()
+	p.Retries = r.retries.Load()
+	p.RateLimited = r.limited.Load()
+	p.Elapsed = time.Since(r.start)
+	p.Final = final
+	return p
+}
+
+// startProgress starts the progress ticker, if any, and returns a function
+// that makes the final report and waits for it.
+func (r *runner) startProgress() func() {
+	if r.cfg.Progress == nil {
+		return func() {}
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(r.cfg.ProgressInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				r.cfg.Progress(r.snapshot(false))
+			case <-stop:
+				r.cfg.Progress(r.snapshot(true))
+				return
+			}
+		}
+	}()
+	return func() { close(stop); <-done }
+}

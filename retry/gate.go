@@ -1,0 +1,71 @@
+package retry
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// Gate pauses a pool of workers: after PauseFor, every Wait blocks until the
+// pause has passed. When a pause ends, waiters are released spread over a
+// short window (a tenth of the pause, at most 2 s) rather than all at once,
+// so the pool does not answer a rate limit with a burst. The zero value is
+// an open gate. A Gate is safe for concurrent use.
+type Gate struct {
+	mu    sync.Mutex
+	until time.Time
+	width time.Duration // release window of the current pause
+	count int64         // pauses so far
+}
+
+// PauseFor closes the gate for d from now, unless it is already closed for
+// longer.
+func (g *Gate) PauseFor(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	until := time.Now().Add(d)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if until.After(g.until) {
+		g.until = until
+		g.width = min(d/10, 2*time.Second)
+		g.count++
+	}
+}
+
+// Pauses returns how many times the gate was closed or its pause extended.
+func (g *Gate) Pauses() int64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.count
+}
+
+// Wait blocks until the gate is open or ctx is done.
+func (g *Gate) Wait(ctx context.Context) error {
+	for {
+		g.mu.Lock()
+		until, width := g.until, g.width
+		g.mu.Unlock()
+		now := time.Now()
+		if !now.Before(until) {
+			return ctx.Err()
+		}
+		d := until.Sub(now)
+		if width > 0 {
+			d += time.Duration(rand.Int64N(int64(width)))
+		}
+		if err := sleep(ctx, d); err != nil {
+			return err
+		}
+		// A later pause may have extended the gate meanwhile: look again,
+		// but a waiter released into the window does not wait twice.
+		g.mu.Lock()
+		extended := g.until.After(until)
+		g.mu.Unlock()
+		if !extended {
+			return ctx.Err()
+		}
+	}
+}
