@@ -46,7 +46,7 @@ type Config struct {
 	Incomplete  float64       // 200 with status "incomplete", incomplete_details.reason "max_output_tokens"
 	BadRequest  float64       // 400 invalid_request_error; decided by (Seed, body) only, so the same body always fails
 	RetryAfter  time.Duration // wait announced with 429s; default 1s
-	QuotaAfter  int           // if >0, every request after the first QuotaAfter requests gets 429 insufficient_quota
+	QuotaAfter  int           // if >0, every request after the first QuotaAfter requests gets 429 insufficient_quota (counting requests that pass authentication and validation)
 
 	// Rate limits enforced like OpenAI's: per-minute buckets that refill
 	// continuously. 0 means unlimited (and the x-ratelimit-* headers for that

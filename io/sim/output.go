@@ -11,8 +11,17 @@ import (
 	"strings"
 )
 
-// labels are the default answers.
-var labels = [...]string{"positive", "negative", "neutral"}
+// label is the default answer number i%3: "positive", "negative" or
+// "neutral".
+func label(i uint64) string {
+	switch i % 3 {
+	case 0:
+		return "positive"
+	case 1:
+		return "negative"
+	}
+	return "neutral"
+}
 
 // digest hashes the seed, a label naming the purpose of the draw, and the
 // given parts (each length-prefixed, so parts cannot run into each other).
@@ -65,7 +74,7 @@ func outputText(seed int64, req *request) string {
 	if json.Compact(&buf, input) == nil {
 		input = buf.Bytes()
 	}
-	label := labels[u64(digest(seed, "label", input))%uint64(len(labels))]
+	label := label(u64(digest(seed, "label", input)))
 	switch req.format.Type {
 	case "json_object":
 		return `{"label":"` + label + `"}`

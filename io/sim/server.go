@@ -67,6 +67,7 @@ type Server struct {
 	served    chan struct{} // closed when hs.Serve returns
 	closed    bool
 	requests  int
+	others    int // answers outside the responses route, for their request ids
 	byStatus  map[int]int
 	completed int
 	inTok     int64
@@ -140,7 +141,7 @@ func (s *Server) Close() error {
 	if hs == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	err := hs.Shutdown(ctx)
 	if err != nil {
@@ -212,13 +213,16 @@ func (s *Server) Count(bodySHA256 string) (requests, completed int) {
 
 // ServeHTTP implements http.Handler. Routes: POST /v1/responses and POST
 // /responses; GET /_sim/stats (also under /v1) returns Stats as JSON.
-// Anything else is 404; another method on a route is 405.
+// Anything else is 404; another method on a route is 405. A reset fault
+// hijacks the connection; where the ResponseWriter cannot be hijacked
+// (HTTP/2, a recorder), ServeHTTP panics with http.ErrAbortHandler instead,
+// which net/http turns into an aborted stream.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/v1/responses", "/responses":
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
-			writeError(w, &apiError{status: http.StatusMethodNotAllowed, typ: "invalid_request_error",
+			s.writeError(w, &apiError{status: http.StatusMethodNotAllowed, typ: "invalid_request_error",
 				message: fmt.Sprintf("Method %s is not allowed on %s; use POST.", r.Method, r.URL.Path)})
 			return
 		}
@@ -226,26 +230,35 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/_sim/stats", "/v1/_sim/stats":
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
-			writeError(w, &apiError{status: http.StatusMethodNotAllowed, typ: "invalid_request_error",
+			s.writeError(w, &apiError{status: http.StatusMethodNotAllowed, typ: "invalid_request_error",
 				message: fmt.Sprintf("Method %s is not allowed on %s; use GET.", r.Method, r.URL.Path)})
 			return
 		}
 		b, _ := json.Marshal(s.Stats())
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(b)
+		s.writeOther(w, http.StatusOK, b)
 	default:
-		writeError(w, &apiError{status: http.StatusNotFound, typ: "invalid_request_error",
+		s.writeError(w, &apiError{status: http.StatusNotFound, typ: "invalid_request_error",
 			message: fmt.Sprintf("Invalid URL (%s %s)", r.Method, r.URL.Path)})
 	}
 }
 
-// writeError writes e with the content type set; for answers outside the
-// responses route.
-func writeError(w http.ResponseWriter, e *apiError) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(e.status)
-	_, _ = w.Write(e.body())
+// writeOther writes an answer outside the responses route, with the
+// headers every answer carries.
+func (s *Server) writeOther(w http.ResponseWriter, status int, body []byte) {
+	s.mu.Lock()
+	s.others++
+	n := s.others
+	s.mu.Unlock()
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("x-request-id", "req_"+hexID(digest(s.cfg.Seed, "req-other", itob(n)), 16))
+	h.Set("openai-processing-ms", "0")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }
+
+// writeError is writeOther for an error.
+func (s *Server) writeError(w http.ResponseWriter, e *apiError) { s.writeOther(w, e.status, e.body()) }
 
 // outcome is the decided answer to one attempt.
 type outcome struct {
@@ -273,12 +286,12 @@ func (s *Server) serveResponses(w http.ResponseWriter, r *http.Request) {
 	)
 	if err != nil {
 		var mbe *http.MaxBytesError
+		n := s.begin("")
 		if !errors.As(err, &mbe) {
 			// The client went away while sending.
 			s.record("", StatusClientClosed, outcome{})
 			return
 		}
-		n := s.begin("")
 		o = s.errorOutcome(&apiError{status: http.StatusRequestEntityTooLarge, typ: "invalid_request_error", code: "request_too_large",
 			message: fmt.Sprintf("Request body too large: the limit is %d bytes.", s.maxBody)}, now)
 		o.requestID = "req_" + hexID(digest(s.cfg.Seed, "req-anon", itob(n)), 16)

@@ -200,6 +200,9 @@ func decodeError(tb testing.TB, r result, wantStatus int) wireError {
 	if got, want := r.header.Get("Content-Type"), "application/json"; got != want {
 		tb.Errorf("Content-Type = %q, want %q", got, want)
 	}
+	if got := r.header.Get("x-request-id"); !strings.HasPrefix(got, "req_") {
+		tb.Errorf("x-request-id = %q, want req_<hex>", got)
+	}
 	var e wireError
 	dec := json.NewDecoder(strings.NewReader(string(r.body)))
 	dec.DisallowUnknownFields()
