@@ -18,6 +18,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"golang.org/x/term"
+
 	"github.com/llmbatch/llmbatch/io/results"
 	"github.com/llmbatch/llmbatch/pipeline"
 )
@@ -37,7 +39,8 @@ func main() {
 		<-ctx.Done()
 		stop() // a second signal kills the process at once
 	}()
-	env := environ{getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
+	env := environ{getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
+		isTTY: func() bool { return term.IsTerminal(int(os.Stderr.Fd())) }}
 	os.Exit(run(ctx, os.Args[1:], env))
 }
 

@@ -25,6 +25,8 @@ type runOptions struct {
 	Timeout, DrainTimeout                  time.Duration
 	Force, RetryFailed, Strict, Sim, Quiet bool
 	SimSeed                                int64
+	SimLatency                             time.Duration
+	SimFaults                              bool
 	LogFormat                              string
 }
 
@@ -58,7 +60,9 @@ func (o *runOptions) register(fs *flag.FlagSet, env environ) {
 	fs.BoolVar(&o.Strict, "strict", false, "stop at the first bad input row (exit 2) instead of journalling it as failed")
 	fs.BoolVar(&o.Sim, "sim", false, "run against the simulated endpoint, started in-process on loopback (no key needed)")
 	fs.Int64Var(&o.SimSeed, "sim-seed", 1, "seed of the simulated endpoint (with --sim)")
-	fs.BoolVar(&o.Quiet, "quiet", false, "no progress bar or progress lines")
+	fs.DurationVar(&o.SimLatency, "sim-latency", 40*time.Millisecond, "base latency of the simulated endpoint (with --sim; answers take 1 to 4 times this)")
+	fs.BoolVar(&o.SimFaults, "sim-faults", true, "let the simulated endpoint answer a few 429s and 5xx (with --sim)")
+	fs.BoolVar(&o.Quiet, "quiet", false, "no progress bar, progress lines or closing totals; warnings and errors only")
 	fs.StringVar(&o.LogFormat, "log-format", "text", "log format on stderr: text or json")
 }
 
@@ -96,7 +100,7 @@ func runJob(ctx context.Context, args []string, env environ) int {
 	if err := o.validate(pos); err != nil {
 		return exitCode(err, nil, env)
 	}
-	logger := newLogger(env, o.LogFormat)
+	logger := newLogger(env, o.LogFormat, o.Quiet)
 	cfg := pipeline.Config{
 		Input: o.Input, InputFormat: o.InputFormat, Stdin: env.stdin, Output: o.Output,
 		Model: o.Model, Prompt: o.Prompt, PromptColumn: o.PromptColumn, Instructions: o.Instr,
@@ -112,7 +116,7 @@ func runJob(ctx context.Context, args []string, env environ) int {
 		cfg.Body = b
 	}
 	if o.Sim {
-		srv := sim.New(demoSim(o.SimSeed))
+		srv := sim.New(demoSim(o.SimSeed, o.SimLatency, o.SimFaults))
 		base, err := srv.Start("127.0.0.1:0")
 		if err != nil {
 			return exitCode(fmt.Errorf("start the simulated endpoint: %w", err), nil, env)
@@ -141,21 +145,23 @@ func runJob(ctx context.Context, args []string, env environ) int {
 	return exitCode(err, sum, env)
 }
 
-// demoSim is the simulated endpoint of "run --sim": some latency and a
-// few rate limits and server errors, so that the demo shows retries.
-func demoSim(seed int64) sim.Config {
-	return sim.Config{
-		Seed:          seed,
-		Latency:       40 * time.Millisecond,
-		LatencyJitter: 120 * time.Millisecond,
-		RateLimit:     0.04,
-		ServerError:   0.03,
-		RetryAfter:    300 * time.Millisecond,
+// demoSim is the simulated endpoint of "run --sim": some latency and,
+// unless faults are off, a few rate limits and server errors, so that the
+// demo shows retries.
+func demoSim(seed int64, latency time.Duration, faults bool) sim.Config {
+	cfg := sim.Config{Seed: seed, Latency: latency, LatencyJitter: 3 * latency}
+	if faults {
+		cfg.RateLimit, cfg.ServerError, cfg.RetryAfter = 0.04, 0.03, 300*time.Millisecond
 	}
+	return cfg
 }
 
-func newLogger(env environ, format string) *slog.Logger {
+// newLogger logs to stderr; quiet keeps only warnings and errors.
+func newLogger(env environ, format string, quiet bool) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if quiet {
+		opts.Level = slog.LevelWarn
+	}
 	if format == "json" {
 		return slog.New(slog.NewJSONHandler(env.stderr, opts))
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 
 	"github.com/llmbatch/llmbatch/io/sim"
 )
@@ -31,6 +32,9 @@ func simulate(ctx context.Context, args []string, env environ) error {
 	if err := cfg.Validate(); err != nil {
 		return usagef("simulate: %v", err)
 	}
+	if err := checkLoopback(*addr); err != nil {
+		return err
+	}
 	srv := sim.New(cfg)
 	base, err := srv.Start(*addr)
 	if err != nil {
@@ -41,5 +45,20 @@ func simulate(ctx context.Context, args []string, env environ) error {
 	fmt.Fprintf(env.stderr, "simulated endpoint at %s (POST %s/responses; stats at GET %s/_sim/stats); Ctrl-C stops it\n",
 		base, base, base[:len(base)-len("/v1")])
 	<-ctx.Done()
+	return nil
+}
+
+// checkLoopback refuses to serve the simulator beyond this machine.
+func checkLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usagef("simulate: --addr %q: %v", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return usagef("simulate: --addr %q: the simulator serves loopback only (127.0.0.1, ::1, localhost)", addr)
+	}
 	return nil
 }
