@@ -49,7 +49,7 @@ func TestClient_Send(t *testing.T) {
 		{name: "TooLarge", status: 413, body: ``, class: responses.RowFailed, code: responses.CodeHTTP},
 		{name: "Unprocessable", status: 422, body: `{}`, class: responses.RowFailed, code: responses.CodeHTTP},
 		{name: "RateLimited", status: 429, header: map[string]string{"retry-after-ms": "1500", "retry-after": "9"},
-			body: `{"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded"}}`,
+			body:  `{"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded"}}`,
 			class: responses.Retryable, code: "rate_limit_exceeded", after: 1500 * time.Millisecond, limited: true},
 		{name: "RateLimitedSeconds", status: 429, header: map[string]string{"retry-after": "2"}, body: `{}`,
 			class: responses.Retryable, code: responses.CodeHTTP, after: 2 * time.Second, limited: true},
