@@ -67,8 +67,20 @@ type Config struct {
 	// the row (model, input, instructions) take precedence over it.
 	Body []byte
 	// IDColumn names the column holding each row's key; else a row's
-	// custom_id, else its 0-based index, is its key.
+	// custom_id, else its 0-based index, is its key. Keys must be unique:
+	// a row repeating an earlier row's key is a bad row.
 	IDColumn string
+	// ModelColumn names a column whose non-empty value overrides Model for
+	// its row.
+	ModelColumn string
+	// KeepColumns are copied from each row into its journal record
+	// ("input"), so that results can be joined back to the input.
+	KeepColumns []string
+	// Delimiter overrides the CSV/TSV field delimiter.
+	Delimiter rune
+	// MaxRowBytes limits one JSONL line or CSV record; 0 means
+	// rows.DefaultMaxRowBytes (4 MiB). A longer row is a bad row.
+	MaxRowBytes int
 
 	// Endpoint sends the requests. When nil, a *responses.Client is built
 	// from BaseURL, APIKey, RawAuth, Header and HTTPClient.

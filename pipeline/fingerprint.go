@@ -32,6 +32,7 @@ func fingerprint(cfg *Config) (*results.Job, error) {
 		"instructions": shortHash(cfg.Instructions),
 		"body":         shortHash(string(cfg.Body)),
 		"id_column":    cfg.IDColumn,
+		"model_column": cfg.ModelColumn,
 	}
 	keys := make([]string, 0, len(parts))
 	for k := range parts {
@@ -85,7 +86,7 @@ func compareJobs(old, cur *results.Job) string {
 		return ""
 	}
 	var diffs []string
-	for _, k := range []string{"input", "format", "model", "prompt", "prompt_col", "instructions", "body", "id_column"} {
+	for _, k := range []string{"input", "format", "model", "prompt", "prompt_col", "instructions", "body", "id_column", "model_column"} {
 		if old.Parts[k] != cur.Parts[k] {
 			switch k {
 			case "model":

@@ -10,7 +10,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"slices"
 	"text/template"
+	"text/template/parse"
 	"unicode/utf8"
 
 	"github.com/llmbatch/llmbatch/io/rows"
@@ -27,6 +29,7 @@ type request struct {
 	body  []byte
 	sha   string // hex sha256 of body
 	model string
+	keep  map[string]any // KeepColumns' values, for the record
 }
 
 // builder turns rows into request bodies. It is used by the producer
@@ -79,6 +82,9 @@ var templateFuncs = template.FuncMap{
 	"trim": func(v any) string { return strings.TrimSpace(fmt.Sprint(v)) },
 	"truncate": func(n int, v any) string {
 		s := fmt.Sprint(v)
+		if n <= 0 {
+			return ""
+		}
 		if utf8.RuneCountInString(s) <= n {
 			return s
 		}
@@ -142,6 +148,11 @@ func (b *builder) build(row *rows.Row) (*request, error) {
 			body["instructions"] = s
 		}
 	}
+	if b.cfg.ModelColumn != "" {
+		if m := scalarString(row.Fields[b.cfg.ModelColumn]); m != "" {
+			body["model"] = m
+		}
+	}
 	if _, ok := body["model"]; !ok && b.cfg.Model != "" {
 		body["model"] = b.cfg.Model
 	}
@@ -150,6 +161,9 @@ func (b *builder) build(row *rows.Row) (*request, error) {
 		return nil, &UsageError{Err: errors.New("no model: give --model (or set OPENAI_MODEL), or put \"model\" in the request body")}
 	}
 	req.model = m
+	if len(b.cfg.KeepColumns) > 0 {
+		req.keep = b.kept(row)
+	}
 	b.buf.Reset()
 	enc := json.NewEncoder(&b.buf)
 	enc.SetEscapeHTML(false)
@@ -160,6 +174,17 @@ func (b *builder) build(row *rows.Row) (*request, error) {
 	sum := sha256.Sum256(req.body)
 	req.sha = hex.EncodeToString(sum[:])
 	return req, nil
+}
+
+// kept returns the row's KeepColumns that it has.
+func (b *builder) kept(row *rows.Row) map[string]any {
+	m := make(map[string]any, len(b.cfg.KeepColumns))
+	for _, c := range b.cfg.KeepColumns {
+		if v, ok := row.Fields[c]; ok {
+			m[c] = v
+		}
+	}
+	return m
 }
 
 func (b *builder) input(row *rows.Row) (any, error) {
@@ -203,10 +228,29 @@ func inputValue(v any) any {
 
 func (b *builder) render(t *template.Template, row *rows.Row) (string, error) {
 	b.sb.Reset()
-	if err := t.Execute(&b.sb, row.Fields); err != nil {
+	if err := t.Execute(&b.sb, withoutNulls(row.Fields)); err != nil {
 		return "", fmt.Errorf("%s template: %v", t.Name(), templateError(err))
 	}
 	return b.sb.String(), nil
+}
+
+// withoutNulls returns fields with null cells as "", so that a template
+// renders an empty string for them rather than "<no value>".
+func withoutNulls(fields map[string]any) map[string]any {
+	for _, v := range fields {
+		if v != nil {
+			continue
+		}
+		m := make(map[string]any, len(fields))
+		for k, v := range fields {
+			if v == nil {
+				v = ""
+			}
+			m[k] = v
+		}
+		return m
+	}
+	return fields
 }
 
 // templateError shortens text/template's execution errors to their reason.
@@ -235,4 +279,94 @@ func scalarString(v any) string {
 	}
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// columns returns the columns the job reads from a row, for column
+// projection, or nil when that cannot be told (no template and no prompt
+// column, or a template that uses the whole row, range or with).
+func (b *builder) columns() []string {
+	if b.prompt == nil && b.cfg.PromptColumn == "" {
+		return nil
+	}
+	var cols []string
+	add := func(c string) {
+		if c != "" && !slices.Contains(cols, c) {
+			cols = append(cols, c)
+		}
+	}
+	for _, t := range []*template.Template{b.prompt, b.instructions} {
+		if t == nil {
+			continue
+		}
+		fields, ok := templateFields(t.Tree.Root)
+		if !ok {
+			return nil
+		}
+		for _, f := range fields {
+			add(f)
+		}
+	}
+	add(b.cfg.PromptColumn)
+	add(b.cfg.IDColumn)
+	add(b.cfg.ModelColumn)
+	for _, c := range b.cfg.KeepColumns {
+		add(c)
+	}
+	return cols
+}
+
+// templateFields lists the top-level fields ({{.name}}, {{$.name}}) a
+// template reads; ok is false when it reads the row in a way that needs
+// every column.
+func templateFields(n parse.Node) (fields []string, ok bool) {
+	ok = true
+	var walk func(parse.Node)
+	walk = func(n parse.Node) {
+		if n == nil || !ok {
+			return
+		}
+		switch n := n.(type) {
+		case *parse.ListNode:
+			if n == nil {
+				return
+			}
+			for _, c := range n.Nodes {
+				walk(c)
+			}
+		case *parse.ActionNode:
+			walk(n.Pipe)
+		case *parse.IfNode:
+			walk(n.Pipe)
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.PipeNode:
+			if n == nil {
+				return
+			}
+			for _, c := range n.Cmds {
+				walk(c)
+			}
+		case *parse.CommandNode:
+			for _, a := range n.Args {
+				walk(a)
+			}
+		case *parse.FieldNode:
+			fields = append(fields, n.Ident[0])
+		case *parse.VariableNode:
+			if n.Ident[0] != "$" {
+				return
+			}
+			if len(n.Ident) < 2 {
+				ok = false
+				return
+			}
+			fields = append(fields, n.Ident[1])
+		case *parse.ChainNode:
+			walk(n.Node)
+		case *parse.DotNode, *parse.RangeNode, *parse.WithNode, *parse.TemplateNode, *parse.BreakNode, *parse.ContinueNode:
+			ok = false
+		}
+	}
+	walk(n)
+	return fields, ok
 }

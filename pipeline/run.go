@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"strconv"
 	"sync"
@@ -54,7 +55,10 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	ropts := rows.Options{Format: cfg.InputFormat, Stdin: cfg.Stdin}
+	ropts := rows.Options{Format: cfg.InputFormat, Stdin: cfg.Stdin, Delimiter: cfg.Delimiter, MaxRowBytes: cfg.MaxRowBytes}
+	if f, err := rows.FormatOf(cfg.Input, ropts); err == nil && f == rows.FormatParquet {
+		ropts.Columns = b.columns()
+	}
 	reader, closer, err := rows.Open(cfg.Input, ropts)
 	if err != nil {
 		return nil, &UsageError{Err: err}
@@ -91,8 +95,8 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 		endpoint = &responses.Client{BaseURL: cfg.BaseURL, APIKey: cfg.APIKey, RawAuth: cfg.RawAuth,
 			Header: cfg.Header, HTTPClient: hc, UserAgent: "llmbatch"}
 	}
-	r := &runner{cfg: &cfg, b: b, reader: reader, journal: journal, job: job, needJob: info.Lines == 0,
-		endpoint: endpoint, totals: totals, start: time.Now()}
+	r := &runner{cfg: &cfg, b: b, reader: reader, ropts: ropts, journal: journal, job: job, needJob: info.Lines == 0,
+		endpoint: endpoint, totals: totals, start: time.Now(), seed: maphash.MakeSeed()}
 	r.total.Store(-1)
 	r.policy = retry.Policy{MaxAttempts: cfg.MaxAttempts, Initial: cfg.RetryInitial, Max: cfg.RetryMax, Gate: &r.gate,
 		OnRetry: func(attempt int, wait time.Duration, err error) {
@@ -118,6 +122,7 @@ type runner struct {
 	cfg      *Config
 	b        *builder
 	reader   rows.Reader
+	ropts    rows.Options
 	journal  *results.Journal
 	job      *results.Job
 	needJob  bool // the journal is empty: the first record carries the job
@@ -133,6 +138,11 @@ type runner struct {
 	skipped, requests, retries, limited, inFlight atomic.Int64
 
 	stop context.CancelCauseFunc
+
+	// Used by the producer only: the input's keys, to find duplicates.
+	seed maphash.Seed
+	keys keySet
+	read int64 // rows read, bad ones included
 }
 
 func (r *runner) run(ctx context.Context) (*results.Summary, error) {
@@ -204,8 +214,12 @@ func (r *runner) produce(stopCtx, reqCtx context.Context, workers *errgroup.Grou
 	for stopCtx.Err() == nil {
 		row, err := r.reader.Next()
 		if err == io.EOF {
+			if r.read == 0 {
+				return &UsageError{Err: fmt.Errorf("%s: %w", r.cfg.Input, rows.ErrEmptyInput)}
+			}
 			return nil
 		}
+		r.read++
 		var rowErr *rows.RowError
 		if err != nil && !errors.As(err, &rowErr) {
 			return &UsageError{Err: fmt.Errorf("read input: %w", err)}
@@ -222,15 +236,25 @@ func (r *runner) produce(stopCtx, reqCtx context.Context, workers *errgroup.Grou
 				rowErr = &rows.RowError{File: r.cfg.Input, Line: row.Line, Index: row.Index, Err: err}
 			}
 		}
+		if err == nil && r.keys.add(maphash.String(r.seed, req.key)) {
+			rowErr = r.duplicate(&row, req.key)
+			req = nil
+		}
 		if rowErr != nil {
 			if r.cfg.Strict {
 				err := &UsageError{Err: fmt.Errorf("%w (--strict: stopped at the first bad row)", rowErr)}
 				r.stop(err)
 				return err
 			}
+			// A row whose key cannot be read is journalled as "#INDEX", a
+			// key no row gets otherwise (index keys have no "#").
 			key, kerr := r.b.key(&row)
 			if kerr != nil || row.Fields == nil {
-				key = strconv.FormatInt(row.Index, 10)
+				key = "#" + strconv.FormatInt(row.Index, 10)
+			}
+			if errors.Is(rowErr, ErrDuplicateKey) {
+				// The key is the earlier row's: journal this one apart.
+				key = fmt.Sprintf("%s#%d", key, row.Index)
 			}
 			if r.finished(key) {
 				r.skipped.Add(1)
@@ -252,6 +276,52 @@ func (r *runner) produce(stopCtx, reqCtx context.Context, workers *errgroup.Grou
 		})
 	}
 	return nil
+}
+
+// ErrDuplicateKey is the reason of a bad row whose key an earlier row has.
+var ErrDuplicateKey = errors.New("duplicate key")
+
+// duplicate describes a row whose key an earlier row has. It reads the
+// input again to name that row (only on this error path; not for stdin).
+func (r *runner) duplicate(row *rows.Row, key string) *rows.RowError {
+	where := "an earlier row"
+	if first, line, ok := r.findKey(key, row.Index); ok {
+		where = fmt.Sprintf("row %d", first)
+		if line > 0 {
+			where = fmt.Sprintf("line %d", line)
+		}
+	}
+	return &rows.RowError{File: r.cfg.Input, Line: row.Line, Index: row.Index,
+		Err: fmt.Errorf("%w %q: %s has it too (use --id-column to choose a unique key)", ErrDuplicateKey, key, where)}
+}
+
+// findKey returns the index and line of the first row before index before
+// with key.
+func (r *runner) findKey(key string, before int64) (index, line int64, ok bool) {
+	if r.cfg.Input == "-" {
+		return 0, 0, false
+	}
+	rd, c, err := rows.Open(r.cfg.Input, r.ropts)
+	if err != nil {
+		return 0, 0, false
+	}
+	defer c.Close()
+	for {
+		row, err := rd.Next()
+		if err == io.EOF || row.Index >= before {
+			return 0, 0, false
+		}
+		if err != nil {
+			var re *rows.RowError
+			if errors.As(err, &re) {
+				continue
+			}
+			return 0, 0, false
+		}
+		if k, err := r.b.key(&row); err == nil && k == key {
+			return row.Index, row.Line, true
+		}
+	}
 }
 
 // finished reports whether the journal already holds a final result for key.
@@ -293,7 +363,7 @@ func (r *runner) send(stopCtx, reqCtx context.Context, req *request) *results.Re
 	if e != nil && (e.Class == responses.Fatal || e.Code == responses.CodeCanceled) {
 		return nil
 	}
-	rec := &results.Record{CustomID: req.key, Index: req.index, Attempts: attempts, RequestSHA256: req.sha, Model: req.model}
+	rec := &results.Record{CustomID: req.key, Index: req.index, Attempts: attempts, RequestSHA256: req.sha, Model: req.model, Input: req.keep}
 	if ans != nil {
 		rec.Response = &results.Response{StatusCode: ans.StatusCode, RequestID: ans.RequestID, Body: ans.Body}
 		rec.LatencyMS = ans.Latency.Milliseconds()

@@ -88,6 +88,9 @@ func readSummary(tb testing.TB, journal string) results.Summary {
 	return s
 }
 
+// simDefault is a fast, fault-free simulated endpoint.
+func simDefault() sim.Config { return sim.Config{Seed: 1} }
+
 func baseConfig(dir, input, base string) pipeline.Config {
 	return pipeline.Config{
 		Input: input, Output: filepath.Join(dir, "results.jsonl"),

@@ -57,7 +57,7 @@ type environ struct {
 const usage = `llmbatch runs bulk prompts through an OpenAI-compatible /v1/responses endpoint.
 
 Usage:
-  llmbatch run      [flags] INPUT     run or resume a job (INPUT: .jsonl, .ndjson, or - for stdin)
+  llmbatch run      [flags] INPUT     run or resume a job (INPUT: .jsonl, .ndjson, .csv, .tsv, .parquet, or - for JSONL on stdin)
   llmbatch simulate [flags]           serve the simulated endpoint on loopback
 
 Start here (no key, no server):

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/llmbatch/llmbatch/io/results"
 	"github.com/llmbatch/llmbatch/io/sim"
@@ -18,7 +19,9 @@ import (
 type runOptions struct {
 	Input, InputFormat, Output             string
 	Model, Prompt, PromptColumn, Instr     string
-	BodyFile, IDColumn                     string
+	BodyFile, IDColumn, ModelColumn        string
+	KeepColumns, Delimiter                 string
+	MaxRowBytes                            int
 	BaseURL, APIKeyEnv, AuthScheme         string
 	Header                                 headerFlag
 	Concurrency, MaxAttempts               int
@@ -41,7 +44,11 @@ Flags:
 
 func (o *runOptions) register(fs *flag.FlagSet, env environ) {
 	fs.StringVar(&o.Output, "o", "", "results journal to write or resume (JSONL; required)")
-	fs.StringVar(&o.InputFormat, "input-format", "", "input format, overriding the extension: jsonl")
+	fs.StringVar(&o.InputFormat, "input-format", "", "input format, overriding the extension: jsonl, csv, tsv or parquet")
+	fs.StringVar(&o.Delimiter, "delimiter", "", "CSV field delimiter (default ',' for .csv, tab for .tsv)")
+	fs.IntVar(&o.MaxRowBytes, "max-row-bytes", 4<<20, "longest JSONL line or CSV record accepted; a longer one is a bad row")
+	fs.StringVar(&o.ModelColumn, "model-column", "", "column whose non-empty value overrides --model for its row")
+	fs.StringVar(&o.KeepColumns, "keep-columns", "", "comma-separated input columns copied into each journal line (\"input\"), to join results back")
 	fs.StringVar(&o.Model, "model", env.getenv("OPENAI_MODEL"), "model for rows whose body names none (env OPENAI_MODEL)")
 	fs.StringVar(&o.Prompt, "prompt", "", "Go text/template over the row's columns that fills the request's input, e.g. 'Label: {{.text}}'")
 	fs.StringVar(&o.PromptColumn, "prompt-column", "", "column whose value is the input (default: the first of prompt, input, text)")
@@ -81,6 +88,10 @@ func (o *runOptions) validate(pos []string) error {
 		return usagef("run: --max-attempts must be at least 1")
 	case o.AuthScheme != "bearer" && o.AuthScheme != "raw":
 		return usagef("run: --auth-scheme must be bearer or raw, not %q", o.AuthScheme)
+	case utf8.RuneCountInString(o.Delimiter) > 1:
+		return usagef("run: --delimiter must be one character, not %q", o.Delimiter)
+	case o.MaxRowBytes < 1:
+		return usagef("run: --max-row-bytes must be at least 1")
 	case o.LogFormat != "text" && o.LogFormat != "json":
 		return usagef("run: --log-format must be text or json, not %q", o.LogFormat)
 	}
@@ -104,9 +115,13 @@ func runJob(ctx context.Context, args []string, env environ) int {
 	cfg := pipeline.Config{
 		Input: o.Input, InputFormat: o.InputFormat, Stdin: env.stdin, Output: o.Output,
 		Model: o.Model, Prompt: o.Prompt, PromptColumn: o.PromptColumn, Instructions: o.Instr,
-		IDColumn: o.IDColumn, BaseURL: o.BaseURL, RawAuth: o.AuthScheme == "raw", Header: o.Header.h,
+		IDColumn: o.IDColumn, ModelColumn: o.ModelColumn, KeepColumns: splitList(o.KeepColumns),
+		MaxRowBytes: o.MaxRowBytes, BaseURL: o.BaseURL, RawAuth: o.AuthScheme == "raw", Header: o.Header.h,
 		Concurrency: o.Concurrency, MaxAttempts: o.MaxAttempts, Timeout: o.Timeout, DrainTimeout: o.DrainTimeout,
 		Force: o.Force, RetryFailed: o.RetryFailed, Strict: o.Strict, Logger: logger,
+	}
+	if o.Delimiter != "" {
+		cfg.Delimiter, _ = utf8.DecodeRuneInString(o.Delimiter)
 	}
 	if o.BodyFile != "" {
 		b, err := os.ReadFile(o.BodyFile)
@@ -185,6 +200,17 @@ func printDone(env environ, o *runOptions, s *results.Summary) {
 	if s.Rows.Failed > 0 || s.Rows.Retryable > 0 {
 		fmt.Fprintf(env.stderr, "some rows failed: see their \"error\" in the journal; re-running sends the %d retryable ones again (--retry-failed also the others)\n", s.Rows.Retryable)
 	}
+}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func or(s, def string) string {
