@@ -197,8 +197,11 @@ func printDone(env environ, o *runOptions, s *results.Summary) {
 	fmt.Fprintf(env.stderr, "tokens: %d input (%d cached), %d output (%d reasoning)\n",
 		u.InputTokens, u.CachedInputTokens, u.OutputTokens, u.ReasoningTokens)
 	fmt.Fprintf(env.stderr, "journal: %s  summary: %s\n", o.Output, results.SummaryPath(o.Output))
-	if s.Rows.Failed > 0 || s.Rows.Retryable > 0 {
-		fmt.Fprintf(env.stderr, "some rows failed: see their \"error\" in the journal; re-running sends the %d retryable ones again (--retry-failed also the others)\n", s.Rows.Retryable)
+	if s.Rows.Retryable > 0 {
+		fmt.Fprintf(env.stderr, "%d rows ran out of attempts on transient errors: re-run the same command to send them again\n", s.Rows.Retryable)
+	}
+	if s.Rows.Failed > 0 {
+		fmt.Fprintf(env.stderr, "%d rows failed for good: see their \"error\" in the journal; --retry-failed sends them again\n", s.Rows.Failed)
 	}
 }
 

@@ -253,8 +253,8 @@ func classify(ctx context.Context, ans *Answer, h http.Header, raw []byte, readE
 	}
 	e := &Error{StatusCode: code, RequestID: ans.RequestID, RetryAfter: retryAfter, Code: CodeHTTP}
 	if w.Error != nil {
-		e.Code = codeString(w.Error.Code, CodeHTTP)
 		e.Type = w.Error.Type
+		e.Code = codeString(w.Error.Code, or(e.Type, CodeHTTP))
 		e.Message = w.Error.Message
 	} else if jsonErr != nil || readErr != nil {
 		e.Message = snippet(raw)
@@ -382,4 +382,11 @@ func snippet(b []byte) string {
 // RetryHint implements retry.Hinter.
 func (e *Error) RetryHint() retry.Hint {
 	return retry.Hint{Retry: e.Class == Retryable, After: e.RetryAfter, PauseAll: e.RateLimited}
+}
+
+func or(s, def string) string {
+	if s != "" {
+		return s
+	}
+	return def
 }
