@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
@@ -26,6 +25,9 @@ type runOptions struct {
 	Force, RetryFailed, Strict, Sim, Quiet bool
 	SimSeed                                int64
 	LogFormat                              string
+
+	PricesFile string  // --prices
+	MaxCost    usdFlag // --max-cost
 }
 
 const runUsage = `Usage: llmbatch run [flags] INPUT
@@ -39,13 +41,8 @@ Flags:
 
 func (o *runOptions) register(fs *flag.FlagSet, env environ) {
 	fs.StringVar(&o.Output, "o", "", "results journal to write or resume (JSONL; required)")
-	fs.StringVar(&o.InputFormat, "input-format", "", "input format, overriding the extension: jsonl")
-	fs.StringVar(&o.Model, "model", env.getenv("OPENAI_MODEL"), "model for rows whose body names none (env OPENAI_MODEL)")
-	fs.StringVar(&o.Prompt, "prompt", "", "Go text/template over the row's columns that fills the request's input, e.g. 'Label: {{.text}}'")
-	fs.StringVar(&o.PromptColumn, "prompt-column", "", "column whose value is the input (default: the first of prompt, input, text)")
-	fs.StringVar(&o.Instr, "instructions", "", "template for the request's instructions")
-	fs.StringVar(&o.BodyFile, "body", "", "JSON file of further request fields (text.format, reasoning, max_output_tokens, ...)")
-	fs.StringVar(&o.IDColumn, "id-column", "", "column holding each row's key (default: custom_id, else the row index)")
+	o.registerBuild(fs, env)
+	fs.Var(&o.MaxCost, "max-cost", "cost cap in USD, e.g. 20 or 12.50: no new request once the journal's cost plus what is in flight would pass it (exit 3; re-run with a higher cap to resume)")
 	fs.StringVar(&o.BaseURL, "base-url", or(env.getenv("OPENAI_BASE_URL"), pipeline.DefaultBaseURL), "API root; requests go to BASE/responses (env OPENAI_BASE_URL)")
 	fs.StringVar(&o.APIKeyEnv, "api-key-env", "OPENAI_API_KEY", "name of the environment variable holding the API key")
 	fs.StringVar(&o.AuthScheme, "auth-scheme", "bearer", "how to send the key: bearer (Authorization: Bearer KEY) or raw (Authorization: KEY)")
@@ -104,13 +101,10 @@ func runJob(ctx context.Context, args []string, env environ) int {
 		Concurrency: o.Concurrency, MaxAttempts: o.MaxAttempts, Timeout: o.Timeout, DrainTimeout: o.DrainTimeout,
 		Force: o.Force, RetryFailed: o.RetryFailed, Strict: o.Strict, Logger: logger,
 	}
-	if o.BodyFile != "" {
-		b, err := os.ReadFile(o.BodyFile)
-		if err != nil {
-			return exitCode(usagef("run: --body: %v", err), nil, env)
-		}
-		cfg.Body = b
+	if err := o.buildConfig(&cfg, "run"); err != nil {
+		return exitCode(err, nil, env)
 	}
+	cfg.MaxCost = o.MaxCost.m
 	if o.Sim {
 		srv := sim.New(demoSim(o.SimSeed))
 		base, err := srv.Start("127.0.0.1:0")
@@ -175,6 +169,7 @@ func printDone(env environ, o *runOptions, s *results.Summary) {
 		s.Run.Requests, s.Run.Retries, s.Run.RateLimited, s.Run.WallSeconds)
 	fmt.Fprintf(env.stderr, "tokens: %d input (%d cached), %d output (%d reasoning)\n",
 		u.InputTokens, u.CachedInputTokens, u.OutputTokens, u.ReasoningTokens)
+	printCost(env, s.Cost)
 	fmt.Fprintf(env.stderr, "journal: %s  summary: %s\n", o.Output, results.SummaryPath(o.Output))
 	if s.Rows.Failed > 0 || s.Rows.Retryable > 0 {
 		fmt.Fprintf(env.stderr, "some rows failed: see their \"error\" in the journal; re-running sends the %d retryable ones again (--retry-failed also the others)\n", s.Rows.Retryable)
