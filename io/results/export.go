@@ -35,9 +35,10 @@ type ExportRow struct {
 	Attempts     int32   `parquet:"attempts,zstd"`
 	ErrorCode    *string `parquet:"error_code,optional,zstd,dict"`
 	ErrorMessage *string `parquet:"error_message,optional,zstd"`
-	// InputJSON holds the record's kept input columns as one JSON object
-	// (a fixed schema cannot know a job's columns in advance).
-	InputJSON *string `parquet:"input_json,optional,zstd,json"`
+	// InputJSON holds the record's kept input columns as one JSON object,
+	// in a STRING column (a fixed schema cannot know a job's columns in
+	// advance; parquet-go v0.32 mishandles an optional JSON-typed column).
+	InputJSON *string `parquet:"input_json,optional,zstd"`
 }
 
 // exportHeader is the CSV header, in the order of ExportRow's fields.
