@@ -6,17 +6,18 @@ import (
 	"strings"
 )
 
-// MarshalJSON encodes m as a JSON string holding its decimal number of
-// dollars with 6 decimal places, as USD formats it: "1.205000". A string,
-// not a JSON number, so that no reader parses it into a float and so that
-// the amount is the one String shows.
+// MarshalJSON encodes m exactly as a JSON string holding its decimal
+// number of dollars, as Decimal formats it: "1.205000", or "0.0000025"
+// when the amount is not a whole number of micro-dollars. A string, not a
+// JSON number, so that no reader parses it into a float.
 func (m Money) MarshalJSON() ([]byte, error) {
-	return json.Marshal(m.USD())
+	return json.Marshal(m.Decimal())
 }
 
 // UnmarshalJSON decodes a decimal amount of dollars given as a JSON string
-// ("1.205000", "$3") or a JSON number (1.205), exactly, by the rules of
-// ParseUSD. It accepts what MarshalJSON writes.
+// ("1.205000", "0.0000025", "$3") or a JSON number (1.205), exactly: like
+// ParseUSD, but with up to 12 decimal places (picodollars). It reads what
+// MarshalJSON writes.
 func (m *Money) UnmarshalJSON(b []byte) error {
 	s := string(b)
 	if strings.HasPrefix(s, `"`) {
@@ -24,12 +25,46 @@ func (m *Money) UnmarshalJSON(b []byte) error {
 			return err
 		}
 	}
-	v, err := ParseUSD(s)
+	v, err := parsePico(strings.TrimSpace(s))
 	if err != nil {
 		return err
 	}
 	*m = v
 	return nil
+}
+
+// parsePico is ParseUSD with up to 12 decimal places.
+func parsePico(s string) (Money, error) {
+	intPart, frac, _ := strings.Cut(s, ".")
+	if len(frac) <= maxDecimals {
+		return ParseUSD(s)
+	}
+	if len(frac) > 12 {
+		if strings.Trim(frac[12:], "0") != "" {
+			return 0, fmt.Errorf("%w: %q has more than 12 decimal places", ErrPrecision, s)
+		}
+		frac = frac[:12]
+	}
+	m, err := ParseUSD(intPart + "." + frac[:maxDecimals])
+	if err != nil {
+		return 0, err
+	}
+	tail := frac[maxDecimals:]
+	if !allDigits(tail) {
+		return 0, fmt.Errorf("%w: %q", ErrSyntax, s)
+	}
+	var pico Money
+	for _, c := range tail + strings.Repeat("0", 12-len(frac)) {
+		pico = pico*10 + Money(c-'0')
+	}
+	if strings.HasPrefix(s, "-") {
+		pico = -pico
+	}
+	v, err := m.Add(pico)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %q", ErrOverflow, s)
+	}
+	return v, nil
 }
 
 // Decimal formats m exactly as a plain decimal number of dollars, with 12

@@ -15,6 +15,9 @@ func TestMoney_JSON(t *testing.T) {
 		{in: 0, want: `"0.000000"`},
 		{in: 1_205_000 * prices.Microdollar, want: `"1.205000"`},
 		{in: -prices.Microdollar, want: `"-0.000001"`},
+		{in: 2_500_000, want: `"0.0000025"`},
+		{in: -1_000_001, want: `"-0.000001000001"`},
+		{in: prices.MaxMoney, want: `"9223372.036854775807"`},
 	}
 	for _, tt := range tests {
 		b, err := json.Marshal(tt.in)
@@ -30,8 +33,11 @@ func TestMoney_JSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(`12.5`), &m); err != nil || m != 1250*prices.Cent {
 		t.Errorf("Unmarshal(12.5) = %d, %v", m, err)
 	}
-	if err := json.Unmarshal([]byte(`"0.0000001"`), &m); err == nil {
-		t.Error("Unmarshal of 7 decimals: no error")
+	if err := json.Unmarshal([]byte(`"0.0000000000001"`), &m); err == nil {
+		t.Error("Unmarshal of 13 decimals: no error")
+	}
+	if err := json.Unmarshal([]byte(`"1.00000000000000"`), &m); err != nil || m != prices.Dollar {
+		t.Errorf("Unmarshal of trailing zeros = %d, %v", m, err)
 	}
 }
 

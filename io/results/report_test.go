@@ -106,7 +106,7 @@ func TestReport_DuplicatesAndRetries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(b), `"total":"0.001596"`) {
+	if !strings.Contains(string(b), `"total":"0.0015955"`) {
 		t.Errorf("report JSON has no exact total: %s", b)
 	}
 }
