@@ -26,7 +26,7 @@ func TestRun_CostByHand(t *testing.T) {
 		t.Run(shape, func(t *testing.T) {
 			dir := t.TempDir()
 			_, base := startSim(t, sim.Config{Seed: 3, Usage: shape})
-			cfg := baseConfig(dir, writeInput(t, dir, 200), base)
+			cfg := baseConfig(dir, writeInput(t, dir, 80), base)
 			var final pipeline.Progress
 			cfg.Progress = func(p pipeline.Progress) {
 				if p.Final {
@@ -73,7 +73,7 @@ func TestRun_CostByHand(t *testing.T) {
 func TestRun_UnknownModelCost(t *testing.T) {
 	dir := t.TempDir()
 	_, base := startSim(t, sim.Config{Seed: 1})
-	cfg := baseConfig(dir, writeInput(t, dir, 30), base)
+	cfg := baseConfig(dir, writeInput(t, dir, 20), base)
 	cfg.Model = "my-local-model"
 	var logs bytes.Buffer
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
@@ -114,7 +114,7 @@ func TestRun_UnknownModelCost(t *testing.T) {
 // TestRun_MaxCost stops a job at its cap, then resumes it with a higher one.
 func TestRun_MaxCost(t *testing.T) {
 	dir := t.TempDir()
-	const n = 300
+	const n = 200
 	_, base := startSim(t, sim.Config{Seed: 5, RateLimit: 0.1, RetryAfter: 2 * 1e6})
 	cfg := baseConfig(dir, writeInput(t, dir, n), base)
 	cfg.Concurrency = 8
@@ -162,7 +162,7 @@ func TestRun_MaxCost(t *testing.T) {
 // logged and bounded loosely.
 func TestEstimate_VsSim(t *testing.T) {
 	dir := t.TempDir()
-	const n = 400
+	const n = 150
 	_, base := startSim(t, sim.Config{Seed: 9})
 	cfg := baseConfig(dir, writeInput(t, dir, n), base)
 	cfg.Instructions = "You label product reviews. Answer with one word: positive, negative or neutral."
