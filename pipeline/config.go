@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/llmbatch/llmbatch/io/prices"
 	"github.com/llmbatch/llmbatch/io/responses"
 )
 
@@ -129,6 +130,23 @@ type Config struct {
 	// SummaryInterval is how often the summary file is rewritten; default
 	// DefaultSummaryInterval.
 	SummaryInterval time.Duration
+
+	// Prices prices the usage in the summary and progress, and the cap;
+	// nil means prices.Default(), the embedded table.
+	Prices *prices.Table
+	// MaxCost, when positive, caps the job's cost: no request starts once
+	// the journal's cost (earlier runs included) plus the estimated cost of
+	// the requests in flight and of this one would pass it; the job then
+	// stops with a *StopError (exit 3) and re-running with a higher cap
+	// resumes. A request in flight is estimated at its input tokens
+	// (io/tokens on its body) plus max_output_tokens when the body sets
+	// it, else the average output tokens of the answered rows (before the
+	// first answer, DefaultOutputReserve), priced at the model's uncached
+	// input and output prices. The cap is overshot by at most the error of
+	// those estimates, summed over the requests in flight: with
+	// max_output_tokens set, only the input estimate's error (io/tokens'
+	// count of a request, against what the endpoint bills).
+	MaxCost prices.Money
 }
 
 // UsageError is a problem with the configuration or the input that the
@@ -184,6 +202,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Prices == nil {
+		c.Prices = prices.Default()
 	}
 	return c
 }

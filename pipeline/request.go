@@ -281,6 +281,16 @@ func scalarString(v any) string {
 	return string(b)
 }
 
+// rowsOptions are the options the input is opened with; Parquet reads
+// only the columns the job uses.
+func (c *Config) rowsOptions(b *builder) rows.Options {
+	o := rows.Options{Format: c.InputFormat, Stdin: c.Stdin, Delimiter: c.Delimiter, MaxRowBytes: c.MaxRowBytes}
+	if f, err := rows.FormatOf(c.Input, o); err == nil && f == rows.FormatParquet {
+		o.Columns = b.columns()
+	}
+	return o
+}
+
 // columns returns the columns the job reads from a row, for column
 // projection, or nil when that cannot be told (no template and no prompt
 // column, or a template that uses the whole row, range or with).

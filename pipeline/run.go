@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/llmbatch/llmbatch/io/prices"
 	"github.com/llmbatch/llmbatch/io/responses"
 	"github.com/llmbatch/llmbatch/io/results"
 	"github.com/llmbatch/llmbatch/io/rows"
@@ -32,6 +33,7 @@ type Progress struct {
 	Retries     int64
 	RateLimited int64 // 429 answers in this run
 	Usage       responses.Usage
+	Cost        prices.Cost // of Usage, whole journal; unknown if a model has no price
 	Elapsed     time.Duration
 	Final       bool
 }
@@ -55,10 +57,7 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	ropts := rows.Options{Format: cfg.InputFormat, Stdin: cfg.Stdin, Delimiter: cfg.Delimiter, MaxRowBytes: cfg.MaxRowBytes}
-	if f, err := rows.FormatOf(cfg.Input, ropts); err == nil && f == rows.FormatParquet {
-		ropts.Columns = b.columns()
-	}
+	ropts := cfg.rowsOptions(b)
 	reader, closer, err := rows.Open(cfg.Input, ropts)
 	if err != nil {
 		return nil, &UsageError{Err: err}
@@ -66,7 +65,14 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 	defer closer.Close()
 
 	totals := results.NewTotals()
-	info, err := results.Scan(cfg.Output, totals.Add)
+	spend, err := newCosts(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	info, err := results.Scan(cfg.Output, func(rec *results.Record) {
+		totals.Add(rec)
+		spend.record(rec, "")
+	})
 	if err != nil {
 		return nil, &UsageError{Err: err}
 	}
@@ -96,7 +102,7 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 			Header: cfg.Header, HTTPClient: hc, UserAgent: "llmbatch"}
 	}
 	r := &runner{cfg: &cfg, b: b, reader: reader, ropts: ropts, journal: journal, job: job, needJob: info.Lines == 0,
-		endpoint: endpoint, totals: totals, start: time.Now(), seed: maphash.MakeSeed()}
+		endpoint: endpoint, totals: totals, start: time.Now(), seed: maphash.MakeSeed(), costs: spend}
 	r.total.Store(-1)
 	r.policy = retry.Policy{MaxAttempts: cfg.MaxAttempts, Initial: cfg.RetryInitial, Max: cfg.RetryMax, Gate: &r.gate,
 		OnRetry: func(attempt int, wait time.Duration, err error) {
@@ -138,6 +144,8 @@ type runner struct {
 	skipped, requests, retries, limited, inFlight atomic.Int64
 
 	stop context.CancelCauseFunc
+
+	costs *costs // spent so far and the MaxCost reservations
 
 	// Used by the producer only: the input's keys, to find duplicates.
 	seed maphash.Seed
@@ -335,10 +343,20 @@ func (r *runner) finished(key string) bool {
 // send makes up to MaxAttempts attempts for req and returns its record, or
 // nil when the row must stay pending (the job stopped before an answer, or
 // the answer was fatal).
-func (r *runner) send(stopCtx, reqCtx context.Context, req *request) *results.Record {
+func (r *runner) send(stopCtx, reqCtx context.Context, req *request) (rec *results.Record) {
+	if stopCtx.Err() != nil {
+		return nil
+	}
+	held, err := r.costs.reserve(req)
+	if err != nil {
+		r.stop(err)
+		return nil
+	}
+	defer func() { r.costs.settle(held, rec, req.model) }()
 	r.inFlight.Add(1)
 	defer r.inFlight.Add(-1)
 	var ans *responses.Answer
+	rateLimited := 0
 	attempts, err := r.policy.Do(stopCtx, func(attempt int) error {
 		actx, cancel := context.WithTimeout(reqCtx, r.cfg.Timeout)
 		defer cancel()
@@ -349,6 +367,7 @@ func (r *runner) send(stopCtx, reqCtx context.Context, req *request) *results.Re
 		if errors.As(err, &e) {
 			if e.StatusCode == 429 {
 				r.limited.Add(1)
+				rateLimited++
 			}
 			if e.Class == responses.Fatal {
 				r.stop(&StopError{Reason: fatalReason(e), Err: e})
@@ -363,7 +382,8 @@ func (r *runner) send(stopCtx, reqCtx context.Context, req *request) *results.Re
 	if e != nil && (e.Class == responses.Fatal || e.Code == responses.CodeCanceled) {
 		return nil
 	}
-	rec := &results.Record{CustomID: req.key, Index: req.index, Attempts: attempts, RequestSHA256: req.sha, Model: req.model, Input: req.keep}
+	rec = &results.Record{CustomID: req.key, Index: req.index, Attempts: attempts, RequestSHA256: req.sha, Model: req.model,
+		RateLimited: rateLimited, Time: time.Now().UTC(), Input: req.keep}
 	if ans != nil {
 		rec.Response = &results.Response{StatusCode: ans.StatusCode, RequestID: ans.RequestID, Body: ans.Body}
 		rec.LatencyMS = ans.Latency.Milliseconds()
@@ -448,6 +468,7 @@ func (r *runner) summary() *results.Summary {
 	r.mu.Lock()
 	s.Fill(r.totals, r.total.Load())
 	r.mu.Unlock()
+	s.FillCost(r.cfg.Prices)
 	s.Rows.Skipped = r.skipped.Load()
 	s.Run = results.RunCounters{
 		Requests:    r.requests.Load(),
@@ -466,6 +487,7 @@ func (r *runner) snapshot(final bool) Progress {
 		Failed:    r.totals.Count(results.Failed),
 		Retryable: r.totals.Count(results.Retryable),
 		Usage:     r.totals.TotalUsage(),
+		Cost:      results.PriceUsage(r.cfg.Prices, r.totals.Usage).Total,
 	}
 	r.mu.Unlock()
 	p.Done = p.OK + p.Failed

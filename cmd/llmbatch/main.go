@@ -3,6 +3,9 @@
 // journal, and usage totals.
 //
 //	llmbatch run      [flags] INPUT    run or resume a job
+//	llmbatch estimate [flags] INPUT    count tokens offline and price the job before running it
+//	llmbatch report   RESULTS.jsonl    rows, errors, usage, cost, retries, latency of a journal
+//	llmbatch export   RESULTS.jsonl -o FILE.parquet|FILE.csv
 //	llmbatch simulate [flags]          serve the simulated endpoint on loopback
 //
 // Run "llmbatch COMMAND -h" for a command's flags.
@@ -58,6 +61,9 @@ const usage = `llmbatch runs bulk prompts through an OpenAI-compatible /v1/respo
 
 Usage:
   llmbatch run      [flags] INPUT     run or resume a job (INPUT: .jsonl, .ndjson, .csv, .tsv, .parquet, or - for JSONL on stdin)
+  llmbatch estimate [flags] INPUT     count tokens offline and price the job before running it
+  llmbatch report   RESULTS.jsonl...  rows, errors, usage, cost, retries, latency of journals
+  llmbatch export   RESULTS.jsonl... -o FILE.parquet|FILE.csv
   llmbatch simulate [flags]           serve the simulated endpoint on loopback
 
 Start here (no key, no server):
@@ -80,6 +86,12 @@ func run(ctx context.Context, args []string, env environ) int {
 		return runJob(ctx, args[1:], env)
 	case "simulate":
 		err = simulate(ctx, args[1:], env)
+	case "estimate":
+		err = estimate(ctx, args[1:], env)
+	case "report":
+		err = report(ctx, args[1:], env)
+	case "export":
+		err = export(ctx, args[1:], env)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(env.stdout, usage)
 		return exitOK

@@ -43,7 +43,7 @@ func (p *progress) update(s pipeline.Progress) {
 	if p.bar == nil {
 		p.logger.Info("progress", "done", s.Done, "total", s.Total, "ok", s.OK, "failed", s.Failed,
 			"in_flight", s.InFlight, "requests", s.Requests, "retries", s.Retries, "rate_limited", s.RateLimited,
-			"input_tokens", s.Usage.InputTokens, "output_tokens", s.Usage.OutputTokens,
+			"input_tokens", s.Usage.InputTokens, "output_tokens", s.Usage.OutputTokens, "cost", s.Cost.String(),
 			"rows_per_s", fmt.Sprintf("%.1f", rate(s)))
 		return
 	}
@@ -51,8 +51,8 @@ func (p *progress) update(s pipeline.Progress) {
 		p.max = s.Total
 		p.bar.ChangeMax64(s.Total)
 	}
-	p.bar.Describe(fmt.Sprintf("tok %s in / %s out · retries %d · 429s %d · failed %d",
-		short(s.Usage.InputTokens), short(s.Usage.OutputTokens), s.Retries, s.RateLimited, s.Failed+s.Retryable))
+	p.bar.Describe(fmt.Sprintf("tok %s in / %s out · %s · retries %d · 429s %d · failed %d",
+		short(s.Usage.InputTokens), short(s.Usage.OutputTokens), s.Cost, s.Retries, s.RateLimited, s.Failed+s.Retryable))
 	p.bar.Set64(s.Done + s.Retryable)
 	if s.Final {
 		p.bar.Exit()

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -31,6 +30,9 @@ type runOptions struct {
 	SimLatency                             time.Duration
 	SimFaults                              bool
 	LogFormat                              string
+
+	PricesFile string  // --prices
+	MaxCost    usdFlag // --max-cost
 }
 
 const runUsage = `Usage: llmbatch run [flags] INPUT
@@ -44,17 +46,8 @@ Flags:
 
 func (o *runOptions) register(fs *flag.FlagSet, env environ) {
 	fs.StringVar(&o.Output, "o", "", "results journal to write or resume (JSONL; required)")
-	fs.StringVar(&o.InputFormat, "input-format", "", "input format, overriding the extension: jsonl, csv, tsv or parquet")
-	fs.StringVar(&o.Delimiter, "delimiter", "", "CSV field delimiter (default ',' for .csv, tab for .tsv)")
-	fs.IntVar(&o.MaxRowBytes, "max-row-bytes", 4<<20, "longest JSONL line or CSV record accepted; a longer one is a bad row")
-	fs.StringVar(&o.ModelColumn, "model-column", "", "column whose non-empty value overrides --model for its row")
-	fs.StringVar(&o.KeepColumns, "keep-columns", "", "comma-separated input columns copied into each journal line (\"input\"), to join results back")
-	fs.StringVar(&o.Model, "model", env.getenv("OPENAI_MODEL"), "model for rows whose body names none (env OPENAI_MODEL)")
-	fs.StringVar(&o.Prompt, "prompt", "", "Go text/template over the row's columns that fills the request's input, e.g. 'Label: {{.text}}'")
-	fs.StringVar(&o.PromptColumn, "prompt-column", "", "column whose value is the input (default: the first of prompt, input, text)")
-	fs.StringVar(&o.Instr, "instructions", "", "template for the request's instructions")
-	fs.StringVar(&o.BodyFile, "body", "", "JSON file of further request fields (text.format, reasoning, max_output_tokens, ...)")
-	fs.StringVar(&o.IDColumn, "id-column", "", "column holding each row's key (default: custom_id, else the row index)")
+	o.registerBuild(fs, env)
+	fs.Var(&o.MaxCost, "max-cost", "cost cap in USD, e.g. 20 or 12.50: no new request once the journal's cost plus what is in flight would pass it (exit 3; re-run with a higher cap to resume)")
 	fs.StringVar(&o.BaseURL, "base-url", or(env.getenv("OPENAI_BASE_URL"), pipeline.DefaultBaseURL), "API root; requests go to BASE/responses (env OPENAI_BASE_URL)")
 	fs.StringVar(&o.APIKeyEnv, "api-key-env", "OPENAI_API_KEY", "name of the environment variable holding the API key")
 	fs.StringVar(&o.AuthScheme, "auth-scheme", "bearer", "how to send the key: bearer (Authorization: Bearer KEY) or raw (Authorization: KEY)")
@@ -115,21 +108,14 @@ func runJob(ctx context.Context, args []string, env environ) int {
 	cfg := pipeline.Config{
 		Input: o.Input, InputFormat: o.InputFormat, Stdin: env.stdin, Output: o.Output,
 		Model: o.Model, Prompt: o.Prompt, PromptColumn: o.PromptColumn, Instructions: o.Instr,
-		IDColumn: o.IDColumn, ModelColumn: o.ModelColumn, KeepColumns: splitList(o.KeepColumns),
-		MaxRowBytes: o.MaxRowBytes, BaseURL: o.BaseURL, RawAuth: o.AuthScheme == "raw", Header: o.Header.h,
+		IDColumn: o.IDColumn, BaseURL: o.BaseURL, RawAuth: o.AuthScheme == "raw", Header: o.Header.h,
 		Concurrency: o.Concurrency, MaxAttempts: o.MaxAttempts, Timeout: o.Timeout, DrainTimeout: o.DrainTimeout,
 		Force: o.Force, RetryFailed: o.RetryFailed, Strict: o.Strict, Logger: logger,
 	}
-	if o.Delimiter != "" {
-		cfg.Delimiter, _ = utf8.DecodeRuneInString(o.Delimiter)
+	if err := o.buildConfig(&cfg, "run"); err != nil {
+		return exitCode(err, nil, env)
 	}
-	if o.BodyFile != "" {
-		b, err := os.ReadFile(o.BodyFile)
-		if err != nil {
-			return exitCode(usagef("run: --body: %v", err), nil, env)
-		}
-		cfg.Body = b
-	}
+	cfg.MaxCost = o.MaxCost.m
 	if o.Sim {
 		srv := sim.New(demoSim(o.SimSeed, o.SimLatency, o.SimFaults))
 		base, err := srv.Start("127.0.0.1:0")
@@ -196,6 +182,7 @@ func printDone(env environ, o *runOptions, s *results.Summary) {
 		s.Run.Requests, s.Run.Retries, s.Run.RateLimited, s.Run.WallSeconds)
 	fmt.Fprintf(env.stderr, "tokens: %d input (%d cached), %d output (%d reasoning)\n",
 		u.InputTokens, u.CachedInputTokens, u.OutputTokens, u.ReasoningTokens)
+	printCost(env, s.Cost)
 	fmt.Fprintf(env.stderr, "journal: %s  summary: %s\n", o.Output, results.SummaryPath(o.Output))
 	if s.Rows.Retryable > 0 {
 		fmt.Fprintf(env.stderr, "%d rows ran out of attempts on transient errors: re-run the same command to send them again\n", s.Rows.Retryable)

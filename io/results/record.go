@@ -19,6 +19,7 @@ package results
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/llmbatch/llmbatch/io/responses"
 )
@@ -37,6 +38,11 @@ type Record struct {
 	LatencyMS     int64           `json:"latency_ms"`
 	RequestSHA256 string          `json:"request_sha256,omitempty"`
 	Input         map[string]any  `json:"input,omitempty"`
+
+	// RateLimited counts the attempts of this row answered 429.
+	RateLimited int `json:"rate_limited,omitempty"`
+	// Time is when the row finished (its record was made), UTC.
+	Time time.Time `json:"time,omitzero"`
 }
 
 // Response is the Batch-API-compatible "response" member of a record.

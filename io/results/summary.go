@@ -19,6 +19,8 @@ type Summary struct {
 	Job   *Job      `json:"job,omitempty"`
 	Rows  RowCounts `json:"rows"`
 	Usage UsageSum  `json:"usage"`
+	// Cost prices Usage with the job's price table; nil until FillCost.
+	Cost *CostSummary `json:"cost,omitempty"`
 	// Requests counts attempts recorded in the journal (all runs).
 	Requests int64       `json:"requests"`
 	Latency  LatencyMS   `json:"latency_ms"`

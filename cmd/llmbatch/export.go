@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/llmbatch/llmbatch/io/results"
+)
+
+const exportUsage = `Usage: llmbatch export [flags] RESULTS.jsonl [MORE.jsonl ...] -o FILE.parquet|FILE.csv
+
+Writes one flat row per key (its latest record) to a Parquet or CSV file:
+key, index, status, output_text, model, the token counts, cost_usd,
+latency_ms, attempts, error_code, error_message and input_json (the kept
+input columns as one JSON object). Parquet columns are typed, nullable
+where a record has no value, and zstd-compressed; cost_usd is an exact
+DECIMAL(18,12). The file is written beside FILE and renamed into place
+when complete.
+
+Flags:
+`
+
+func export(ctx context.Context, args []string, env environ) (err error) {
+	var out, format, pricesFile string
+	fs := newFlagSet("export", env.stderr, exportUsage)
+	fs.StringVar(&out, "o", "", "file to write: .parquet or .csv (required)")
+	fs.StringVar(&format, "format", "", "parquet or csv, overriding -o's extension")
+	registerPrices(fs, &pricesFile)
+	paths, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(paths) == 0 {
+		return usagef("export: no journal given (usage: llmbatch export RESULTS.jsonl -o FILE.parquet|FILE.csv)")
+	}
+	if out == "" {
+		return usagef("export: no output file given: add -o FILE.parquet or -o FILE.csv")
+	}
+	if format == "" {
+		format = strings.TrimPrefix(strings.ToLower(filepath.Ext(out)), ".")
+	}
+	if format != results.FormatParquet && format != results.FormatCSV {
+		return usagef("export: cannot tell the format of %q: use a .parquet or .csv name, or --format", out)
+	}
+	table, err := loadPrices(pricesFile, "export")
+	if err != nil {
+		return err
+	}
+
+	f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	ex, err := results.NewExporter(bw, format)
+	if err != nil {
+		return err
+	}
+	var n, unpriced int64
+	info, err := results.ReadLatest(paths, func(rec *results.Record) error {
+		row, err := results.NewExportRow(rec, table)
+		if err != nil {
+			return err
+		}
+		if row.CostUSD == nil && (row.InputTokens > 0 || row.OutputTokens > 0) {
+			unpriced++
+		}
+		n++
+		if err := ex.Write(row); err != nil {
+			return err
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return usagef("export: %v", err)
+	}
+	if err := ex.Close(); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	if err := os.Rename(f.Name(), out); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	for _, t := range info.Torn {
+		fmt.Fprintf(env.stderr, "llmbatch: skipped a torn last line (the writer died mid-write): %s\n", t)
+	}
+	if unpriced > 0 {
+		fmt.Fprintf(env.stderr, "llmbatch: warning: %d rows have a model with no price: their cost_usd is empty; add prices with --prices FILE\n", unpriced)
+	}
+	fmt.Fprintf(env.stderr, "wrote %d rows (%d records read) to %s\n", n, info.Lines, out)
+	return nil
+}

@@ -1,0 +1,130 @@
+package results
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"os"
+)
+
+// ReadInfo describes the journals ReadAll read.
+type ReadInfo struct {
+	Lines int64 // good records over all files
+	Keys  int64 // distinct keys
+	// Torn lists, per file with a torn last line (the writer died
+	// mid-write), "PATH: N bytes"; those lines were skipped.
+	Torn []string
+}
+
+// maxFiles is how many journals ReadAll takes: the file's number shares a
+// 64-bit position with the line number.
+const maxFiles = 1 << 16
+
+// ReadAll reads the journals at paths, in the order given, and calls fn
+// with every good record, decoded in full (response body, output text and
+// input columns included; numbers in input columns as json.Number), and
+// whether it is the latest record of its key: the last line for that key,
+// a later file winning over an earlier one. Records arrive in file and
+// line order. fn may keep the record; it is not reused.
+//
+// It reads each file twice and stays streaming: the first pass keeps only
+// a 64-bit hash of each key and the 64-bit position of its latest line
+// (about 16 bytes a key plus map overhead), the second decodes one line at
+// a time. Two keys whose hashes collide (probability near n²/2⁶⁵) would
+// make one of them look superseded.
+//
+// A missing file is an error. A torn last line (no newline, or not JSON)
+// is skipped and listed in ReadInfo.Torn; a bad line before the last one
+// is a *CorruptError naming the file and line. An error returned by fn
+// stops the reading and is returned.
+func ReadAll(paths []string, fn func(rec *Record, latest bool) error) (ReadInfo, error) {
+	var info ReadInfo
+	if len(paths) > maxFiles {
+		return info, fmt.Errorf("read journals: at most %d files, got %d", maxFiles, len(paths))
+	}
+	seed := maphash.MakeSeed()
+	latest := make(map[uint64]uint64)
+	lines := make([]int64, len(paths))
+	for i, p := range paths {
+		if _, err := os.Stat(p); err != nil {
+			return info, fmt.Errorf("open journal: %w", err)
+		}
+		var n int64
+		si, err := Scan(p, func(rec *Record) {
+			n++
+			latest[maphash.String(seed, rec.CustomID)] = uint64(i)<<48 | uint64(n)
+		})
+		if err != nil {
+			return info, err
+		}
+		lines[i] = si.Lines
+		info.Lines += si.Lines
+		if si.TornBytes > 0 {
+			info.Torn = append(info.Torn, fmt.Sprintf("%s: %d bytes", p, si.TornBytes))
+		}
+	}
+	info.Keys = int64(len(latest))
+	for i, p := range paths {
+		err := readLines(p, lines[i], func(n int64, line []byte) error {
+			rec := new(Record)
+			dec := json.NewDecoder(bytes.NewReader(line))
+			dec.UseNumber()
+			if err := dec.Decode(rec); err != nil {
+				return &CorruptError{Path: p, Line: n, Err: err}
+			}
+			return fn(rec, latest[maphash.String(seed, rec.CustomID)] == uint64(i)<<48|uint64(n))
+		})
+		if err != nil {
+			return info, err
+		}
+	}
+	return info, nil
+}
+
+// ReadLatest calls fn with the latest record of each key only (see
+// ReadAll), in the order of those records in the journals.
+func ReadLatest(paths []string, fn func(*Record) error) (ReadInfo, error) {
+	return ReadAll(paths, func(rec *Record, latest bool) error {
+		if !latest {
+			return nil
+		}
+		return fn(rec)
+	})
+}
+
+// readLines calls fn with the first n lines of the file at path (1-based
+// line numbers, newline stripped).
+func readLines(path string, n int64, fn func(int64, []byte) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("open journal: %w", err)
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<20)
+	var line []byte
+	for i := int64(1); i <= n; i++ {
+		line = line[:0]
+		for {
+			frag, err := br.ReadSlice('\n')
+			line = append(line, frag...)
+			if err == bufio.ErrBufferFull {
+				continue
+			}
+			if err != nil {
+				if errors.Is(err, io.EOF) {
+					return fmt.Errorf("read journal %s: changed while reading (line %d gone)", path, i)
+				}
+				return fmt.Errorf("read journal %s: %w", path, err)
+			}
+			break
+		}
+		if err := fn(i, bytes.TrimSuffix(line, []byte("\n"))); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,216 @@
+package pipeline_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/llmbatch/llmbatch/io/prices"
+	"github.com/llmbatch/llmbatch/io/sim"
+	"github.com/llmbatch/llmbatch/pipeline"
+)
+
+// TestRun_CostByHand prices a sim job's journal by hand, with the
+// gpt-5-mini list prices written out here, for both usage shapes the
+// endpoint may send. Cached tokens are part of input and reasoning tokens
+// part of output, so neither is added on top.
+func TestRun_CostByHand(t *testing.T) {
+	for _, shape := range []string{"openai", "chat"} {
+		t.Run(shape, func(t *testing.T) {
+			dir := t.TempDir()
+			_, base := startSim(t, sim.Config{Seed: 3, Usage: shape})
+			cfg := baseConfig(dir, writeInput(t, dir, 80), base)
+			var final pipeline.Progress
+			cfg.Progress = func(p pipeline.Progress) {
+				if p.Final {
+					final = p
+				}
+			}
+			sum, err := pipeline.Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatalf("Run() error = %v", err)
+			}
+			// gpt-5-mini: $0.25 / $0.025 / $2.00 per 1M tokens, i.e.
+			// 250000 / 25000 / 2000000 picodollars a token.
+			var want int64
+			var cached, reasoning int64
+			models := map[string]bool{}
+			for _, r := range readJournal(t, cfg.Output) {
+				u := r.Usage
+				want += (u.InputTokens-u.CachedInputTokens)*250_000 + u.CachedInputTokens*25_000 + u.OutputTokens*2_000_000
+				cached += u.CachedInputTokens
+				reasoning += u.ReasoningTokens
+				models[r.Model] = true
+			}
+			if cached == 0 || reasoning == 0 {
+				t.Fatalf("the sim gave %d cached and %d reasoning tokens; the test needs both", cached, reasoning)
+			}
+			c := sum.Cost
+			if c == nil || !c.Total.Known || int64(c.Total.Amount) != want {
+				t.Fatalf("summary cost = %+v, want %d picodollars", c, want)
+			}
+			if len(c.Unknown) != 0 || c.AsOf == "" || len(c.PerModel) != len(models) {
+				t.Errorf("summary cost = %+v, models %v", c, models)
+			}
+			if !final.Cost.Known || final.Cost.Amount != c.Total.Amount {
+				t.Errorf("final progress cost = %v, want %v", final.Cost, c.Total)
+			}
+			// The summary file carries the same exact amount.
+			if got := readSummary(t, cfg.Output).Cost; got == nil || got.Total != c.Total {
+				t.Errorf("summary file cost = %+v, want %v", got, c.Total)
+			}
+		})
+	}
+}
+
+func TestRun_UnknownModelCost(t *testing.T) {
+	dir := t.TempDir()
+	_, base := startSim(t, sim.Config{Seed: 1})
+	cfg := baseConfig(dir, writeInput(t, dir, 20), base)
+	cfg.Model = "my-local-model"
+	var logs bytes.Buffer
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	sum, err := pipeline.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Run() error = %v", err)
+	}
+	if c := sum.Cost; c.Total.Known || !slices.Equal(c.Unknown, []string{"my-local-model"}) || c.PerModel["my-local-model"].Known {
+		t.Errorf("cost = %+v, want unknown for my-local-model", c)
+	}
+	if n := strings.Count(logs.String(), "no price for this model"); n != 1 {
+		t.Errorf("%d warnings about the unknown model, want 1:\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), "model=my-local-model") {
+		t.Errorf("the warning does not name the model:\n%s", logs.String())
+	}
+
+	// A cap cannot be enforced without a price: refused, nothing sent.
+	cfg.Output = filepath.Join(dir, "capped.jsonl")
+	cfg.MaxCost = prices.Dollar
+	_, err = pipeline.Run(context.Background(), cfg)
+	var uerr *pipeline.UsageError
+	if !errors.As(err, &uerr) || !strings.Contains(err.Error(), "my-local-model") {
+		t.Errorf("Run() with --max-cost and an unknown model: error = %v, want a UsageError naming the model", err)
+	}
+	// --prices extends the table: the model is then priced.
+	extra, err := prices.Load(strings.NewReader(`{"as_of":"2026-09-01","models":{"my-local-model":{"input":"0.10","output":"0.20"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Prices = prices.Default().Merge(extra)
+	sum, err = pipeline.Run(context.Background(), cfg)
+	if err != nil || !sum.Cost.Total.Known || sum.Cost.Total.Amount == 0 {
+		t.Errorf("Run() with a price for the model: cost %+v, err %v", sum.Cost, err)
+	}
+}
+
+// TestRun_MaxCost stops a job at its cap, then resumes it with a higher one.
+func TestRun_MaxCost(t *testing.T) {
+	dir := t.TempDir()
+	const n = 200
+	_, base := startSim(t, sim.Config{Seed: 5, RateLimit: 0.1, RetryAfter: 2 * 1e6})
+	cfg := baseConfig(dir, writeInput(t, dir, n), base)
+	cfg.Concurrency = 8
+	cfg.Body = []byte(`{"max_output_tokens": 200}`)
+	cfg.MaxCost = 10 * prices.Cent / 10 // $0.01: about a third of the job
+	sum, err := pipeline.Run(context.Background(), cfg)
+	var serr *pipeline.StopError
+	if !errors.As(err, &serr) || !strings.Contains(err.Error(), "re-run with a higher --max-cost") {
+		t.Fatalf("Run() error = %v, want a StopError saying a higher --max-cost resumes", err)
+	}
+	spent := sum.Cost.Total.Amount
+	// With max_output_tokens set, only the input estimate can be short:
+	// at most (the sim's count - ours) input tokens per request in flight.
+	// Bound it generously by 20 input tokens per request in flight.
+	bound := cfg.MaxCost + prices.Money(cfg.Concurrency)*20*250_000
+	if !sum.Cost.Total.Known || spent > bound || sum.Rows.OK == 0 || sum.Rows.OK >= n {
+		t.Fatalf("after the cap: cost %v (cap %v, bound %v), %d rows ok of %d", sum.Cost.Total, cfg.MaxCost, bound, sum.Rows.OK, n)
+	}
+	t.Logf("cap %v: stopped at %v after %d of %d rows", cfg.MaxCost, spent, sum.Rows.OK, n)
+
+	// The cap covers the journal, earlier runs included: re-running with
+	// the same cap sends at most what the estimates left room for.
+	again, err := pipeline.Run(context.Background(), cfg)
+	if !errors.As(err, &serr) || again.Cost.Total.Amount > bound || again.Rows.OK >= n {
+		t.Errorf("re-run with the same cap: cost %v, %d requests, err %v; want a StopError within the cap", again.Cost.Total, again.Run.Requests, err)
+	}
+
+	cfg.MaxCost = prices.Dollar
+	sum, err = pipeline.Run(context.Background(), cfg)
+	if err != nil || sum.Rows.OK != n {
+		t.Fatalf("resume with a higher cap: %d rows ok, err %v; want %d, nil; %+v %+v", sum.Rows.OK, err, n, sum.Rows, sum.Run)
+	}
+	seen := map[string]bool{}
+	for _, r := range readJournal(t, cfg.Output) {
+		if r.Error == nil && seen[r.CustomID] {
+			t.Errorf("row %s answered twice", r.CustomID)
+		}
+		seen[r.CustomID] = r.Error == nil
+	}
+}
+
+// TestEstimate_VsSim compares the offline estimate with what the sim
+// reports for the same rows. The sim counts input tokens as bytes/4 plus 4
+// a message, not with a tokenizer, so the two differ; the difference is
+// logged and bounded loosely.
+func TestEstimate_VsSim(t *testing.T) {
+	dir := t.TempDir()
+	const n = 150
+	_, base := startSim(t, sim.Config{Seed: 9})
+	cfg := baseConfig(dir, writeInput(t, dir, n), base)
+	cfg.Instructions = "You label product reviews. Answer with one word: positive, negative or neutral."
+	cfg.Body = []byte(`{"max_output_tokens": 200}`)
+	est, err := pipeline.Estimate(context.Background(), cfg, pipeline.EstimateOptions{})
+	if err != nil {
+		t.Fatalf("Estimate() error = %v", err)
+	}
+	if _, err := os.Stat(cfg.Output); !os.IsNotExist(err) {
+		t.Errorf("Estimate() touched the journal: %v", err)
+	}
+	sum, err := pipeline.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	act := sum.Usage.Total
+	if est.Rows != n || est.Total.OutputHigh != 200*n || est.Total.OutputLow != 0 {
+		t.Errorf("estimate rows %d, output %d..%d; want %d, 0..%d", est.Rows, est.Total.OutputLow, est.Total.OutputHigh, n, 200*n)
+	}
+	diff := 100 * float64(est.Total.InputTokens-act.InputTokens) / float64(act.InputTokens)
+	t.Logf("input tokens: estimate %d, sim %d: %+.1f%%", est.Total.InputTokens, act.InputTokens, diff)
+	if math.Abs(diff) > 40 {
+		t.Errorf("estimate is %+.1f%% off the sim's input count", diff)
+	}
+	if act.OutputTokens > est.Total.OutputHigh {
+		t.Errorf("actual output %d above the high estimate %d", act.OutputTokens, est.Total.OutputHigh)
+	}
+	if !est.Total.CostHigh.Known || est.Total.CostHigh.Amount < sum.Cost.Total.Amount {
+		t.Errorf("high cost %v below the actual %v", est.Total.CostHigh, sum.Cost.Total)
+	}
+
+	// --from: the journal's average output is the assumption.
+	cfg.Body = nil
+	fromEst, err := pipeline.Estimate(context.Background(), cfg, pipeline.EstimateOptions{From: cfg.Output})
+	if err != nil {
+		t.Fatal(err)
+	}
+	avg := (act.OutputTokens + n - 1) / n
+	if fromEst.Assumption != avg || fromEst.Total.OutputLow != avg*n || fromEst.Total.OutputHigh != avg*n {
+		t.Errorf("--from estimate: assumption %d, output %d..%d; want %d each row", fromEst.Assumption, fromEst.Total.OutputLow, fromEst.Total.OutputHigh, avg)
+	}
+	outDiff := 100 * float64(fromEst.Total.OutputHigh-act.OutputTokens) / float64(act.OutputTokens)
+	t.Logf("output tokens with --from: estimate %d, sim %d: %+.1f%%", fromEst.Total.OutputHigh, act.OutputTokens, outDiff)
+
+	// Nothing bounds the output: refused, naming the ways out.
+	_, err = pipeline.Estimate(context.Background(), cfg, pipeline.EstimateOptions{})
+	var uerr *pipeline.UsageError
+	if !errors.As(err, &uerr) || !strings.Contains(err.Error(), "--assume-output") {
+		t.Errorf("Estimate() without an output bound: error = %v, want a UsageError", err)
+	}
+}
