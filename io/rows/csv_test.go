@@ -364,9 +364,10 @@ func FuzzCSVRows(f *testing.F) {
 			t.Fatalf("MaxRowBytes 8: Next() = %v", smallFatal)
 		}
 
-		// Round trip through csv.Writer (a first column named with a
-		// leading U+FEFF would be read back as a byte order mark).
-		if strings.HasPrefix(header[0], "\ufeff") {
+		// Round trip through csv.Writer. Not for a header that encoding/csv
+		// cannot write back: a first name with a leading U+FEFF reads back
+		// as a byte order mark, and a quoted "\r\n" reads back as "\n".
+		if strings.HasPrefix(header[0], "\ufeff") || strings.Contains(strings.Join(header, ""), "\r\n") {
 			return
 		}
 		var buf bytes.Buffer

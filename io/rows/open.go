@@ -157,7 +157,8 @@ func Open(path string, opts Options) (Reader, io.Closer, error) {
 //     most one line (up to MaxRowBytes) in memory;
 //   - CSV/TSV: the records after the header, found with the reader's own
 //     record splitter (quoted newlines count right) without parsing fields;
-//     0 if there is no header;
+//     0 if there is no header (Count does not check the header: a bad one
+//     makes the Reader fail at its first Next);
 //   - Parquet: the row count in the footer, without reading any page.
 func Count(path string, opts Options) (int64, error) {
 	format, err := FormatOf(path, opts)
@@ -234,3 +235,9 @@ func (nopCloser) Close() error { return nil }
 type closerFunc func() error
 
 func (f closerFunc) Close() error { return f() }
+
+var (
+	_ Reader = (*JSONLReader)(nil)
+	_ Reader = (*CSVReader)(nil)
+	_ Reader = (*ParquetReader)(nil)
+)
