@@ -37,7 +37,7 @@ func TestKillLoop(t *testing.T) {
 
 	var (
 		kills, runs, tornSeen, tornReported, lostAnswers, maxLost int
-		done                                                     bool
+		done                                                      bool
 	)
 	start := time.Now()
 	prev := readJournalFile(t, journal)
