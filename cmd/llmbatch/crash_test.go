@@ -311,3 +311,95 @@ func TestJournalWriteError_StopsWithExit3(t *testing.T) {
 	}
 	checkComplete(t, readJournalFile(t, journal), n)
 }
+
+func readSummaryFile(t *testing.T, journal string) results.Summary {
+	t.Helper()
+	b, err := os.ReadFile(results.SummaryPath(journal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum results.Summary
+	if err := json.Unmarshal(b, &sum); err != nil {
+		t.Fatal(err)
+	}
+	return sum
+}
+
+func TestQuota_StopsWithExit3AndResumes(t *testing.T) {
+	skipShort(t)
+	const n = 120
+	dir := t.TempDir()
+	input := writeRows(t, dir, n)
+	journal := filepath.Join(dir, "results.jsonl")
+	sim := startSimProc(t, "--quota-after", "50")
+	code, errs := runLLMBatch(t, jobArgs(input, journal, sim.base, "--concurrency", "4")...)
+	if code != exitStopped {
+		t.Fatalf("exit status = %d, want %d; stderr:\n%s", code, exitStopped, errs)
+	}
+	if !strings.Contains(errs, "quota") || !strings.Contains(errs, "re-run the same command") {
+		t.Errorf("stderr does not explain the stop: %s", errs)
+	}
+	js := readJournalFile(t, journal)
+	for _, l := range js.lines {
+		if l.Error != nil {
+			t.Errorf("row %s journalled with an error; a quota answer must leave it pending", l.CustomID)
+		}
+	}
+	if len(js.lines) != 50 {
+		t.Errorf("journal has %d rows, want the 50 the quota allowed", len(js.lines))
+	}
+	fresh := startSimProc(t)
+	if code, errs := runLLMBatch(t, jobArgs(input, journal, fresh.base, "--concurrency", "4")...); code != exitOK {
+		t.Fatalf("resume exit status = %d; stderr:\n%s", code, errs)
+	}
+	checkComplete(t, readJournalFile(t, journal), n)
+	if got := fresh.stats(t).Requests; got != n-50 {
+		t.Errorf("the resume sent %d requests, want %d", got, n-50)
+	}
+}
+
+func TestResumePlan_PermanentFailuresSkippedUnlessRetryFailed(t *testing.T) {
+	skipShort(t)
+	const n = 200
+	dir := t.TempDir()
+	input := writeRows(t, dir, n)
+	journal := filepath.Join(dir, "results.jsonl")
+	sim := startSimProc(t, "--bad-request", "0.1", "--seed", "3")
+	args := jobArgs(input, journal, sim.base)
+	if code, errs := runLLMBatch(t, args...); code != exitRowsFailed {
+		t.Fatalf("exit status = %d, want %d; stderr:\n%s", code, exitRowsFailed, errs)
+	}
+	failed := int64(0)
+	for _, l := range readJournalFile(t, journal).lines {
+		if l.Error != nil {
+			failed++
+		}
+	}
+	if failed == 0 {
+		t.Fatal("no row failed; the test needs some")
+	}
+	before := sim.stats(t).Requests
+
+	// A plain resume sends nothing: every row is final.
+	if code, errs := runLLMBatch(t, args...); code != exitRowsFailed {
+		t.Fatalf("resume exit status = %d; stderr:\n%s", code, errs)
+	}
+	if got := sim.stats(t).Requests; got != before {
+		t.Errorf("a resume of a finished job sent %d requests", got-before)
+	}
+	// --retry-failed sends exactly the failed rows again; they fail again
+	// (the sim rejects those bodies for good), and each counts once.
+	if code, errs := runLLMBatch(t, append(args, "--retry-failed")...); code != exitRowsFailed {
+		t.Fatalf("--retry-failed exit status = %d; stderr:\n%s", code, errs)
+	}
+	if got := int64(sim.stats(t).Requests - before); got != failed {
+		t.Errorf("--retry-failed sent %d requests, want the %d failed rows", got, failed)
+	}
+	sum := readSummaryFile(t, journal)
+	if sum.Rows.Failed != failed || sum.Rows.OK != n-failed {
+		t.Errorf("summary rows = %+v, want %d failed and %d ok: each key counted once", sum.Rows, failed, n-failed)
+	}
+	if got := len(readJournalFile(t, journal).lines); int64(got) != n+failed {
+		t.Errorf("journal has %d lines, want %d (the retried rows appended)", got, n+failed)
+	}
+}
