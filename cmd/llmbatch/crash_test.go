@@ -16,7 +16,7 @@ import (
 
 // startJob starts "llmbatch run" and returns a channel that yields its
 // exit status.
-func startJob(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer, <-chan int) {
+func startJob(t *testing.T, args ...string) (*exec.Cmd, *syncBuffer, <-chan int) {
 	t.Helper()
 	cmd, stderr := llmbatchCmd(t, args...)
 	if err := cmd.Start(); err != nil {
@@ -41,7 +41,7 @@ func startJob(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer, <-chan in
 }
 
 // waitStatus waits for a job's exit status, failing the test after d.
-func waitStatus(t *testing.T, status <-chan int, d time.Duration, stderr *bytes.Buffer) int {
+func waitStatus(t *testing.T, status <-chan int, d time.Duration, stderr *syncBuffer) int {
 	t.Helper()
 	select {
 	case s := <-status:
@@ -52,10 +52,13 @@ func waitStatus(t *testing.T, status <-chan int, d time.Duration, stderr *bytes.
 	return 0
 }
 
+// skipShort skips a process test under -short and runs it in parallel
+// with the others (they wait on the sim's latency more than they compute).
 func skipShort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real processes")
 	}
+	t.Parallel()
 }
 
 func TestSIGINT_ExitsResumablyAndResumeSendsNothingTwice(t *testing.T) {

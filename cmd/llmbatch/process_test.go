@@ -72,8 +72,8 @@ func startSimProc(tb testing.TB, args ...string) *simProc {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := new(syncBuffer)
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
@@ -138,15 +138,34 @@ func jobArgs(input, journal, base string, extra ...string) []string {
 		"--id-column", "id", "--prompt", "Label the sentiment of: {{.text}}", "--quiet"}, extra...)
 }
 
+// syncBuffer is a bytes.Buffer that a process may write while the test
+// reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
 // llmbatchCmd returns a command running the binary with a test API key.
-func llmbatchCmd(tb testing.TB, args ...string) (*exec.Cmd, *bytes.Buffer) {
+func llmbatchCmd(tb testing.TB, args ...string) (*exec.Cmd, *syncBuffer) {
 	tb.Helper()
 	cmd := exec.Command(llmbatchBin(tb), args...)
 	cmd.Env = append(os.Environ(), "OPENAI_API_KEY=sk-test-process-0123456789")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := new(syncBuffer)
+	cmd.Stderr = stderr
 	cmd.Stdout = io.Discard
-	return cmd, &stderr
+	return cmd, stderr
 }
 
 // runLLMBatch runs the binary to its end and returns its exit status and
