@@ -406,3 +406,36 @@ func TestResumePlan_PermanentFailuresSkippedUnlessRetryFailed(t *testing.T) {
 		t.Errorf("journal has %d lines, want %d (the retried rows appended)", got, n+failed)
 	}
 }
+
+func TestCorruptMiddle_RefusedWithLineNumber(t *testing.T) {
+	skipShort(t)
+	const n = 10
+	dir := t.TempDir()
+	input := writeRows(t, dir, n)
+	journal := filepath.Join(dir, "results.jsonl")
+	sim := startSimProc(t)
+	args := jobArgs(input, journal, sim.base)
+	if code, errs := runLLMBatch(t, args...); code != exitOK {
+		t.Fatalf("first run exit status = %d; stderr:\n%s", code, errs)
+	}
+	data, err := os.ReadFile(journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	lines[3] = []byte("{\"custom_id\":\"k000003\",garbage\n")
+	bad := bytes.Join(lines, nil)
+	if err := os.WriteFile(journal, bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, errs := runLLMBatch(t, args...)
+	if code != exitUsage {
+		t.Errorf("exit status = %d, want %d", code, exitUsage)
+	}
+	if !strings.Contains(errs, journal+":4:") || !strings.Contains(errs, "corrupt") {
+		t.Errorf("refusal does not name the file and line 4: %s", errs)
+	}
+	if after, _ := os.ReadFile(journal); !bytes.Equal(after, bad) {
+		t.Errorf("a refused run changed the corrupt journal")
+	}
+}

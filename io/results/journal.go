@@ -221,7 +221,7 @@ func (j *Journal) Append(rec *Record) error {
 		return fmt.Errorf("encode record %q: %w", rec.CustomID, err)
 	}
 	if _, err := j.f.Write(j.buf.Bytes()); err != nil {
-		j.err = fmt.Errorf("write journal %s: %w", j.path, err)
+		j.err = fmt.Errorf("write journal %s: %w", j.path, osErr(err))
 		return j.err
 	}
 	j.n++
@@ -256,7 +256,7 @@ func (j *Journal) sync() error {
 		return nil
 	}
 	if err := j.f.Sync(); err != nil {
-		j.err = fmt.Errorf("sync journal %s: %w", j.path, err)
+		j.err = fmt.Errorf("sync journal %s: %w", j.path, osErr(err))
 		return j.err
 	}
 	j.dirty = false
@@ -269,6 +269,16 @@ func (j *Journal) Close() error {
 	err := j.sync()
 	if cerr := j.f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("close journal %s: %w", j.path, cerr)
+	}
+	return err
+}
+
+// osErr strips an *os.PathError down to the OS error, so that messages
+// which name the file already do not name it twice.
+func osErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
 	}
 	return err
 }
