@@ -113,6 +113,14 @@ type Config struct {
 	// default DefaultDrainTimeout.
 	DrainTimeout time.Duration
 
+	// SyncInterval is how long a journalled result may stay unsynced (no
+	// fsync) while results arrive; default results.DefaultSyncInterval
+	// (1s). The journal is also synced every second when idle and at the
+	// end. A negative value syncs only at the end: a killed process still
+	// loses nothing written, but a machine crash may lose up to the whole
+	// run's results.
+	SyncInterval time.Duration
+
 	// Force appends to a journal written by a different job.
 	Force bool
 	// RetryFailed sends rows with a permanent error in the journal again.

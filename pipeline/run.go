@@ -92,6 +92,7 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 	if err != nil {
 		return nil, &StopError{Reason: "cannot open the journal", Err: err}
 	}
+	journal.SyncInterval = cfg.SyncInterval
 	endpoint := cfg.Endpoint
 	if endpoint == nil {
 		hc := cfg.HTTPClient

@@ -41,6 +41,7 @@ func main() {
 	go func() {
 		<-ctx.Done()
 		stop() // a second signal kills the process at once
+		fmt.Fprintln(os.Stderr, "llmbatch: interrupted: no new requests; waiting for those in flight (at most --drain-timeout); interrupt again to quit at once")
 	}()
 	env := environ{getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
 		isTTY: func() bool { return term.IsTerminal(int(os.Stderr.Fd())) }}

@@ -1,0 +1,386 @@
+package results
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/llmbatch/llmbatch/io/responses"
+)
+
+// errSlowPath means a line needs the full decoder: it has something the
+// fast one does not handle (an escaped key or string, a duplicate or
+// case-folded key, a number that is not a plain integer) or is not well
+// formed. The full decoder then decides.
+var errSlowPath = errors.New("line needs the full decoder")
+
+// lineScanner is the fast path of Scan: it reads the top-level members of
+// a journal line that a resume needs (custom_id, index, job, error, model,
+// attempts, latency_ms, usage) and skips the others (response,
+// output_text, input, ...) by finding where they end, without decoding
+// them: strings are skipped with bytes.IndexByte, objects and arrays by
+// counting brackets outside strings. Skipped values are not validated, so
+// it accepts some lines that encoding/json would reject; on any line it
+// accepts that encoding/json also accepts, it fills the Record exactly as
+// decodeScan does (FuzzScanLine checks this).
+type lineScanner struct {
+	b         []byte
+	i         int
+	lastModel string // reused when the next line names the same model
+}
+
+// Members the fast path reads, as bits for duplicate detection.
+const (
+	mCustomID = 1 << iota
+	mIndex
+	mJob
+	mError
+	mModel
+	mAttempts
+	mLatency
+	mUsage
+)
+
+// decode fills rec (already zero) from line, or returns errSlowPath.
+func (p *lineScanner) decode(line []byte, rec *Record) error {
+	p.b, p.i = line, 0
+	p.ws()
+	if !p.eat('{') {
+		return errSlowPath
+	}
+	var seen int
+	p.ws()
+	if p.eat('}') {
+		return errSlowPath
+	}
+	for {
+		p.ws()
+		key, err := p.plainString()
+		if err != nil {
+			return err
+		}
+		p.ws()
+		if !p.eat(':') {
+			return errSlowPath
+		}
+		p.ws()
+		bit := 0
+		switch string(key) {
+		case "custom_id":
+			bit = mCustomID
+			s, err := p.plainString()
+			if err != nil {
+				return err // null included: the full decoder reports it
+			}
+			rec.CustomID = string(s)
+		case "index":
+			bit = mIndex
+			if rec.Index, err = p.int(); err != nil {
+				return err
+			}
+		case "attempts":
+			bit = mAttempts
+			n, err := p.int()
+			if err != nil {
+				return err
+			}
+			rec.Attempts = int(n)
+		case "latency_ms":
+			bit = mLatency
+			if rec.LatencyMS, err = p.int(); err != nil {
+				return err
+			}
+		case "model":
+			bit = mModel
+			if p.null() {
+				break
+			}
+			s, err := p.plainString()
+			if err != nil {
+				return err
+			}
+			if string(s) != p.lastModel {
+				p.lastModel = string(s)
+			}
+			rec.Model = p.lastModel
+		case "usage":
+			bit = mUsage
+			if err := p.usage(&rec.Usage); err != nil {
+				return err
+			}
+		case "error":
+			bit = mError
+			if p.null() {
+				break
+			}
+			start := p.i
+			if err := p.skip(); err != nil {
+				return err
+			}
+			rec.Error = new(Error)
+			if err := json.Unmarshal(p.b[start:p.i], rec.Error); err != nil {
+				return errSlowPath
+			}
+		case "job":
+			bit = mJob
+			if p.null() {
+				break
+			}
+			start := p.i
+			if err := p.skip(); err != nil {
+				return err
+			}
+			rec.Job = new(Job)
+			if err := json.Unmarshal(p.b[start:p.i], rec.Job); err != nil {
+				return errSlowPath
+			}
+		case "response", "output_text", "request_sha256", "input":
+			if err := p.skip(); err != nil {
+				return err
+			}
+		default:
+			if foldsToMember(key) {
+				return errSlowPath // encoding/json matches names case-insensitively
+			}
+			if err := p.skip(); err != nil {
+				return err
+			}
+		}
+		if seen&bit != 0 {
+			return errSlowPath
+		}
+		seen |= bit
+		p.ws()
+		if p.eat(',') {
+			continue
+		}
+		if p.eat('}') {
+			break
+		}
+		return errSlowPath
+	}
+	p.ws()
+	if p.i != len(p.b) || seen&mCustomID == 0 {
+		return errSlowPath
+	}
+	return nil
+}
+
+var memberNames = [...]string{"custom_id", "index", "job", "error", "model", "attempts", "latency_ms", "usage",
+	"input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens", "total_tokens"}
+
+func foldsToMember(key []byte) bool {
+	for _, m := range memberNames {
+		if len(key) == len(m) && bytes.EqualFold(key, []byte(m)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *lineScanner) ws() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\r', '\n':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+func (p *lineScanner) eat(c byte) bool {
+	if p.i < len(p.b) && p.b[p.i] == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+func (p *lineScanner) null() bool {
+	if bytes.HasPrefix(p.b[p.i:], []byte("null")) {
+		p.i += 4
+		return true
+	}
+	return false
+}
+
+// plainString reads a string without escapes or control characters, in
+// valid UTF-8, and returns its content.
+func (p *lineScanner) plainString() ([]byte, error) {
+	if !p.eat('"') {
+		return nil, errSlowPath
+	}
+	start := p.i
+	end := bytes.IndexByte(p.b[start:], '"')
+	if end < 0 {
+		return nil, errSlowPath
+	}
+	s := p.b[start : start+end]
+	ascii := true
+	for _, c := range s {
+		if c < 0x20 || c == '\\' {
+			return nil, errSlowPath
+		}
+		if c >= utf8.RuneSelf {
+			ascii = false
+		}
+	}
+	if !ascii && !utf8.Valid(s) {
+		return nil, errSlowPath
+	}
+	p.i = start + end + 1
+	return s, nil
+}
+
+// int reads a JSON integer that fits an int64, or null (0).
+func (p *lineScanner) int() (int64, error) {
+	if p.null() {
+		return 0, nil
+	}
+	start := p.i
+	if p.i < len(p.b) && p.b[p.i] == '-' {
+		p.i++
+	}
+	digits := p.i
+	for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
+		p.i++
+	}
+	n := p.i - digits
+	if n == 0 || (n > 1 && p.b[digits] == '0') {
+		return 0, errSlowPath
+	}
+	if p.i < len(p.b) {
+		switch p.b[p.i] {
+		case '.', 'e', 'E':
+			return 0, errSlowPath
+		}
+	}
+	v, err := strconv.ParseInt(string(p.b[start:p.i]), 10, 64)
+	if err != nil {
+		return 0, errSlowPath
+	}
+	return v, nil
+}
+
+// usage reads a flat usage object of integers, or null.
+func (p *lineScanner) usage(u *responses.Usage) error {
+	if p.null() {
+		return nil
+	}
+	if !p.eat('{') {
+		return errSlowPath
+	}
+	p.ws()
+	if p.eat('}') {
+		return nil
+	}
+	for {
+		p.ws()
+		key, err := p.plainString()
+		if err != nil {
+			return err
+		}
+		p.ws()
+		if !p.eat(':') {
+			return errSlowPath
+		}
+		p.ws()
+		var dst *int64
+		switch string(key) {
+		case "input_tokens":
+			dst = &u.InputTokens
+		case "cached_input_tokens":
+			dst = &u.CachedInputTokens
+		case "output_tokens":
+			dst = &u.OutputTokens
+		case "reasoning_tokens":
+			dst = &u.ReasoningTokens
+		case "total_tokens":
+			dst = &u.TotalTokens
+		default:
+			return errSlowPath
+		}
+		if p.null() {
+			// encoding/json leaves the field as it was
+		} else if *dst, err = p.int(); err != nil {
+			return err
+		}
+		p.ws()
+		if p.eat(',') {
+			continue
+		}
+		if p.eat('}') {
+			return nil
+		}
+		return errSlowPath
+	}
+}
+
+// skip moves past one value without decoding it.
+func (p *lineScanner) skip() error {
+	if p.i >= len(p.b) {
+		return errSlowPath
+	}
+	switch p.b[p.i] {
+	case '"':
+		return p.skipString()
+	case '{', '[':
+		depth := 0
+		for p.i < len(p.b) {
+			switch p.b[p.i] {
+			case '"':
+				if err := p.skipString(); err != nil {
+					return err
+				}
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					p.i++
+					return nil
+				}
+			}
+			p.i++
+		}
+		return errSlowPath
+	default: // number, true, false, null
+		start := p.i
+		for p.i < len(p.b) {
+			switch p.b[p.i] {
+			case ',', '}', ']', ' ', '\t', '\r', '\n':
+				if p.i == start {
+					return errSlowPath
+				}
+				return nil
+			}
+			p.i++
+		}
+		return errSlowPath
+	}
+}
+
+// skipString moves past a string, p.i being at its opening quote.
+func (p *lineScanner) skipString() error {
+	j := p.i + 1
+	for {
+		k := bytes.IndexByte(p.b[j:], '"')
+		if k < 0 {
+			return errSlowPath
+		}
+		j += k
+		bs := 0
+		for m := j - 1; p.b[m] == '\\'; m-- {
+			bs++
+		}
+		j++
+		if bs%2 == 0 {
+			p.i = j
+			return nil
+		}
+	}
+}

@@ -1,0 +1,61 @@
+package results
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+var scanLineSeeds = []string{
+	`{"custom_id":"a","index":3,"response":{"status_code":200,"request_id":"r","body":{"x":["}",{"y":"\"]"}]}},"error":null,"output_text":"hi \"there\"","usage":{"input_tokens":1,"cached_input_tokens":0,"output_tokens":2,"reasoning_tokens":0,"total_tokens":3},"model":"gpt-5-mini","attempts":1,"latency_ms":812,"request_sha256":"ab","input":{"text":"t"}}`,
+	`{"custom_id":"b","index":0,"job":{"fingerprint":"f","parts":{"model":"m"}},"response":null,"error":{"code":"x","message":"m","status_code":400,"retryable":false},"output_text":"","usage":{"input_tokens":0},"attempts":8,"latency_ms":0}`,
+	` { "custom_id" : "c" , "index" : -1 , "usage" : null , "model" : null , "error" : { "retryable" : true } } `,
+	`{"custom_id":"d\u00e9","index":1}`,
+	`{"custom_id":"é","index":1}`,
+	`{"Custom_ID":"e","index":1}`,
+	`{"custom_id":"f","custom_id":"g"}`,
+	`{"custom_id":"h","index":1.0}`,
+	`{"custom_id":"i","index":1e2}`,
+	`{"custom_id":"j","usage":{"input_tokens":1,"input_tokens":2}}`,
+	`{"custom_id":"k","extra":[1,2,{"a":[true,false,null]}],"more":-0.5e3}`,
+	`{"custom_id":null}`,
+	`{"index":1}`,
+	`{}`,
+	`[]`,
+	`{"custom_id":"l","response":{"body":"unterminated}`,
+	`{"custom_id":"m","attempts":99999999999999999999}`,
+	"{\"custom_id\":\"n\xff\"}",
+	`{"custom_id":"o","index":01}`,
+}
+
+// FuzzScanLine checks the fast line decoder against encoding/json: on a
+// line that both accept they fill the same Record, and neither panics.
+func FuzzScanLine(f *testing.F) {
+	for _, s := range scanLineSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		var slow, fast Record
+		slowErr := decodeScan(line, &slow)
+		var ls lineScanner
+		fastErr := ls.decode(line, &fast)
+		if fastErr != nil && fastErr != errSlowPath {
+			t.Fatalf("fast decoder returned %v, want nil or errSlowPath", fastErr)
+		}
+		if slowErr == nil && fastErr == nil && !reflect.DeepEqual(slow, fast) {
+			s, _ := json.Marshal(slow)
+			g, _ := json.Marshal(fast)
+			t.Fatalf("line %q:\nencoding/json: %s\nfast:          %s", line, s, g)
+		}
+	})
+}
+
+func TestScanLine_FastPathTakesJournalLines(t *testing.T) {
+	for i, s := range scanLineSeeds[:3] {
+		var rec Record
+		var ls lineScanner
+		if err := ls.decode([]byte(s), &rec); err != nil {
+			t.Errorf("seed %d: fast decoder refused a journal line: %v", i, err)
+		}
+	}
+}
