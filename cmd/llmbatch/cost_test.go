@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,19 +23,6 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 	env := environ{getenv: func(string) string { return "" }, stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr}
 	code := run(context.Background(), args, env)
 	return code, stdout.String(), stderr.String()
-}
-
-func writeRows(t *testing.T, dir string, n int) string {
-	t.Helper()
-	var b strings.Builder
-	for i := range n {
-		fmt.Fprintf(&b, `{"id":"r%04d","text":"review %d: the product was fine, shipping slow"}`+"\n", i, i)
-	}
-	path := filepath.Join(dir, "in.jsonl")
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 func TestCLI_CostCommands(t *testing.T) {
@@ -117,15 +103,3 @@ func TestCLI_CostCommands(t *testing.T) {
 	}
 }
 
-func readSummaryFile(t *testing.T, journal string) results.Summary {
-	t.Helper()
-	b, err := os.ReadFile(results.SummaryPath(journal))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s results.Summary
-	if err := json.Unmarshal(b, &s); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
