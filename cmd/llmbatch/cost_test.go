@@ -102,4 +102,3 @@ func TestCLI_CostCommands(t *testing.T) {
 		}
 	}
 }
-
