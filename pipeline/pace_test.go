@@ -3,9 +3,12 @@ package pipeline_test
 import (
 	"context"
 	"encoding/json"
+	"net"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -113,5 +116,33 @@ func TestRun_PacesToLimits(t *testing.T) {
 				t.Errorf("429 answers: sim %d, summary %d; want at most 2", st.ByStatus[429], sum.Run.RateLimited)
 			}
 		})
+	}
+}
+
+// TestRun_ReusesConnectionsOnErrors checks that answers of every kind
+// (200, 400, 429, 5xx) leave their connection reusable: the bodies are
+// read to the end and closed.
+func TestRun_ReusesConnectionsOnErrors(t *testing.T) {
+	srv, base := startSim(t, sim.Config{Seed: 3, BadRequest: 0.2, RateLimit: 0.1, ServerError: 0.1, RetryAfter: time.Millisecond})
+	var dials atomic.Int64
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 8
+	d := &net.Dialer{}
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		return d.DialContext(ctx, network, addr)
+	}
+	dir := t.TempDir()
+	cfg := pipeline.Config{Input: writeInput(t, dir, 200), Output: filepath.Join(dir, "out.jsonl"), Model: "gpt-4.1-mini",
+		BaseURL: base, Concurrency: 4, HTTPClient: &http.Client{Transport: tr}, RetryInitial: time.Millisecond, RetryMax: 5 * time.Millisecond}
+	if _, err := pipeline.Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	st := srv.Stats()
+	if st.ByStatus[400] == 0 || st.ByStatus[429] == 0 {
+		t.Fatalf("sim answered %v; want some 400s and 429s", st.ByStatus)
+	}
+	if n := dials.Load(); n > 4 {
+		t.Errorf("%d connections for %d requests with concurrency 4; want at most 4 (answers drained and reused)", n, st.Requests)
 	}
 }
