@@ -142,7 +142,9 @@ func TestRun_ReusesConnectionsOnErrors(t *testing.T) {
 	if st.ByStatus[400] == 0 || st.ByStatus[429] == 0 {
 		t.Fatalf("sim answered %v; want some 400s and 429s", st.ByStatus)
 	}
-	if n := dials.Load(); n > 4 {
-		t.Errorf("%d connections for %d requests with concurrency 4; want at most 4 (answers drained and reused)", n, st.Requests)
+	// net/http may dial a spare connection when one frees up just after a
+	// dial began; a body left unread would cost a connection per answer.
+	if n := dials.Load(); n > 8 {
+		t.Errorf("%d connections for %d requests with concurrency 4; want at most 8 (answers drained and reused)", n, st.Requests)
 	}
 }
