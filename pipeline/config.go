@@ -105,6 +105,13 @@ type Config struct {
 	// RetryInitial and RetryMax bound the exponential backoff between
 	// attempts; defaults retry.DefaultInitial and retry.DefaultMax.
 	RetryInitial, RetryMax time.Duration
+	// RPM and TPM, when positive, pace sends to at most RPM requests and
+	// TPM tokens a minute. A request's token cost is estimated before it
+	// is sent (input tokens plus max_output_tokens when the body sets it)
+	// and corrected from the answer's usage. Whether or not they are set,
+	// limits announced by the endpoint's x-ratelimit-* headers are learned
+	// and paced to as well (the stricter limit wins).
+	RPM, TPM int
 	// Timeout bounds one attempt; default DefaultTimeout (generous, for
 	// reasoning models).
 	Timeout time.Duration
@@ -225,6 +232,8 @@ func (c *Config) validate() error {
 		return usageErrorf("no results journal given (-o results.jsonl)")
 	case c.Prompt != "" && c.PromptColumn != "":
 		return usageErrorf("give --prompt or --prompt-column, not both")
+	case c.RPM < 0 || c.TPM < 0:
+		return usageErrorf("--rpm and --tpm must not be negative")
 	}
 	return nil
 }

@@ -105,6 +105,7 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 	r := &runner{cfg: &cfg, b: b, reader: reader, ropts: ropts, journal: journal, job: job, needJob: info.Lines == 0,
 		endpoint: endpoint, totals: totals, start: time.Now(), seed: maphash.MakeSeed(), costs: spend}
 	r.total.Store(-1)
+	r.pace = newPacer(&cfg, &r.gate)
 	r.policy = retry.Policy{MaxAttempts: cfg.MaxAttempts, Initial: cfg.RetryInitial, Max: cfg.RetryMax, Gate: &r.gate,
 		OnRetry: func(attempt int, wait time.Duration, err error) {
 			r.retries.Add(1)
@@ -136,6 +137,7 @@ type runner struct {
 	endpoint Endpoint
 	policy   retry.Policy
 	gate     retry.Gate
+	pace     *pacer
 	start    time.Time
 
 	mu     sync.Mutex // guards totals: the writer adds, the producer reads
@@ -358,17 +360,26 @@ func (r *runner) send(stopCtx, reqCtx context.Context, req *request) (rec *resul
 	defer r.inFlight.Add(-1)
 	var ans *responses.Answer
 	rateLimited := 0
+	var est estimate
 	attempts, err := r.policy.Do(stopCtx, func(attempt int) error {
+		t, err := r.pace.begin(stopCtx, req.body, &est)
+		if err != nil {
+			return err // stopped while waiting for the pacer
+		}
 		actx, cancel := context.WithTimeout(reqCtx, r.cfg.Timeout)
 		defer cancel()
 		r.requests.Add(1)
 		a, err := r.endpoint.Send(actx, req.body)
+		r.pace.end(t, a, err)
 		ans = a
 		var e *responses.Error
 		if errors.As(err, &e) {
 			if e.StatusCode == 429 {
 				r.limited.Add(1)
 				rateLimited++
+			}
+			if e.RateLimited && e.RetryAfter == 0 && a != nil {
+				e.RetryAfter = r.pace.pauseFor(a.RateLimit, t)
 			}
 			if e.Class == responses.Fatal {
 				r.stop(&StopError{Reason: fatalReason(e), Err: e})

@@ -17,6 +17,9 @@ type Gate struct {
 	until time.Time
 	width time.Duration // release window of the current pause
 	count int64         // pauses so far
+	// changed is closed by the next PauseFor that closes or extends the
+	// gate; nil until Changed asks for it.
+	changed chan struct{}
 }
 
 // PauseFor closes the gate for d from now, unless it is already closed for
@@ -32,7 +35,32 @@ func (g *Gate) PauseFor(d time.Duration) {
 		g.until = until
 		g.width = min(d/10, 2*time.Second)
 		g.count++
+		if g.changed != nil {
+			close(g.changed)
+			g.changed = nil
+		}
 	}
+}
+
+// Changed returns a channel that is closed the next time PauseFor closes
+// the gate or extends its pause. A worker that waits for something else
+// (a rate limiter's slot) selects on it to notice a pause that began
+// meanwhile.
+func (g *Gate) Changed() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.changed == nil {
+		g.changed = make(chan struct{})
+	}
+	return g.changed
+}
+
+// Until returns the end of the current pause; a time in the past (or the
+// zero time) when the gate is open.
+func (g *Gate) Until() time.Time {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.until
 }
 
 // Pauses returns how many times the gate was closed or its pause extended.

@@ -150,3 +150,30 @@ func TestParseRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+func TestGate_Changed(t *testing.T) {
+	g := &Gate{}
+	ch := g.Changed()
+	select {
+	case <-ch:
+		t.Fatal("Changed() closed before any pause")
+	default:
+	}
+	g.PauseFor(time.Hour)
+	select {
+	case <-ch:
+	default:
+		t.Fatal("Changed() not closed by PauseFor")
+	}
+	if u := g.Until(); time.Until(u) < 59*time.Minute {
+		t.Errorf("Until() = %v, want about an hour from now", u)
+	}
+	// A shorter pause neither extends the gate nor signals a change.
+	ch = g.Changed()
+	g.PauseFor(time.Minute)
+	select {
+	case <-ch:
+		t.Error("Changed() closed by a pause that did not extend the gate")
+	default:
+	}
+}

@@ -24,6 +24,7 @@ type runOptions struct {
 	BaseURL, APIKeyEnv, AuthScheme         string
 	Header                                 headerFlag
 	Concurrency, MaxAttempts               int
+	RPM, TPM                               int
 	Timeout, DrainTimeout                  time.Duration
 	Force, RetryFailed, Strict, Sim, Quiet bool
 	SimSeed                                int64
@@ -52,6 +53,8 @@ func (o *runOptions) register(fs *flag.FlagSet, env environ) {
 	fs.StringVar(&o.APIKeyEnv, "api-key-env", "OPENAI_API_KEY", "name of the environment variable holding the API key")
 	fs.StringVar(&o.AuthScheme, "auth-scheme", "bearer", "how to send the key: bearer (Authorization: Bearer KEY) or raw (Authorization: KEY)")
 	fs.IntVar(&o.Concurrency, "concurrency", pipeline.DefaultConcurrency, "requests in flight at most")
+	fs.IntVar(&o.RPM, "rpm", 0, "pace sends to at most `N` requests a minute (0: only the limits the endpoint announces)")
+	fs.IntVar(&o.TPM, "tpm", 0, "pace sends to at most `N` tokens a minute, input estimate plus max_output_tokens (0: only the endpoint's)")
 	fs.IntVar(&o.MaxAttempts, "max-attempts", 8, "attempts per row at most, the first included")
 	fs.DurationVar(&o.Timeout, "timeout", pipeline.DefaultTimeout, "time limit of one attempt")
 	fs.DurationVar(&o.DrainTimeout, "drain-timeout", pipeline.DefaultDrainTimeout, "on stop, how long requests in flight may finish")
@@ -77,6 +80,8 @@ func (o *runOptions) validate(pos []string) error {
 		return usagef("run: no results journal given: add -o results.jsonl")
 	case o.Concurrency < 1:
 		return usagef("run: --concurrency must be at least 1")
+	case o.RPM < 0 || o.TPM < 0:
+		return usagef("run: --rpm and --tpm must not be negative")
 	case o.MaxAttempts < 1:
 		return usagef("run: --max-attempts must be at least 1")
 	case o.AuthScheme != "bearer" && o.AuthScheme != "raw":
@@ -110,6 +115,7 @@ func runJob(ctx context.Context, args []string, env environ) int {
 		Model: o.Model, Prompt: o.Prompt, PromptColumn: o.PromptColumn, Instructions: o.Instr,
 		IDColumn: o.IDColumn, BaseURL: o.BaseURL, RawAuth: o.AuthScheme == "raw", Header: o.Header.h,
 		Concurrency: o.Concurrency, MaxAttempts: o.MaxAttempts, Timeout: o.Timeout, DrainTimeout: o.DrainTimeout,
+		RPM: o.RPM, TPM: o.TPM,
 		Force: o.Force, RetryFailed: o.RetryFailed, Strict: o.Strict, Logger: logger,
 	}
 	if err := o.buildConfig(&cfg, "run"); err != nil {

@@ -53,6 +53,11 @@ type Config struct {
 	// dimension are omitted).
 	RPM int
 	TPM int // a request's token cost = estimated input tokens + max_output_tokens (if set in the body)
+	// StartEmpty starts the RPM/TPM buckets empty, as if an earlier job
+	// had just used up the minute, instead of full. A client then gets at
+	// most the limit's steady rate from the start, which makes a
+	// throughput measurement comparable with rows/RPM and tokens/TPM.
+	StartEmpty bool
 }
 
 // RegisterFlags binds c's fields to flags on fs, for the `llmbatch simulate`
@@ -101,6 +106,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.QuotaAfter, "quota-after", c.QuotaAfter, "answer 429 insufficient_quota to every request after the first `N` (0: never)")
 	fs.IntVar(&c.RPM, "rpm", c.RPM, "requests-per-minute limit (0: unlimited)")
 	fs.IntVar(&c.TPM, "tpm", c.TPM, "tokens-per-minute limit (0: unlimited)")
+	fs.BoolVar(&c.StartEmpty, "start-empty", c.StartEmpty, "start the -rpm/-tpm buckets empty (as if the minute were used up) instead of full")
 }
 
 // Validate reports the first field of c that is out of range: a probability

@@ -9,18 +9,22 @@ import (
 )
 
 // bucket is one per-minute limit: it holds up to capacity units and refills
-// continuously at capacity per minute. It starts full.
+// continuously at capacity per minute. It starts full, or empty.
 type bucket struct {
 	capacity float64
 	level    float64
 	last     time.Time
 }
 
-func newBucket(perMinute int) *bucket {
+func newBucket(perMinute int, empty bool) *bucket {
 	if perMinute <= 0 {
 		return nil
 	}
-	return &bucket{capacity: float64(perMinute), level: float64(perMinute)}
+	b := &bucket{capacity: float64(perMinute), level: float64(perMinute)}
+	if empty {
+		b.level = 0
+	}
+	return b
 }
 
 // perSecond is the refill rate.
@@ -106,8 +110,8 @@ type limiter struct {
 	tok *bucket // nil: unlimited
 }
 
-func newLimiter(rpm, tpm int) *limiter {
-	return &limiter{req: newBucket(rpm), tok: newBucket(tpm)}
+func newLimiter(rpm, tpm int, empty bool) *limiter {
+	return &limiter{req: newBucket(rpm, empty), tok: newBucket(tpm, empty)}
 }
 
 // enabled reports whether any dimension is limited.

@@ -16,6 +16,7 @@ func TestLimiter_Take(t *testing.T) {
 	tests := []struct {
 		name     string
 		rpm, tpm int
+		empty    bool
 		steps    []step
 	}{
 		{
@@ -57,6 +58,18 @@ func TestLimiter_Take(t *testing.T) {
 			},
 		},
 		{
+			name:  "StartEmpty",
+			rpm:   600, // 10 per second
+			tpm:   6000,
+			empty: true,
+			steps: []step{
+				{0, 10, "requests", 100 * time.Millisecond},
+				{100 * time.Millisecond, 10, "", 0},
+				{200 * time.Millisecond, 20, "tokens", 100 * time.Millisecond},
+				{300 * time.Millisecond, 20, "", 0},
+			},
+		},
+		{
 			name: "ClockBackwards",
 			rpm:  1,
 			steps: []step{
@@ -68,7 +81,7 @@ func TestLimiter_Take(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l := newLimiter(tt.rpm, tt.tpm)
+			l := newLimiter(tt.rpm, tt.tpm, tt.empty)
 			for i, s := range tt.steps {
 				d, _ := l.take(t0.Add(s.at), s.cost)
 				var dim string

@@ -85,7 +85,7 @@ func New(cfg Config) *Server {
 		cfg:      cfg,
 		now:      time.Now,
 		maxBody:  MaxBodyBytes,
-		lim:      newLimiter(cfg.RPM, cfg.TPM),
+		lim:      newLimiter(cfg.RPM, cfg.TPM, cfg.StartEmpty),
 		done:     make(chan struct{}),
 		byStatus: map[int]int{},
 		perBody:  map[string]*[2]int{},

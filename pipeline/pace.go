@@ -1,0 +1,496 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/llmbatch/llmbatch/io/responses"
+	"github.com/llmbatch/llmbatch/io/tokens"
+	"github.com/llmbatch/llmbatch/retry"
+)
+
+// pacingBurst is how much of a limit the pacer lets out at once: a tenth
+// of a second's worth (at least one request). A small burst keeps sends
+// smooth, which is what an endpoint that enforces its per-minute limits
+// over shorter windows wants; workers queue on the limiter, so no slot is
+// lost to it.
+const pacingBurst = 100 * time.Millisecond
+
+// probeTimeout is how long the opening probe may hold the job to one
+// request: an endpoint that has not answered by then (a slow reasoning
+// model) gets the full window at once rather than a job stalled on its
+// first answer.
+const probeTimeout = 2 * time.Second
+
+// maxChunks bounds the reservations one take makes (a cost far above the
+// burst is taken in burst-sized chunks).
+const maxChunks = 1 << 16
+
+// pacer decides when a worker may send. It holds one token bucket
+// (*rate.Limiter) per limited dimension, requests and tokens, set from
+// Config.RPM and Config.TPM and from the endpoint's x-ratelimit-* headers
+// (the stricter wins), and a slow-start window on attempts in flight: the
+// job opens with one request, reads the headers of its answer, then lets
+// one more attempt in flight per answer (doubling every round trip) up to
+// Config.Concurrency. With --rpm or --tpm given, or when the first answer
+// takes longer than probeTimeout, the window opens fully at once. A rate-limit answer halves the window and drains the
+// buckets, so that when the pool's pause (retry.Gate) ends, sends resume at
+// the limit's pace instead of all at once.
+//
+// Token costs are estimated before sending (io/tokens' estimate of the
+// input, scaled by what the endpoint's usage showed for earlier requests,
+// plus max_output_tokens when the body sets it) and corrected when the
+// answer arrives: the real input tokens, plus max_output_tokens when set
+// (that is what the endpoint holds against the limit) or else the real
+// output tokens. Whenever an answer reports fewer remaining requests or
+// tokens than the pacer believed it had, it takes the difference, so
+// another client sharing the limit, or an endpoint that counts differently,
+// slows the job down before a 429.
+//
+// A pacer is safe for concurrent use.
+type pacer struct {
+	gate    *retry.Gate
+	maxConc int
+	flagRPM int64 // Config.RPM; 0: none
+	flagTPM int64
+	now     func() time.Time
+	counter *tokens.Counter // nil until a token limit is in force
+
+	mu         sync.Mutex
+	req, tok   *rate.Limiter // nil: that dimension is not paced
+	rpm, tpm   int64         // the limits req and tok pace to
+	learnedRPM int64         // from x-ratelimit-limit-*; 0: unknown
+	learnedTPM int64
+	answered   bool // an answer has arrived: the opening probe is over
+	created    time.Time
+	window     int  // attempts allowed in flight
+	inflight   int
+	wake       chan struct{} // closed when a slot frees or the window grows
+	credit     float64       // tokens charged beyond what answers showed
+	ratio      float64       // endpoint's input tokens / our estimate
+}
+
+// estimate is a request's token cost estimate, computed once and kept
+// across its attempts.
+type estimate struct {
+	done   bool
+	input  float64 // io/tokens' estimate of the input
+	maxOut int64   // max_output_tokens; 0 when unset
+}
+
+// ticket is one attempt's admission by the pacer.
+type ticket struct {
+	est      *estimate
+	lim      *rate.Limiter // the token limiter charged, or nil
+	tokens   float64       // tokens charged to lim, credit included
+	credit   float64       // of which taken from the credit
+	reqLim   *rate.Limiter
+	reqLevel float64 // reqLim's level right after the take
+	tokLevel float64 // lim's level right after the take
+	chunks   []*rate.Reservation
+}
+
+func newPacer(cfg *Config, gate *retry.Gate) *pacer {
+	p := &pacer{gate: gate, maxConc: cfg.Concurrency, flagRPM: int64(cfg.RPM), flagTPM: int64(cfg.TPM),
+		now: time.Now, window: 1, ratio: 1}
+	p.created = p.now()
+	if p.flagRPM > 0 || p.flagTPM > 0 {
+		p.window = p.maxConc // the limits are known: the buckets pace from the start
+	}
+	p.mu.Lock()
+	p.apply(p.now())
+	p.mu.Unlock()
+	return p
+}
+
+// begin waits until the attempt may be sent: a free slot in the window,
+// the gate open, and room in the buckets. It returns early with ctx's error
+// when ctx is done. The caller must pass the ticket to end.
+func (p *pacer) begin(ctx context.Context, body []byte, est *estimate) (*ticket, error) {
+	if err := p.acquire(ctx); err != nil {
+		return nil, err
+	}
+	t, err := p.take(ctx, body, est)
+	if err != nil {
+		p.mu.Lock()
+		p.release()
+		p.mu.Unlock()
+		return nil, err
+	}
+	return t, nil
+}
+
+// acquire takes a slot of the window.
+func (p *pacer) acquire(ctx context.Context) error {
+	for {
+		p.mu.Lock()
+		probe := time.Duration(-1)
+		if !p.answered && p.window < p.maxConc {
+			if probe = probeTimeout - p.now().Sub(p.created); probe <= 0 {
+				p.window = p.maxConc
+			}
+		}
+		if p.inflight < p.window {
+			p.inflight++
+			p.mu.Unlock()
+			return nil
+		}
+		if p.wake == nil {
+			p.wake = make(chan struct{})
+		}
+		w := p.wake
+		p.mu.Unlock()
+		var timeout <-chan time.Time
+		var timer *time.Timer
+		if probe > 0 {
+			timer = time.NewTimer(probe)
+			timeout = timer.C
+		}
+		select {
+		case <-w:
+		case <-timeout:
+		case <-ctx.Done():
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+}
+
+// release frees a slot; p.mu must be held.
+func (p *pacer) release() {
+	p.inflight--
+	p.signal()
+}
+
+// signal wakes the goroutines waiting for a slot; p.mu must be held.
+func (p *pacer) signal() {
+	if p.wake != nil {
+		close(p.wake)
+		p.wake = nil
+	}
+}
+
+// take waits for the gate and reserves one request and the attempt's
+// token cost. A pause that begins while it waits for its reservation
+// cancels the reservation and sends it back to the gate.
+func (p *pacer) take(ctx context.Context, body []byte, est *estimate) (*ticket, error) {
+	for {
+		if p.gate != nil {
+			if err := p.gate.Wait(ctx); err != nil {
+				return nil, err
+			}
+		}
+		var changed <-chan struct{}
+		if p.gate != nil {
+			changed = p.gate.Changed()
+		}
+		p.mu.Lock()
+		needEstimate := p.tok != nil && !est.done
+		p.mu.Unlock()
+		if needEstimate {
+			p.estimate(body, est)
+		}
+		now := p.now()
+		t, delay := p.reserve(now, est)
+		if delay <= 0 {
+			return t, nil
+		}
+		timer := time.NewTimer(delay)
+		select {
+		case <-timer.C:
+			if p.gate != nil && p.gate.Until().After(p.now()) {
+				// Paused meanwhile: the slot is spent; send after the pause.
+				if err := p.gate.Wait(ctx); err != nil {
+					p.cancel(t)
+					return nil, err
+				}
+			}
+			return t, nil
+		case <-changed:
+			timer.Stop()
+			p.cancel(t)
+		case <-ctx.Done():
+			timer.Stop()
+			p.cancel(t)
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// reserve charges one attempt to the buckets at now and returns how long
+// the attempt must wait before it is sent.
+func (p *pacer) reserve(now time.Time, est *estimate) (*ticket, time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t := &ticket{est: est}
+	var delay time.Duration
+	if p.req != nil {
+		t.reqLim = p.req
+		r := p.req.ReserveN(now, 1)
+		t.chunks = append(t.chunks, r)
+		delay = r.DelayFrom(now)
+		t.reqLevel = p.req.TokensAt(now)
+	}
+	if p.tok != nil && est.done {
+		n := p.cost(est)
+		t.credit = min(p.credit, n)
+		p.credit -= t.credit
+		t.lim, t.tokens = p.tok, n
+		rs, d := takeN(p.tok, now, n-t.credit)
+		t.chunks = append(t.chunks, rs...)
+		delay = max(delay, d)
+		t.tokLevel = p.tok.TokensAt(now)
+	}
+	return t, delay
+}
+
+// cost is the tokens an attempt is charged before it is sent.
+func (p *pacer) cost(est *estimate) float64 {
+	return math.Ceil(est.input*p.ratio) + float64(est.maxOut)
+}
+
+// cancel gives back what t reserved, as far as later reservations allow.
+func (p *pacer) cancel(t *ticket) {
+	now := p.now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := len(t.chunks) - 1; i >= 0; i-- {
+		t.chunks[i].CancelAt(now)
+	}
+	p.credit += t.credit
+}
+
+// takeN reserves n units of lim at now, in chunks no larger than its burst
+// (so that a cost above the burst waits instead of failing), and returns
+// the reservations and the wait until the last one.
+func takeN(lim *rate.Limiter, now time.Time, n float64) ([]*rate.Reservation, time.Duration) {
+	units := int(math.Ceil(n))
+	if units <= 0 {
+		return nil, 0
+	}
+	b := max(lim.Burst(), 1)
+	if units/b > maxChunks {
+		b = units/maxChunks + 1
+	}
+	var rs []*rate.Reservation
+	var d time.Duration
+	for units > 0 {
+		k := min(units, b)
+		r := lim.ReserveN(now, k)
+		if !r.OK() { // k above the burst: only when b was raised for a huge cost
+			break
+		}
+		rs = append(rs, r)
+		d = max(d, r.DelayFrom(now))
+		units -= k
+	}
+	return rs, d
+}
+
+// estimate fills est from the request body.
+func (p *pacer) estimate(body []byte, est *estimate) {
+	p.mu.Lock()
+	c := p.counter
+	p.mu.Unlock()
+	if c == nil {
+		var err error
+		if c, err = tokens.New(); err != nil {
+			c = nil
+		}
+		p.mu.Lock()
+		p.counter = c
+		p.mu.Unlock()
+	}
+	n := -1
+	if c != nil {
+		if v, err := c.RequestInputTokens(body); err == nil {
+			n = v
+		}
+	}
+	if n < 0 {
+		n = len(body) / 4 // a body the estimator cannot read: bytes/4
+	}
+	var b struct {
+		MaxOutputTokens *int64 `json:"max_output_tokens"`
+	}
+	if json.Unmarshal(body, &b) == nil && b.MaxOutputTokens != nil && *b.MaxOutputTokens > 0 {
+		est.maxOut = *b.MaxOutputTokens
+	}
+	est.input = float64(n)
+	est.done = true
+}
+
+// end records an attempt's outcome: it frees the attempt's slot, learns
+// limits from the answer's headers, corrects the token charge from its
+// usage, and slows down when the endpoint has less left than the pacer
+// believed. ans is nil when no HTTP answer arrived.
+func (p *pacer) end(t *ticket, ans *responses.Answer, err error) {
+	now := p.now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.release()
+	if ans == nil {
+		return
+	}
+	var e *responses.Error
+	limited := errors.As(err, &e) && e.RateLimited
+	rl := ans.RateLimit
+	first := !p.answered
+	p.answered = true
+	if rl.LimitRequests > 0 {
+		p.learnedRPM = rl.LimitRequests
+	}
+	if rl.LimitTokens > 0 {
+		p.learnedTPM = rl.LimitTokens
+	}
+	newReq, newTok := p.apply(now)
+
+	switch {
+	case limited:
+		p.window = max(1, p.window/2)
+	case first && !rl.Known():
+		p.window = p.maxConc // the endpoint announces no limits: no need to ramp up
+	case p.window < p.maxConc:
+		p.window++
+	}
+	p.signal()
+
+	// Correct the token charge from the usage of an answered request.
+	if t.lim != nil && t.lim == p.tok && !limited && ans.StatusCode/100 == 2 && ans.Usage.InputTokens > 0 {
+		in := float64(ans.Usage.InputTokens)
+		real := in
+		if t.est.maxOut > 0 {
+			real += float64(t.est.maxOut)
+		} else {
+			real += float64(ans.Usage.OutputTokens)
+		}
+		delta := real - t.tokens
+		if delta > 0 {
+			takeN(p.tok, now, delta)
+		} else {
+			p.credit += -delta
+		}
+		t.tokLevel -= delta
+		if t.est.input > 0 {
+			p.ratio = min(max(0.8*p.ratio+0.2*in/t.est.input, 0.25), 4)
+		}
+	}
+
+	// Slow down when the endpoint has less left than the pacer thought it
+	// had when this request was sent (a fresh limiter: than it has now).
+	if p.req != nil && rl.RemainingRequests >= 0 {
+		level := t.reqLevel
+		if newReq || t.reqLim != p.req {
+			level = p.req.TokensAt(now)
+		}
+		if r := float64(rl.RemainingRequests); r < level {
+			takeN(p.req, now, level-r)
+		}
+	}
+	if p.tok != nil && rl.RemainingTokens >= 0 {
+		level := t.tokLevel
+		if newTok || t.lim != p.tok {
+			level = p.tok.TokensAt(now)
+		}
+		if r := float64(rl.RemainingTokens); r < level {
+			takeN(p.tok, now, level-r)
+		}
+	}
+
+	if limited {
+		drain(p.req, now)
+		drain(p.tok, now)
+	}
+}
+
+// drain takes whatever lim holds, so that it refills from empty.
+func drain(lim *rate.Limiter, now time.Time) {
+	if lim == nil {
+		return
+	}
+	if n := math.Floor(lim.TokensAt(now)); n >= 1 {
+		takeN(lim, now, n)
+	}
+}
+
+// apply sets the buckets to the stricter of the configured and learned
+// limits, and reports which bucket it created; p.mu must be held.
+func (p *pacer) apply(now time.Time) (newReq, newTok bool) {
+	var rpm, tpm int64
+	rpm = stricter(p.flagRPM, p.learnedRPM)
+	tpm = stricter(p.flagTPM, p.learnedTPM)
+	p.req, newReq = setLimit(p.req, now, rpm, p.rpm)
+	p.tok, newTok = setLimit(p.tok, now, tpm, p.tpm)
+	p.rpm, p.tpm = rpm, tpm
+	return newReq, newTok
+}
+
+func stricter(a, b int64) int64 {
+	switch {
+	case a <= 0:
+		return max(b, 0)
+	case b <= 0:
+		return a
+	}
+	return min(a, b)
+}
+
+// setLimit returns lim paced to perMinute (a new limiter if lim is nil),
+// and whether it is new.
+func setLimit(lim *rate.Limiter, now time.Time, perMinute, old int64) (*rate.Limiter, bool) {
+	if perMinute <= 0 {
+		return lim, false
+	}
+	r := rate.Limit(float64(perMinute) / 60)
+	burst := max(1, int(math.Ceil(float64(r)*pacingBurst.Seconds())))
+	if lim == nil {
+		return rate.NewLimiter(r, burst), true
+	}
+	if perMinute != old {
+		lim.SetLimitAt(now, r)
+		lim.SetBurstAt(now, burst)
+	}
+	return lim, false
+}
+
+// pauseFor is how long the pool should pause after a rate-limit answer
+// that named no wait: for each dimension that had too little left, the
+// time until this attempt's need fits again, computed from the limit, the
+// remaining count and the reset time (time until the bucket is full); the
+// reset time itself when only it is known. 0 when the headers say nothing.
+func (p *pacer) pauseFor(rl responses.RateLimit, t *ticket) time.Duration {
+	need := 1.0
+	if t != nil && t.tokens > 0 {
+		need = t.tokens
+	}
+	return max(untilFits(rl.LimitRequests, rl.RemainingRequests, rl.ResetRequests, 1),
+		untilFits(rl.LimitTokens, rl.RemainingTokens, rl.ResetTokens, need))
+}
+
+func untilFits(limit, remaining int64, reset time.Duration, need float64) time.Duration {
+	if reset <= 0 {
+		return 0
+	}
+	if limit <= 0 || remaining < 0 || remaining >= limit {
+		if remaining >= 0 && float64(remaining) >= need {
+			return 0
+		}
+		return reset
+	}
+	if float64(remaining) >= need {
+		return 0
+	}
+	perSec := float64(limit-remaining) / reset.Seconds()
+	d := time.Duration((need - float64(remaining)) / perSec * float64(time.Second))
+	return min(d, reset)
+}

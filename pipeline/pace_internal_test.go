@@ -1,0 +1,183 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/llmbatch/llmbatch/io/responses"
+	"github.com/llmbatch/llmbatch/retry"
+)
+
+// fakeClock is a settable clock for the pacer.
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) now() time.Time      { return c.t }
+func (c *fakeClock) add(d time.Duration) { c.t = c.t.Add(d) }
+func newTestPacer(cfg Config) (*pacer, *fakeClock) {
+	c := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	cfg = cfg.withDefaults()
+	p := newPacer(&cfg, &retry.Gate{})
+	p.now = c.now
+	p.mu.Lock()
+	p.req, p.tok, p.rpm, p.tpm = nil, nil, 0, 0
+	p.apply(c.now()) // limiters on the fake clock
+	p.mu.Unlock()
+	return p, c
+}
+
+// noLimits is the RateLimit of an answer without x-ratelimit-* headers.
+var noLimits = responses.RateLimit{LimitRequests: -1, LimitTokens: -1, RemainingRequests: -1,
+	RemainingTokens: -1, ResetRequests: -1, ResetTokens: -1}
+
+// delays reserves n attempts at the same instant and returns their waits.
+func delays(p *pacer, now time.Time, n int, est *estimate) []time.Duration {
+	var ds []time.Duration
+	for range n {
+		_, d := p.reserve(now, est)
+		ds = append(ds, d)
+	}
+	return ds
+}
+
+func TestPacer_SpreadsToRPM(t *testing.T) {
+	p, c := newTestPacer(Config{RPM: 600}) // one request every 100 ms
+	got := delays(p, c.now(), 5, &estimate{})
+	for i, d := range got {
+		if want := time.Duration(i) * 100 * time.Millisecond; d != want {
+			t.Errorf("attempt %d waits %v, want %v (all: %v)", i, d, want, got)
+		}
+	}
+}
+
+func TestPacer_TokensAboveBurstDoNotDeadlock(t *testing.T) {
+	p, c := newTestPacer(Config{TPM: 6000}) // 100 tokens a second, burst 10
+	est := &estimate{done: true, input: 250, maxOut: 50}
+	got := delays(p, c.now(), 2, est)
+	// The first takes the 10-token burst and waits for the other 290; the
+	// second waits for its 300 more.
+	if got[0] != 2900*time.Millisecond || got[1] != 5900*time.Millisecond {
+		t.Errorf("waits = %v, want [2.9s 5.9s]", got)
+	}
+}
+
+func TestPacer_LearnsLimitsFromHeaders(t *testing.T) {
+	p, c := newTestPacer(Config{Concurrency: 8})
+	if p.window != 1 {
+		t.Fatalf("window before the first answer = %d, want 1 (one probe request)", p.window)
+	}
+	tk, _ := p.reserve(c.now(), &estimate{})
+	p.inflight++
+	rl := responses.RateLimit{LimitRequests: 1200, LimitTokens: 90_000, RemainingRequests: 1199,
+		RemainingTokens: 89_000, ResetRequests: 50 * time.Millisecond, ResetTokens: time.Second}
+	p.end(tk, &responses.Answer{StatusCode: 200, RateLimit: rl}, nil)
+	if p.rpm != 1200 || p.tpm != 90_000 {
+		t.Errorf("paced to rpm %d tpm %d, want 1200 and 90000", p.rpm, p.tpm)
+	}
+	if p.window != 2 {
+		t.Errorf("window after one answer with limits = %d, want 2 (ramping up)", p.window)
+	}
+	c.add(time.Second)
+	got := delays(p, c.now(), 3, &estimate{})
+	want := []time.Duration{0, 0, 50 * time.Millisecond} // burst: a tenth of a second's worth
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("waits after learning 1200 RPM = %v, want %v", got, want)
+			break
+		}
+	}
+
+	// A flag stricter than the endpoint's limit wins.
+	p2, _ := newTestPacer(Config{RPM: 60})
+	p2.end(&ticket{}, &responses.Answer{StatusCode: 200, RateLimit: rl}, nil)
+	if p2.rpm != 60 {
+		t.Errorf("rpm = %d with --rpm 60 and a learned 1200, want 60", p2.rpm)
+	}
+
+	// An endpoint that announces no limits is not paced, and the window
+	// opens at once.
+	p3, _ := newTestPacer(Config{Concurrency: 8})
+	p3.end(&ticket{}, &responses.Answer{StatusCode: 200, RateLimit: noLimits}, nil)
+	if p3.req != nil || p3.tok != nil || p3.window != 8 {
+		t.Errorf("no headers: req %v tok %v window %d, want no limiters and window 8", p3.req, p3.tok, p3.window)
+	}
+}
+
+func TestPacer_SlowsDownWhenRemainingIsLow(t *testing.T) {
+	p, c := newTestPacer(Config{RPM: 6000}) // 100 a second, burst 10
+	c.add(time.Second)
+	tk, _ := p.reserve(c.now(), &estimate{}) // leaves 9
+	// Another client uses the same limit: the endpoint has 2 left.
+	rl := noLimits
+	rl.RemainingRequests = 2
+	p.end(tk, &responses.Answer{StatusCode: 200, RateLimit: rl}, nil)
+	got := delays(p, c.now(), 4, &estimate{})
+	if got[1] != 0 || got[2] != 10*time.Millisecond {
+		t.Errorf("waits with 2 left = %v, want the second at 0 and the third at 10ms", got)
+	}
+}
+
+func TestPacer_RateLimitPausesAndResumesGradually(t *testing.T) {
+	p, c := newTestPacer(Config{RPM: 6000, Concurrency: 16}) // 100 a second, burst 10
+	p.window = 16
+	c.add(time.Second)
+	tk, _ := p.reserve(c.now(), &estimate{})
+	rl := responses.RateLimit{LimitRequests: 6000, RemainingRequests: 0, ResetRequests: time.Minute,
+		LimitTokens: -1, RemainingTokens: -1, ResetTokens: -1}
+	e := &responses.Error{Class: responses.Retryable, StatusCode: 429, RateLimited: true}
+	p.end(tk, &responses.Answer{StatusCode: 429, RateLimit: rl}, e)
+	if p.window != 8 {
+		t.Errorf("window after a 429 = %d, want 8 (halved)", p.window)
+	}
+	// With no Retry-After, the pause comes from the headers: the time one
+	// request needs at 6000 a minute.
+	if d := p.pauseFor(rl, tk); d != 10*time.Millisecond {
+		t.Errorf("pauseFor() = %v, want 10ms", d)
+	}
+	// The buckets were drained: after a 200 ms pause the workers get one
+	// burst's worth (what the endpoint refilled meanwhile), then one every
+	// 10 ms, not all at once.
+	c.add(200 * time.Millisecond)
+	got := delays(p, c.now(), 14, &estimate{})
+	for i, d := range got {
+		want := time.Duration(max(0, i-9)) * 10 * time.Millisecond
+		if d != want {
+			t.Errorf("attempt %d after the pause waits %v, want %v (all: %v)", i, d, want, got)
+			break
+		}
+	}
+}
+
+func TestPacer_CorrectsTokensFromUsage(t *testing.T) {
+	p, c := newTestPacer(Config{TPM: 60_000}) // 1000 a second, burst 100
+	c.add(time.Second)
+	est := &estimate{done: true, input: 50, maxOut: 16}
+	tk, _ := p.reserve(c.now(), est) // charged 66
+	// The endpoint counted 80 input tokens: 30 more are owed, and later
+	// estimates are scaled up.
+	p.end(tk, &responses.Answer{StatusCode: 200, RateLimit: noLimits, Usage: responses.Usage{InputTokens: 80, OutputTokens: 3}}, nil)
+	if lvl := p.tok.TokensAt(c.now()); lvl != 100-66-30 {
+		t.Errorf("tokens left = %v, want %v", lvl, 100-66-30)
+	}
+	if p.ratio <= 1 {
+		t.Errorf("ratio = %v, want above 1 after an underestimate", p.ratio)
+	}
+	// An overestimate becomes credit for the next request.
+	tk, _ = p.reserve(c.now(), est)
+	p.end(tk, &responses.Answer{StatusCode: 200, RateLimit: noLimits, Usage: responses.Usage{InputTokens: 10}}, nil)
+	if p.credit <= 0 {
+		t.Errorf("credit = %v after an overestimate, want > 0", p.credit)
+	}
+}
+
+func TestPacer_BeginStopsWithContext(t *testing.T) {
+	p, _ := newTestPacer(Config{Concurrency: 4})
+	p.window = 1
+	p.inflight = 1 // the probe is out
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := p.begin(ctx, nil, &estimate{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("begin() = %v, want context.Canceled", err)
+	}
+}

@@ -1,0 +1,150 @@
+package pipeline_test
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/llmbatch/llmbatch/io/responses"
+	"github.com/llmbatch/llmbatch/io/sim"
+	"github.com/llmbatch/llmbatch/pipeline"
+)
+
+// sendLog is an Endpoint that answers 200 (announcing 6000 RPM in its
+// headers) except for its fifth call, a 429 with retry-after-ms 300, and
+// records when each call started and ended.
+type sendLog struct {
+	mu           sync.Mutex
+	calls        int
+	starts       []time.Time
+	limitedAt    time.Time // when the 429 was answered
+	limitedStart time.Time
+}
+
+func (s *sendLog) Send(ctx context.Context, body []byte) (*responses.Answer, error) {
+	s.mu.Lock()
+	s.calls++
+	n := s.calls
+	start := time.Now()
+	s.starts = append(s.starts, start)
+	s.mu.Unlock()
+	rl := responses.RateLimit{LimitRequests: 6000, RemainingRequests: 5000, ResetRequests: time.Second,
+		LimitTokens: -1, RemainingTokens: -1, ResetTokens: -1}
+	time.Sleep(5 * time.Millisecond)
+	if n == 5 {
+		rl.RemainingRequests = 0
+		s.mu.Lock()
+		s.limitedAt, s.limitedStart = time.Now(), start
+		s.mu.Unlock()
+		return &responses.Answer{StatusCode: 429, RateLimit: rl},
+			&responses.Error{Class: responses.Retryable, StatusCode: 429, Code: "rate_limit_exceeded",
+				RateLimited: true, RetryAfter: 300 * time.Millisecond}
+	}
+	body, _ = json.Marshal(map[string]any{"object": "response", "status": "completed", "output": []any{},
+		"usage": map[string]int{"input_tokens": 5, "output_tokens": 1, "total_tokens": 6}})
+	return &responses.Answer{StatusCode: 200, RateLimit: rl, Body: body, Status: "completed",
+		Usage: responses.Usage{InputTokens: 5, OutputTokens: 1, TotalTokens: 6}}, nil
+}
+
+func TestRun_RateLimitPausesThePoolAndResumesGradually(t *testing.T) {
+	dir := t.TempDir()
+	ep := &sendLog{}
+	cfg := pipeline.Config{Input: writeInput(t, dir, 60), Output: filepath.Join(dir, "out.jsonl"),
+		Model: "m", Endpoint: ep, Concurrency: 16}
+	sum, err := pipeline.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Rows.OK != 60 || sum.Run.RateLimited != 1 {
+		t.Fatalf("ok %d, 429s %d; want 60 and 1", sum.Rows.OK, sum.Run.RateLimited)
+	}
+	var after []time.Time
+	for _, s := range ep.starts {
+		if s.After(ep.limitedStart) && !s.Before(ep.limitedAt) {
+			after = append(after, s)
+		}
+		// No attempt starts between the 429's answer and the end of the
+		// pause it asked for.
+		if !s.Before(ep.limitedAt) && s.Before(ep.limitedAt.Add(300*time.Millisecond)) {
+			t.Errorf("an attempt started %v after the 429, inside its 300ms pause", s.Sub(ep.limitedAt))
+		}
+	}
+	// After the pause, the pool resumes at the learned 6000 RPM (one every
+	// 10 ms) after a burst of a tenth of a second's worth (10), not with
+	// every worker at once.
+	slices.SortFunc(after, func(a, b time.Time) int { return a.Compare(b) })
+	if len(after) < 30 {
+		t.Fatalf("%d attempts after the 429, want at least 30", len(after))
+	}
+	if span := after[29].Sub(after[0]); span < 150*time.Millisecond {
+		t.Errorf("the first 30 attempts after the pause span %v, want at least 150ms (a burst of 10, then one every 10ms)", span)
+	}
+}
+
+func TestRun_PacesToLimits(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		rpm, tpm int
+	}{
+		{"Learned", 0, 0},
+		{"Flags", 1200, 100_000},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			// Buckets start empty, so any burst above 20 requests a second
+			// would be answered 429.
+			srv, base := startSim(t, sim.Config{RPM: 1200, TPM: 100_000, StartEmpty: true, Latency: 5 * time.Millisecond})
+			dir := t.TempDir()
+			cfg := pipeline.Config{Input: writeInput(t, dir, 30), Output: filepath.Join(dir, "out.jsonl"),
+				Model: "gpt-4.1-mini", BaseURL: base, Concurrency: 16, RPM: tt.rpm, TPM: tt.tpm}
+			sum, err := pipeline.Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Rows.OK != 30 {
+				t.Errorf("ok %d, want 30", sum.Rows.OK)
+			}
+			// The first request meets the empty bucket; after that, pacing
+			// keeps the endpoint from refusing more than a stray one.
+			if st := srv.Stats(); st.ByStatus[429] > 2 || sum.Run.RateLimited > 2 {
+				t.Errorf("429 answers: sim %d, summary %d; want at most 2", st.ByStatus[429], sum.Run.RateLimited)
+			}
+		})
+	}
+}
+
+// TestRun_ReusesConnectionsOnErrors checks that answers of every kind
+// (200, 400, 429, 5xx) leave their connection reusable: the bodies are
+// read to the end and closed.
+func TestRun_ReusesConnectionsOnErrors(t *testing.T) {
+	srv, base := startSim(t, sim.Config{Seed: 3, BadRequest: 0.2, RateLimit: 0.1, ServerError: 0.1, RetryAfter: time.Millisecond})
+	var dials atomic.Int64
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 8
+	d := &net.Dialer{}
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		return d.DialContext(ctx, network, addr)
+	}
+	dir := t.TempDir()
+	cfg := pipeline.Config{Input: writeInput(t, dir, 200), Output: filepath.Join(dir, "out.jsonl"), Model: "gpt-4.1-mini",
+		BaseURL: base, Concurrency: 4, HTTPClient: &http.Client{Transport: tr}, RetryInitial: time.Millisecond, RetryMax: 5 * time.Millisecond}
+	if _, err := pipeline.Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	st := srv.Stats()
+	if st.ByStatus[400] == 0 || st.ByStatus[429] == 0 {
+		t.Fatalf("sim answered %v; want some 400s and 429s", st.ByStatus)
+	}
+	// net/http may dial a spare connection when one frees up just after a
+	// dial began; a body left unread would cost a connection per answer.
+	if n := dials.Load(); n > 8 {
+		t.Errorf("%d connections for %d requests with concurrency 4; want at most 8 (answers drained and reused)", n, st.Requests)
+	}
+}
