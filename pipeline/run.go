@@ -247,7 +247,9 @@ func (r *runner) produce(stopCtx, reqCtx context.Context, workers *errgroup.Grou
 				rowErr = &rows.RowError{File: r.cfg.Input, Line: row.Line, Index: row.Index, Err: err}
 			}
 		}
-		if err == nil && r.keys.add(maphash.String(r.seed, req.key)) {
+		// A row keyed by its own index cannot repeat a key: only other keys
+		// go into the set.
+		if err == nil && req.key != strconv.FormatInt(row.Index, 10) && r.keys.add(maphash.String(r.seed, req.key)) {
 			rowErr = r.duplicate(&row, req.key)
 			req = nil
 		}
@@ -267,7 +269,7 @@ func (r *runner) produce(stopCtx, reqCtx context.Context, workers *errgroup.Grou
 				// The key is the earlier row's: journal this one apart.
 				key = fmt.Sprintf("%s#%d", key, row.Index)
 			}
-			if r.finished(key) {
+			if r.finished(key, row.Index) {
 				r.skipped.Add(1)
 				continue
 			}
@@ -275,7 +277,7 @@ func (r *runner) produce(stopCtx, reqCtx context.Context, workers *errgroup.Grou
 				Error: &results.Error{Code: "bad_input", Message: rowErr.Error()}}
 			continue
 		}
-		if r.finished(req.key) {
+		if r.finished(req.key, req.index) {
 			r.skipped.Add(1)
 			continue
 		}
@@ -336,9 +338,9 @@ func (r *runner) findKey(key string, before int64) (index, line int64, ok bool) 
 }
 
 // finished reports whether the journal already holds a final result for key.
-func (r *runner) finished(key string) bool {
+func (r *runner) finished(key string, index int64) bool {
 	r.mu.Lock()
-	st := r.totals.Status(key)
+	st := r.totals.Status(key, index)
 	r.mu.Unlock()
 	return st == results.OK || (st == results.Failed && !r.cfg.RetryFailed)
 }

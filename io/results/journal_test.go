@@ -136,7 +136,7 @@ func TestTotals_LatestRecordWins(t *testing.T) {
 		want results.Status
 	}{{"a", results.OK}, {"b", results.Failed}, {"c", results.Retryable}, {"d", results.Failed}, {"e", results.Pending}}
 	for _, c := range checks {
-		if got := tot.Status(c.key); got != c.want {
+		if got := tot.Status(c.key, 0); got != c.want {
 			t.Errorf("Status(%s) = %v, want %v", c.key, got, c.want)
 		}
 	}
@@ -251,4 +251,36 @@ func FuzzJournalRecover(f *testing.F) {
 			t.Fatalf("after repair: keys %v, info %+v, err %v", keys, info, err)
 		}
 	})
+}
+
+func TestTotals_IndexKeysAreDense(t *testing.T) {
+	tot := results.NewTotals()
+	add := func(key string, index int64, retryable *bool) {
+		r := &results.Record{CustomID: key, Index: index}
+		if retryable != nil {
+			r.Error = &results.Error{Code: "x", Retryable: *retryable}
+		}
+		tot.Add(r)
+	}
+	yes, no := true, false
+	add("0", 0, nil)
+	add("5", 5, &yes)
+	add("5", 5, nil) // retried, then ok
+	add("5", 9, &no) // custom id "5" on row 9: not row 5's key
+	add("1000", 1000, &no)
+	add("007", 7, nil) // not the canonical index form: hashed
+	checks := []struct {
+		key   string
+		index int64
+		want  results.Status
+	}{{"0", 0, results.OK}, {"5", 5, results.OK}, {"5", 9, results.Failed}, {"1000", 1000, results.Failed},
+		{"007", 7, results.OK}, {"7", 7, results.Pending}, {"1", 1, results.Pending}, {"99999", 99999, results.Pending}}
+	for _, c := range checks {
+		if got := tot.Status(c.key, c.index); got != c.want {
+			t.Errorf("Status(%q, %d) = %v, want %v", c.key, c.index, got, c.want)
+		}
+	}
+	if tot.Keys() != 5 || tot.Count(results.OK) != 3 || tot.Count(results.Failed) != 2 {
+		t.Errorf("keys %d, ok %d, failed %d; want 5, 3, 2", tot.Keys(), tot.Count(results.OK), tot.Count(results.Failed))
+	}
 }

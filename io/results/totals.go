@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"math"
 	"sort"
+	"strconv"
 
 	"github.com/llmbatch/llmbatch/io/responses"
 )
@@ -16,11 +17,17 @@ import (
 // whose hashes collide would make one look finished as the other, with a
 // probability near n²/2⁶³ (about 1·10⁻⁵ at ten million rows).
 //
+// A key that is its own row index (the key "17" of the row at index 17,
+// as every row of a job without ids has) is kept in a dense array of 2
+// bits a row instead: such a job's resume state is 0.25 byte a row.
+//
 // The zero value is not usable; call NewTotals. Totals is not safe for
 // concurrent use.
 type Totals struct {
 	seed   maphash.Seed
 	state  keyTable
+	dense  []uint8 // 4 states a byte, by row index, for index keys
+	ndense int     // index keys with a state
 	counts [4]int64 // by Status
 	// Usage sums every record's usage, per model ("" for unknown).
 	Usage map[string]responses.Usage
@@ -40,9 +47,8 @@ func (t *Totals) hash(key string) uint64 { return maphash.String(t.seed, key) }
 
 // Add accounts for one record.
 func (t *Totals) Add(rec *Record) {
-	h := t.hash(rec.CustomID)
 	st := StatusOf(rec.Error)
-	if old := t.state.put(h, st); old != Pending {
+	if old := t.put(rec.CustomID, rec.Index, st); old != Pending {
 		t.counts[old]--
 	}
 	t.counts[st]++
@@ -56,14 +62,54 @@ func (t *Totals) Add(rec *Record) {
 	}
 }
 
-// Status returns the latest state of key.
-func (t *Totals) Status(key string) Status { return t.state.get(t.hash(key)) }
+// maxDense bounds the row indices kept densely (64 MiB of states); keys
+// of rows beyond it are hashed.
+const maxDense = 1 << 28
+
+// isIndexKey reports whether key is index written in decimal.
+func isIndexKey(key string, index int64) bool {
+	if index < 0 || index >= maxDense {
+		return false
+	}
+	var b [20]byte
+	return string(strconv.AppendInt(b[:0], index, 10)) == key
+}
+
+// put sets the state of the row (key, index) and returns its old state.
+func (t *Totals) put(key string, index int64, st Status) Status {
+	if !isIndexKey(key, index) {
+		return t.state.put(t.hash(key), st)
+	}
+	i, shift := index/4, uint(index%4)*2
+	if i >= int64(len(t.dense)) {
+		t.dense = append(t.dense, make([]uint8, i+1-int64(len(t.dense)))...)
+		t.dense = t.dense[:cap(t.dense)]
+	}
+	old := Status(t.dense[i] >> shift & 3)
+	t.dense[i] = t.dense[i]&^(3<<shift) | uint8(st)<<shift
+	if old == Pending {
+		t.ndense++
+	}
+	return old
+}
+
+// Status returns the latest state of the row whose key is key and whose
+// 0-based index in the input is index.
+func (t *Totals) Status(key string, index int64) Status {
+	if !isIndexKey(key, index) {
+		return t.state.get(t.hash(key))
+	}
+	if i := index / 4; i < int64(len(t.dense)) {
+		return Status(t.dense[i] >> (uint(index%4) * 2) & 3)
+	}
+	return Pending
+}
 
 // Count returns how many keys are in state s (s != Pending).
 func (t *Totals) Count(s Status) int64 { return t.counts[s] }
 
 // Keys returns how many distinct keys have records.
-func (t *Totals) Keys() int64 { return int64(t.state.len()) }
+func (t *Totals) Keys() int64 { return int64(t.state.len() + t.ndense) }
 
 // TotalUsage sums Usage over models.
 func (t *Totals) TotalUsage() responses.Usage {
