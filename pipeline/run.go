@@ -297,6 +297,10 @@ var ErrDuplicateKey = errors.New("duplicate key")
 // duplicate describes a row whose key an earlier row has. It reads the
 // input again to name that row (only on this error path; not for stdin).
 func (r *runner) duplicate(row *rows.Row, key string) *rows.RowError {
+	hint := "; --id-column chooses the key column"
+	if r.cfg.IDColumn != "" {
+		hint = ""
+	}
 	where := "an earlier row"
 	if first, line, ok := r.findKey(key, row.Index); ok {
 		where = fmt.Sprintf("row %d", first)
@@ -305,7 +309,7 @@ func (r *runner) duplicate(row *rows.Row, key string) *rows.RowError {
 		}
 	}
 	return &rows.RowError{File: r.cfg.Input, Line: row.Line, Index: row.Index,
-		Err: fmt.Errorf("%w %q: %s has it too (use --id-column to choose a unique key)", ErrDuplicateKey, key, where)}
+		Err: fmt.Errorf("%w %q: %s has it too (keys must be unique%s)", ErrDuplicateKey, key, where, hint)}
 }
 
 // findKey returns the index and line of the first row before index before
