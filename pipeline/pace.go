@@ -69,7 +69,7 @@ type pacer struct {
 	learnedTPM int64
 	answered   bool // an answer has arrived: the opening probe is over
 	created    time.Time
-	window     int  // attempts allowed in flight
+	window     int // attempts allowed in flight
 	inflight   int
 	wake       chan struct{} // closed when a slot frees or the window grows
 	credit     float64       // tokens charged beyond what answers showed

@@ -26,8 +26,8 @@ import (
 type Totals struct {
 	seed   maphash.Seed
 	state  keyTable
-	dense  []uint8 // 4 states a byte, by row index, for index keys
-	ndense int     // index keys with a state
+	dense  []uint8  // 4 states a byte, by row index, for index keys
+	ndense int      // index keys with a state
 	counts [4]int64 // by Status
 	// Usage sums every record's usage, per model ("" for unknown).
 	Usage map[string]responses.Usage
