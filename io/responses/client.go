@@ -176,7 +176,7 @@ func (c *Client) Send(ctx context.Context, body []byte) (*Answer, error) {
 	if max <= 0 {
 		max = DefaultMaxBodyBytes
 	}
-	raw, readErr := io.ReadAll(io.LimitReader(resp.Body, max+1))
+	raw, readErr := readBody(resp, max+1)
 	ans := &Answer{
 		StatusCode: resp.StatusCode,
 		RequestID:  resp.Header.Get("x-request-id"),
@@ -389,4 +389,17 @@ func or(s, def string) string {
 		return s
 	}
 	return def
+}
+
+// readBody reads up to limit bytes of the answer's body, in one allocation
+// when the server sent a Content-Length (net/http ends the body there; a
+// short body is an io.ErrUnexpectedEOF, as with io.ReadAll).
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	n := resp.ContentLength
+	if n < 0 || n >= limit {
+		return io.ReadAll(io.LimitReader(resp.Body, limit))
+	}
+	buf := make([]byte, n)
+	m, err := io.ReadFull(resp.Body, buf)
+	return buf[:m], err
 }
