@@ -3,15 +3,19 @@ package pipeline_test
 import (
 	"context"
 	"errors"
+	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/llmbatch/llmbatch/io/results"
 	"github.com/llmbatch/llmbatch/io/rows"
+	"github.com/llmbatch/llmbatch/io/sim"
 	"github.com/llmbatch/llmbatch/pipeline"
 )
 
@@ -145,6 +149,16 @@ func TestRun_DuplicateKeys(t *testing.T) {
 	if recs["r1"].Error != nil {
 		t.Errorf("the first r1 was overwritten: %+v", recs["r1"])
 	}
+	// An id that happens to equal its row index is still an id.
+	in2 := writeFile(t, dir, "in2.jsonl", `{"id":"0","text":"a"}
+{"id":"0","text":"b"}
+`)
+	cfg2 := baseConfig(dir, in2, base)
+	cfg2.Output = filepath.Join(dir, "ids.jsonl")
+	if sum, err := pipeline.Run(context.Background(), cfg2); err != nil || sum.Rows.OK != 1 || sum.Rows.Failed != 1 {
+		t.Errorf("ids equal to indices: Run() = %+v, %v; want 1 ok, 1 duplicate", sum.Rows, err)
+	}
+
 	cfg.Output = filepath.Join(dir, "strict.jsonl")
 	cfg.Strict = true
 	cfg.Concurrency = 1
@@ -234,4 +248,105 @@ func TestRun_BadInput(t *testing.T) {
 		})
 	}
 	_ = rows.ErrEmptyInput
+}
+
+func TestRun_SecondJobOnTheSameJournalIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	_, base := startSim(t, sim.Config{Latency: 200 * time.Millisecond})
+	cfg := baseConfig(dir, writeInput(t, dir, 20), base)
+	cfg.Concurrency = 2
+	done := make(chan error, 1)
+	go func() {
+		_, err := pipeline.Run(context.Background(), cfg)
+		done <- err
+	}()
+	// Wait for the first job to hold the journal: its first record.
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if st, err := os.Stat(cfg.Output); err == nil && st.Size() > 0 {
+			break
+		}
+	}
+	_, err := pipeline.Run(context.Background(), cfg)
+	if !errors.Is(err, results.ErrLocked) {
+		t.Errorf("second Run() error = %v, want ErrLocked", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("first Run() error = %v", err)
+	}
+	if got := len(readJournal(t, cfg.Output)); got != 20 {
+		t.Errorf("journal has %d lines, want 20", got)
+	}
+}
+
+func TestRun_StopsWhileStdinIsIdle(t *testing.T) {
+	dir := t.TempDir()
+	_, base := startSim(t, simDefault())
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go pw.Write([]byte(`{"id":"a","text":"one"}` + "\n")) // then the pipe goes quiet
+	cfg := baseConfig(dir, "-", base)
+	cfg.Stdin = pr
+	ctx, cancel := context.WithCancel(context.Background())
+	cfg.ProgressInterval = time.Millisecond
+	cfg.Progress = func(p pipeline.Progress) {
+		if p.Done >= 1 {
+			cancel()
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := pipeline.Run(ctx, cfg)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, pipeline.ErrInterrupted) {
+			t.Errorf("Run() error = %v, want ErrInterrupted", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not return after the interrupt while stdin was idle")
+	}
+	if got := len(readJournal(t, cfg.Output)); got != 1 {
+		t.Errorf("journal has %d lines, want 1", got)
+	}
+}
+
+func TestRun_ForceRecordsTheNewJob(t *testing.T) {
+	dir := t.TempDir()
+	_, base := startSim(t, simDefault())
+	cfg := baseConfig(dir, writeInput(t, dir, 5), base)
+	if _, err := pipeline.Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Prompt = "Another template: {{.text}}"
+	var uerr *pipeline.UsageError
+	if _, err := pipeline.Run(context.Background(), cfg); !errors.As(err, &uerr) || !strings.Contains(err.Error(), "prompt changed") {
+		t.Fatalf("changed template: Run() = %v, want a refusal naming the prompt", err)
+	}
+	cfg.Force, cfg.RetryFailed = true, false
+	if _, err := pipeline.Run(context.Background(), cfg); err != nil {
+		t.Fatalf("--force: %v", err)
+	}
+	cfg.Force = false
+	if _, err := pipeline.Run(context.Background(), cfg); err != nil {
+		t.Errorf("resume after --force with the new settings: %v, want it accepted", err)
+	}
+}
+
+func TestRun_NaNInKeptColumn(t *testing.T) {
+	dir := t.TempDir()
+	_, base := startSim(t, simDefault())
+	in := filepath.Join(dir, "in.parquet")
+	text := "fine"
+	writeParquet(t, in, []pqRow{{ID: "a", Text: &text, Score: math.NaN()}, {ID: "b", Text: &text, Score: math.Inf(1)}}, 10)
+	cfg := baseConfig(dir, in, base)
+	cfg.KeepColumns = []string{"score"}
+	sum, err := pipeline.Run(context.Background(), cfg)
+	if err != nil || sum.Rows.OK != 2 {
+		t.Fatalf("Run() = %+v, %v; want 2 ok", sum, err)
+	}
+	recs := byKey(t, cfg.Output)
+	if recs["a"].Input["score"] != "NaN" || recs["b"].Input["score"] != "+Inf" {
+		t.Errorf("kept scores = %v, %v; want NaN, +Inf as text", recs["a"].Input["score"], recs["b"].Input["score"])
+	}
 }

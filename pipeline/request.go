@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -30,6 +31,9 @@ type request struct {
 	sha   string // hex sha256 of body
 	model string
 	keep  map[string]any // KeepColumns' values, for the record
+	// indexKey: the key is the row's index (no id column, no custom_id),
+	// unique by construction.
+	indexKey bool
 }
 
 // builder turns rows into request bodies. It is used by the producer
@@ -122,7 +126,8 @@ func (b *builder) build(row *rows.Row) (*request, error) {
 	if err != nil {
 		return nil, err
 	}
-	req := &request{key: key, index: row.Index}
+	_, hasID := row.Fields["custom_id"]
+	req := &request{key: key, index: row.Index, indexKey: b.cfg.IDColumn == "" && !hasID}
 	var body map[string]any
 	if rb, ok := row.Fields["body"].(map[string]any); ok && row.Fields["custom_id"] != nil {
 		// An OpenAI Batch API line: its body is the request.
@@ -181,10 +186,32 @@ func (b *builder) kept(row *rows.Row) map[string]any {
 	m := make(map[string]any, len(b.cfg.KeepColumns))
 	for _, c := range b.cfg.KeepColumns {
 		if v, ok := row.Fields[c]; ok {
-			m[c] = v
+			m[c] = jsonSafe(v)
 		}
 	}
 	return m
+}
+
+// jsonSafe replaces the values JSON cannot hold (NaN, ±Inf, which Parquet
+// floats may be) by their text, in v and in the lists and maps inside it.
+func jsonSafe(v any) any {
+	switch v := v.(type) {
+	case float64:
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return strconv.FormatFloat(v, 'g', -1, 64)
+		}
+	case float32:
+		return jsonSafe(float64(v))
+	case []any:
+		for i, e := range v {
+			v[i] = jsonSafe(e)
+		}
+	case map[string]any:
+		for k, e := range v {
+			v[k] = jsonSafe(e)
+		}
+	}
+	return v
 }
 
 func (b *builder) input(row *rows.Row) (any, error) {

@@ -2,10 +2,12 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/maphash"
 	"io"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -64,6 +66,11 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 	}
 	defer closer.Close()
 
+	lock, err := results.Lock(cfg.Output)
+	if err != nil {
+		return nil, &UsageError{Err: err}
+	}
+	defer lock.Close()
 	totals := results.NewTotals()
 	spend, err := newCosts(&cfg)
 	if err != nil {
@@ -80,7 +87,7 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 		if info.Job == nil {
 			return nil, usageErrorf("%s was not written by llmbatch (its first line has no job fingerprint); use another -o, or --force to append to it", cfg.Output)
 		}
-		if d := compareJobs(info.Job, job); d != "" {
+		if d := compareJobs(info.Job, job); d != "" && !lastRunWas(cfg.Output, job) {
 			return nil, usageErrorf("%s was written by a different job (%s); use another -o, or --force to resume with the new settings", cfg.Output, d)
 		}
 	}
@@ -102,7 +109,7 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 		endpoint = &responses.Client{BaseURL: cfg.BaseURL, APIKey: cfg.APIKey, RawAuth: cfg.RawAuth,
 			Header: cfg.Header, HTTPClient: hc, UserAgent: "llmbatch"}
 	}
-	r := &runner{cfg: &cfg, b: b, reader: reader, ropts: ropts, journal: journal, job: job, needJob: info.Lines == 0,
+	r := &runner{cfg: &cfg, b: b, reader: reader, ropts: ropts, journal: journal, job: job, needJob: info.Job == nil || compareJobs(info.Job, job) != "",
 		endpoint: endpoint, totals: totals, start: time.Now(), seed: maphash.MakeSeed(), costs: spend}
 	r.total.Store(-1)
 	r.pace = newPacer(&cfg, &r.gate)
@@ -125,6 +132,20 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 	return r.run(ctx)
 }
 
+// lastRunWas reports whether the summary beside the journal names job: a
+// --force run that had nothing left to send wrote no record to carry the
+// new fingerprint, but its summary did.
+func lastRunWas(journal string, job *results.Job) bool {
+	b, err := os.ReadFile(results.SummaryPath(journal))
+	if err != nil {
+		return false
+	}
+	var s struct {
+		Job *results.Job `json:"job"`
+	}
+	return json.Unmarshal(b, &s) == nil && s.Job != nil && s.Job.Fingerprint == job.Fingerprint
+}
+
 // runner is one run of a job.
 type runner struct {
 	cfg      *Config
@@ -133,7 +154,7 @@ type runner struct {
 	ropts    rows.Options
 	journal  *results.Journal
 	job      *results.Job
-	needJob  bool // the journal is empty: the first record carries the job
+	needJob  bool // the journal names no job, or another (--force): the next record carries ours
 	endpoint Endpoint
 	policy   retry.Policy
 	gate     retry.Gate
@@ -154,6 +175,7 @@ type runner struct {
 	seed maphash.Seed
 	keys keySet
 	read int64 // rows read, bad ones included
+	dups int   // duplicate keys seen
 }
 
 func (r *runner) run(ctx context.Context) (*results.Summary, error) {
@@ -179,6 +201,9 @@ func (r *runner) run(ctx context.Context) (*results.Summary, error) {
 		}
 	}()
 
+	if r.cfg.Input == "-" {
+		r.reader = newAsyncReader(stopCtx, r.reader)
+	}
 	progressDone := r.startProgress()
 	out := make(chan *results.Record, r.cfg.Concurrency)
 	writerErr := make(chan error, 1)
@@ -224,6 +249,9 @@ func (r *runner) run(ctx context.Context) (*results.Summary, error) {
 func (r *runner) produce(stopCtx, reqCtx context.Context, workers *errgroup.Group, out chan<- *results.Record) error {
 	for stopCtx.Err() == nil {
 		row, err := r.reader.Next()
+		if err != nil && stopCtx.Err() != nil {
+			return nil // stopped while waiting for a row
+		}
 		if err == io.EOF {
 			if r.read == 0 {
 				return &UsageError{Err: fmt.Errorf("%s: %w", r.cfg.Input, rows.ErrEmptyInput)}
@@ -247,9 +275,9 @@ func (r *runner) produce(stopCtx, reqCtx context.Context, workers *errgroup.Grou
 				rowErr = &rows.RowError{File: r.cfg.Input, Line: row.Line, Index: row.Index, Err: err}
 			}
 		}
-		// A row keyed by its own index cannot repeat a key: only other keys
-		// go into the set.
-		if err == nil && req.key != strconv.FormatInt(row.Index, 10) && r.keys.add(maphash.String(r.seed, req.key)) {
+		// A row keyed by its index cannot repeat a key: only keys read
+		// from the row go into the set.
+		if err == nil && !req.indexKey && r.keys.add(maphash.String(r.seed, req.key)) {
 			rowErr = r.duplicate(&row, req.key)
 			req = nil
 		}
@@ -269,7 +297,7 @@ func (r *runner) produce(stopCtx, reqCtx context.Context, workers *errgroup.Grou
 				// The key is the earlier row's: journal this one apart.
 				key = fmt.Sprintf("%s#%d", key, row.Index)
 			}
-			if r.finished(key, row.Index) {
+			if r.finished(key) {
 				r.skipped.Add(1)
 				continue
 			}
@@ -277,7 +305,7 @@ func (r *runner) produce(stopCtx, reqCtx context.Context, workers *errgroup.Grou
 				Error: &results.Error{Code: "bad_input", Message: rowErr.Error()}}
 			continue
 		}
-		if r.finished(req.key, req.index) {
+		if r.finished(req.key) {
 			r.skipped.Add(1)
 			continue
 		}
@@ -291,6 +319,10 @@ func (r *runner) produce(stopCtx, reqCtx context.Context, workers *errgroup.Grou
 	return nil
 }
 
+// maxDupLookups is how many duplicate keys get the input read again to
+// name the row that had the key first.
+const maxDupLookups = 10
+
 // ErrDuplicateKey is the reason of a bad row whose key an earlier row has.
 var ErrDuplicateKey = errors.New("duplicate key")
 
@@ -302,10 +334,14 @@ func (r *runner) duplicate(row *rows.Row, key string) *rows.RowError {
 		hint = ""
 	}
 	where := "an earlier row"
-	if first, line, ok := r.findKey(key, row.Index); ok {
-		where = fmt.Sprintf("row %d", first)
-		if line > 0 {
-			where = fmt.Sprintf("line %d", line)
+	// Naming the first row reads the input again: only for the first few
+	// duplicates, so that a doubled input stays linear.
+	if r.dups++; r.dups <= maxDupLookups {
+		if first, line, ok := r.findKey(key, row.Index); ok {
+			where = fmt.Sprintf("row %d", first)
+			if line > 0 {
+				where = fmt.Sprintf("line %d", line)
+			}
 		}
 	}
 	return &rows.RowError{File: r.cfg.Input, Line: row.Line, Index: row.Index,
@@ -342,9 +378,9 @@ func (r *runner) findKey(key string, before int64) (index, line int64, ok bool) 
 }
 
 // finished reports whether the journal already holds a final result for key.
-func (r *runner) finished(key string, index int64) bool {
+func (r *runner) finished(key string) bool {
 	r.mu.Lock()
-	st := r.totals.Status(key, index)
+	st := r.totals.Status(key)
 	r.mu.Unlock()
 	return st == results.OK || (st == results.Failed && !r.cfg.RetryFailed)
 }
@@ -397,8 +433,8 @@ func (r *runner) send(stopCtx, reqCtx context.Context, req *request) (rec *resul
 	if err != nil && !errors.As(err, &e) {
 		return nil // stopped while waiting: the row stays pending
 	}
-	if e != nil && (e.Class == responses.Fatal || e.Code == responses.CodeCanceled) {
-		return nil
+	if e != nil && (e.Class == responses.Fatal || (e.Code == responses.CodeCanceled && stopCtx.Err() != nil)) {
+		return nil // stays pending: the resume sends it
 	}
 	rec = &results.Record{CustomID: req.key, Index: req.index, Attempts: attempts, RequestSHA256: req.sha, Model: req.model,
 		RateLimited: rateLimited, Time: time.Now().UTC(), Input: req.keep}
@@ -455,7 +491,16 @@ func (r *runner) write(out <-chan *results.Record, cancelReq context.CancelFunc)
 			if r.needJob {
 				rec.Job = r.job
 			}
-			if err := r.journal.Append(rec); err != nil {
+			err := r.journal.Append(rec)
+			if errors.Is(err, results.ErrEncode) {
+				// One record's values, not the journal: keep what was
+				// paid for and record the row as failed.
+				rec = &results.Record{CustomID: rec.CustomID, Index: rec.Index, Job: rec.Job, Usage: rec.Usage, Model: rec.Model,
+					Attempts: rec.Attempts, LatencyMS: rec.LatencyMS, RequestSHA256: rec.RequestSHA256, RateLimited: rec.RateLimited,
+					Time: rec.Time, Error: &results.Error{Code: "encode_error", Message: err.Error()}}
+				err = r.journal.Append(rec)
+			}
+			if err != nil {
 				fail(err)
 				continue
 			}

@@ -177,6 +177,11 @@ func (c *Client) Send(ctx context.Context, body []byte) (*Answer, error) {
 		max = DefaultMaxBodyBytes
 	}
 	raw, readErr := readBody(resp, max+1)
+	if c.APIKey != "" && bytes.Contains(raw, []byte(c.APIKey)) {
+		// A gateway that echoes the key must not put it in the journal or
+		// an error message.
+		raw = bytes.ReplaceAll(raw, []byte(c.APIKey), []byte("[redacted]"))
+	}
 	ans := &Answer{
 		StatusCode: resp.StatusCode,
 		RequestID:  resp.Header.Get("x-request-id"),
@@ -244,7 +249,8 @@ func classify(ctx context.Context, ans *Answer, h http.Header, raw []byte, readE
 	retryAfter, _ := retry.ParseRetryAfter(h.Get("retry-after-ms"), h.Get("retry-after"), time.Now())
 	var w wire
 	jsonErr := json.Unmarshal(raw, &w)
-	if readErr == nil && jsonErr == nil {
+	valid := readErr == nil && (jsonErr == nil || json.Valid(raw))
+	if valid {
 		ans.Body = raw
 	}
 	code := ans.StatusCode
@@ -292,13 +298,30 @@ func classifyOK(ctx context.Context, ans *Answer, w *wire, raw []byte, readErr, 
 	switch {
 	case readErr != nil:
 		e.Class, e.Code, e.Message, e.Err = Retryable, CodeMalformed, "answer cut short: "+readErr.Error(), readErr
-		if ctx.Err() != nil {
+		switch {
+		case errors.Is(ctx.Err(), context.Canceled):
 			e.Code = CodeCanceled
+		case ctx.Err() != nil:
+			e.Code = CodeTimeout
 		}
 		return e
-	case jsonErr != nil:
+	case jsonErr != nil && !json.Valid(raw):
 		e.Class, e.Code = Retryable, CodeMalformed
 		e.Message = fmt.Sprintf("answer is not JSON (%v): %s", jsonErr, snippet(raw))
+		return e
+	case jsonErr != nil:
+		// Valid JSON, but not shaped like a response: record it, keep
+		// what usage it reports (it was paid for), do not retry.
+		var u struct {
+			Model string          `json:"model"`
+			Usage json.RawMessage `json:"usage"`
+		}
+		if json.Unmarshal(raw, &u) == nil {
+			ans.Model = u.Model
+			ans.Usage, _ = ParseUsage(u.Usage)
+		}
+		e.Class, e.Code = RowFailed, CodeNotResponse
+		e.Message = fmt.Sprintf("answer is not a response object (%v): %s", jsonErr, snippet(raw))
 		return e
 	case w.Status == "" && w.Output == nil:
 		e.Class, e.Code = RowFailed, CodeNotResponse

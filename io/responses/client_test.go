@@ -197,3 +197,55 @@ func TestParseRateLimit(t *testing.T) {
 		t.Errorf("ParseRateLimit() = %+v, want %+v", got, want)
 	}
 }
+
+func TestClient_SendOddAnswers(t *testing.T) {
+	tests := []struct {
+		name, body string
+		delay      bool
+		class      responses.Class
+		code       string
+		keepBody   bool
+	}{
+		{name: "WrongShape", body: `{"status":"completed","output":[{"type":"message","content":"hi"}],"usage":{"input_tokens":5,"output_tokens":2}}`,
+			class: responses.RowFailed, code: responses.CodeNotResponse, keepBody: true},
+		{name: "TopLevelArray", body: `[1,2]`, class: responses.RowFailed, code: responses.CodeNotResponse, keepBody: true},
+		{name: "StallsPastTimeout", delay: true, class: responses.Retryable, code: responses.CodeTimeout},
+		{name: "EchoesKey", body: `{"object":"response","status":"completed","output":[],"echo":"sk-secret-echo"}`, class: responses.OK, keepBody: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tt.delay {
+					w.Header().Set("Content-Length", "100")
+					w.WriteHeader(200)
+					w.(http.Flusher).Flush()
+					<-r.Context().Done()
+					return
+				}
+				w.Write([]byte(tt.body))
+			}))
+			defer srv.Close()
+			c := &responses.Client{BaseURL: srv.URL, APIKey: "sk-secret-echo"}
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer cancel()
+			ans, err := c.Send(ctx, []byte(`{}`))
+			class, code := responses.OK, ""
+			var e *responses.Error
+			if errors.As(err, &e) {
+				class, code = e.Class, e.Code
+			}
+			if class != tt.class || code != tt.code {
+				t.Fatalf("Send() = %v %q (%v), want %v %q", class, code, err, tt.class, tt.code)
+			}
+			if tt.keepBody && len(ans.Body) == 0 {
+				t.Errorf("body not kept")
+			}
+			if strings.Contains(string(ans.Body), "sk-secret-echo") || (err != nil && strings.Contains(err.Error(), "sk-secret-echo")) {
+				t.Errorf("the key leaked: %s %v", ans.Body, err)
+			}
+			if tt.name == "WrongShape" && ans.Usage.InputTokens != 5 {
+				t.Errorf("usage of a wrongly shaped answer lost: %+v", ans.Usage)
+			}
+		})
+	}
+}

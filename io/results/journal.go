@@ -18,6 +18,11 @@ const DefaultSyncInterval = time.Second
 // Errors of the journal.
 var (
 	ErrCorrupt = errors.New("journal is corrupt")
+	// ErrEncode: a record holds a value JSON cannot encode; nothing was
+	// written and the journal stays usable.
+	ErrEncode = errors.New("cannot encode record")
+	// ErrLocked: another process holds the journal's lock.
+	ErrLocked = errors.New("journal is in use by another llmbatch process")
 )
 
 // CorruptError reports a bad line before the journal's last line: the
@@ -39,7 +44,7 @@ type ScanInfo struct {
 	Lines     int64 // good records
 	Size      int64 // bytes of good records: where appending resumes
 	TornBytes int64 // bytes of a torn last line, cut on Open
-	Job       *Job  // the first record's job, if any
+	Job       *Job  // the job of the last record that names one (a --force run adds one)
 }
 
 // Scan reads the journal at path and calls fn with each good record. A
@@ -102,7 +107,7 @@ func Scan(path string, fn func(*Record)) (ScanInfo, error) {
 			info.TornBytes = int64(len(line))
 			continue
 		}
-		if info.Lines == 0 && rec.Job != nil {
+		if rec.Job != nil {
 			info.Job = rec.Job
 		}
 		info.Lines++
@@ -218,7 +223,7 @@ func (j *Journal) Append(rec *Record) error {
 	}
 	j.buf.Reset()
 	if err := j.enc.Encode(rec); err != nil { // Encode adds the newline
-		return fmt.Errorf("encode record %q: %w", rec.CustomID, err)
+		return fmt.Errorf("%w %q: %w", ErrEncode, rec.CustomID, err)
 	}
 	if _, err := j.f.Write(j.buf.Bytes()); err != nil {
 		j.err = fmt.Errorf("write journal %s: %w", j.path, osErr(err))

@@ -4,7 +4,6 @@ import (
 	"hash/maphash"
 	"math"
 	"sort"
-	"strconv"
 
 	"github.com/llmbatch/llmbatch/io/responses"
 )
@@ -17,9 +16,10 @@ import (
 // whose hashes collide would make one look finished as the other, with a
 // probability near n²/2⁶³ (about 1·10⁻⁵ at ten million rows).
 //
-// A key that is its own row index (the key "17" of the row at index 17,
-// as every row of a job without ids has) is kept in a dense array of 2
-// bits a row instead: such a job's resume state is 0.25 byte a row.
+// A key that is a small decimal number in canonical form ("17", as every
+// row of a job without ids has: its index) is kept in a dense array of 2
+// bits a number instead, so such a job's resume state is 0.25 byte a row.
+// Where a key is kept depends on the key alone.
 //
 // The zero value is not usable; call NewTotals. Totals is not safe for
 // concurrent use.
@@ -48,7 +48,7 @@ func (t *Totals) hash(key string) uint64 { return maphash.String(t.seed, key) }
 // Add accounts for one record.
 func (t *Totals) Add(rec *Record) {
 	st := StatusOf(rec.Error)
-	if old := t.put(rec.CustomID, rec.Index, st); old != Pending {
+	if old := t.put(rec.CustomID, st); old != Pending {
 		t.counts[old]--
 	}
 	t.counts[st]++
@@ -62,22 +62,31 @@ func (t *Totals) Add(rec *Record) {
 	}
 }
 
-// maxDense bounds the row indices kept densely (64 MiB of states); keys
-// of rows beyond it are hashed.
-const maxDense = 1 << 28
+// maxDense bounds the numbers kept densely (4 MiB of states at most);
+// larger numbers are hashed like other keys.
+const maxDense = 1 << 24
 
-// isIndexKey reports whether key is index written in decimal.
-func isIndexKey(key string, index int64) bool {
-	if index < 0 || index >= maxDense {
-		return false
+// denseIndex returns the number key writes in canonical decimal form, if
+// it is below maxDense.
+func denseIndex(key string) (int64, bool) {
+	if len(key) == 0 || len(key) > 8 || (key[0] == '0' && len(key) > 1) {
+		return 0, false
 	}
-	var b [20]byte
-	return string(strconv.AppendInt(b[:0], index, 10)) == key
+	var n int64
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, n < maxDense
 }
 
-// put sets the state of the row (key, index) and returns its old state.
-func (t *Totals) put(key string, index int64, st Status) Status {
-	if !isIndexKey(key, index) {
+// put sets key's state and returns its old state.
+func (t *Totals) put(key string, st Status) Status {
+	index, ok := denseIndex(key)
+	if !ok {
 		return t.state.put(t.hash(key), st)
 	}
 	i, shift := index/4, uint(index%4)*2
@@ -93,10 +102,10 @@ func (t *Totals) put(key string, index int64, st Status) Status {
 	return old
 }
 
-// Status returns the latest state of the row whose key is key and whose
-// 0-based index in the input is index.
-func (t *Totals) Status(key string, index int64) Status {
-	if !isIndexKey(key, index) {
+// Status returns the latest state of key.
+func (t *Totals) Status(key string) Status {
+	index, ok := denseIndex(key)
+	if !ok {
 		return t.state.get(t.hash(key))
 	}
 	if i := index / 4; i < int64(len(t.dense)) {
