@@ -171,6 +171,7 @@ func TestParseUsage(t *testing.T) {
 		{"OpenAI", `{"input_tokens":100,"input_tokens_details":{"cached_tokens":40},"output_tokens":30,"output_tokens_details":{"reasoning_tokens":20},"total_tokens":130}`, want},
 		{"Chat", `{"prompt_tokens":100,"prompt_tokens_details":{"cached_tokens":40},"completion_tokens":30,"completion_tokens_details":{"reasoning_tokens":20},"total_tokens":130}`, want},
 		{"NoTotal", `{"input_tokens":100,"input_tokens_details":{"cached_tokens":40},"output_tokens":30,"output_tokens_details":{"reasoning_tokens":20}}`, want},
+		{"FloatCounts", `{"prompt_tokens":100.0,"prompt_tokens_details":{"cached_tokens":40},"completion_tokens":30,"completion_tokens_details":{"reasoning_tokens":2e1},"total_tokens":130}`, want},
 		{"Null", `null`, responses.Usage{}},
 		{"Empty", ``, responses.Usage{}},
 	}

@@ -1,6 +1,10 @@
 package responses
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+)
 
 // Usage is a normalised token count. Cached tokens are a subset of input
 // tokens and reasoning tokens a subset of output tokens.
@@ -21,27 +25,46 @@ func (u *Usage) Add(o Usage) {
 	u.TotalTokens += o.TotalTokens
 }
 
+// count is a token count as sent: an integer, or a number with a zero
+// fraction ("3.0") as some gateways write it.
+type count int64
+
+func (c *count) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	if f < 0 || f > 1<<53 || f != math.Trunc(f) {
+		return fmt.Errorf("token count %s is not a whole number", b)
+	}
+	*c = count(f)
+	return nil
+}
+
 // wireUsage accepts both usage shapes.
 type wireUsage struct {
-	InputTokens        *int64 `json:"input_tokens"`
-	OutputTokens       *int64 `json:"output_tokens"`
+	InputTokens        *count `json:"input_tokens"`
+	OutputTokens       *count `json:"output_tokens"`
 	InputTokensDetails struct {
-		CachedTokens int64 `json:"cached_tokens"`
+		CachedTokens count `json:"cached_tokens"`
 	} `json:"input_tokens_details"`
 	OutputTokensDetails struct {
-		ReasoningTokens int64 `json:"reasoning_tokens"`
+		ReasoningTokens count `json:"reasoning_tokens"`
 	} `json:"output_tokens_details"`
 
-	PromptTokens        *int64 `json:"prompt_tokens"`
-	CompletionTokens    *int64 `json:"completion_tokens"`
+	PromptTokens        *count `json:"prompt_tokens"`
+	CompletionTokens    *count `json:"completion_tokens"`
 	PromptTokensDetails struct {
-		CachedTokens int64 `json:"cached_tokens"`
+		CachedTokens count `json:"cached_tokens"`
 	} `json:"prompt_tokens_details"`
 	CompletionTokensDetails struct {
-		ReasoningTokens int64 `json:"reasoning_tokens"`
+		ReasoningTokens count `json:"reasoning_tokens"`
 	} `json:"completion_tokens_details"`
 
-	TotalTokens *int64 `json:"total_tokens"`
+	TotalTokens *count `json:"total_tokens"`
 }
 
 // ParseUsage normalises a usage object of either shape. A null or absent
@@ -60,24 +83,24 @@ func ParseUsage(raw json.RawMessage) (Usage, error) {
 	case w.InputTokens != nil || w.OutputTokens != nil:
 		u.InputTokens = deref(w.InputTokens)
 		u.OutputTokens = deref(w.OutputTokens)
-		u.CachedInputTokens = w.InputTokensDetails.CachedTokens
-		u.ReasoningTokens = w.OutputTokensDetails.ReasoningTokens
+		u.CachedInputTokens = int64(w.InputTokensDetails.CachedTokens)
+		u.ReasoningTokens = int64(w.OutputTokensDetails.ReasoningTokens)
 	case w.PromptTokens != nil || w.CompletionTokens != nil:
 		u.InputTokens = deref(w.PromptTokens)
 		u.OutputTokens = deref(w.CompletionTokens)
-		u.CachedInputTokens = w.PromptTokensDetails.CachedTokens
-		u.ReasoningTokens = w.CompletionTokensDetails.ReasoningTokens
+		u.CachedInputTokens = int64(w.PromptTokensDetails.CachedTokens)
+		u.ReasoningTokens = int64(w.CompletionTokensDetails.ReasoningTokens)
 	}
 	u.TotalTokens = u.InputTokens + u.OutputTokens
 	if w.TotalTokens != nil && *w.TotalTokens > 0 {
-		u.TotalTokens = *w.TotalTokens
+		u.TotalTokens = int64(*w.TotalTokens)
 	}
 	return u, nil
 }
 
-func deref(p *int64) int64 {
+func deref(p *count) int64 {
 	if p == nil {
 		return 0
 	}
-	return *p
+	return int64(*p)
 }
