@@ -14,7 +14,6 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/llmbatch/llmbatch/io/results"
-	"github.com/llmbatch/llmbatch/io/rows"
 	"github.com/llmbatch/llmbatch/io/sim"
 	"github.com/llmbatch/llmbatch/pipeline"
 )
@@ -247,7 +246,6 @@ func TestRun_BadInput(t *testing.T) {
 			}
 		})
 	}
-	_ = rows.ErrEmptyInput
 }
 
 func TestRun_SecondJobOnTheSameJournalIsRefused(t *testing.T) {
