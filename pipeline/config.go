@@ -238,11 +238,12 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// newHTTPClient returns a client whose pool keeps a connection per worker.
+// newHTTPClient returns a client whose pool keeps a connection per worker
+// and that follows no redirect to another origin (responses.CheckRedirect).
 func newHTTPClient(concurrency int) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = concurrency + 16
 	t.MaxIdleConnsPerHost = concurrency + 16
 	t.IdleConnTimeout = 90 * time.Second
-	return &http.Client{Transport: t}
+	return &http.Client{Transport: t, CheckRedirect: responses.CheckRedirect}
 }

@@ -66,6 +66,9 @@ func newBuilder(cfg *Config) (*builder, error) {
 		if err != nil {
 			return nil, usageErrorf("request body: %v", err)
 		}
+		if streams(b.base) {
+			return nil, usageErrorf("request body: %s", errStream)
+		}
 	}
 	return b, nil
 }
@@ -134,6 +137,9 @@ func (b *builder) build(row *rows.Row) (*request, error) {
 		if u, ok := row.Fields["url"].(string); ok && u != "" && !strings.HasSuffix(u, "/responses") {
 			return nil, fmt.Errorf("batch line url %q: only /v1/responses is supported", u)
 		}
+		if streams(rb) {
+			return nil, fmt.Errorf("batch line body: %s", errStream)
+		}
 		body = rb
 	} else {
 		body = make(map[string]any, len(b.base)+3)
@@ -179,6 +185,16 @@ func (b *builder) build(row *rows.Row) (*request, error) {
 	sum := sha256.Sum256(req.body)
 	req.sha = hex.EncodeToString(sum[:])
 	return req, nil
+}
+
+// errStream is why a body that asks for a streamed answer is refused: the
+// event stream would be paid for and could not be journalled as a response.
+const errStream = `"stream": true is not supported: llmbatch reads whole answers; remove "stream" from the body`
+
+// streams reports whether a request body asks for a streamed answer.
+func streams(body map[string]any) bool {
+	v, _ := body["stream"].(bool)
+	return v
 }
 
 // kept returns the row's KeepColumns that it has.

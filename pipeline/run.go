@@ -19,6 +19,7 @@ import (
 	"github.com/llmbatch/llmbatch/io/responses"
 	"github.com/llmbatch/llmbatch/io/results"
 	"github.com/llmbatch/llmbatch/io/rows"
+	"github.com/llmbatch/llmbatch/io/secret"
 	"github.com/llmbatch/llmbatch/retry"
 )
 
@@ -100,6 +101,7 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 		return nil, &StopError{Reason: "cannot open the journal", Err: err}
 	}
 	journal.SyncInterval = cfg.SyncInterval
+	journal.Redact = secret.NewRedactor(cfg.APIKey)
 	endpoint := cfg.Endpoint
 	if endpoint == nil {
 		hc := cfg.HTTPClient
@@ -237,7 +239,7 @@ func (r *runner) run(ctx context.Context) (*results.Summary, error) {
 	if err != nil {
 		sum.Run.Stopped = err.Error()
 	}
-	if serr := results.WriteSummary(results.SummaryPath(r.cfg.Output), sum); serr != nil {
+	if serr := results.WriteSummaryRedacted(results.SummaryPath(r.cfg.Output), sum, r.journal.Redact); serr != nil {
 		r.cfg.Logger.Warn("cannot write the summary", "err", serr)
 	}
 	return sum, err
@@ -449,6 +451,9 @@ func (r *runner) send(stopCtx, reqCtx context.Context, req *request) (rec *resul
 	}
 	if e != nil {
 		rec.Error = &results.Error{Code: e.Code, Message: e.Message, StatusCode: e.StatusCode, Retryable: e.Class == responses.Retryable}
+		if e.Type != e.Code {
+			rec.Error.Type = e.Type
+		}
 	}
 	return rec
 }
@@ -457,8 +462,8 @@ func fatalReason(e *responses.Error) string {
 	switch {
 	case e.StatusCode == 401:
 		return "the endpoint rejected the API key (401); check the key, then re-run the same command to resume"
-	case e.StatusCode == 402 || e.Code == "insufficient_quota" || e.Type == "insufficient_quota":
-		return "the account is out of quota or credit; add credit, then re-run the same command to resume"
+	case e.StatusCode == 402 || e.Quota:
+		return "the account's quota, credit or budget is used up; raise it, then re-run the same command to resume"
 	case e.StatusCode == 403:
 		return "the endpoint refused access (403); fix the permission, then re-run the same command to resume"
 	}
@@ -518,7 +523,7 @@ func (r *runner) write(out <-chan *results.Record, cancelReq context.CancelFunc)
 			}
 			if time.Since(lastSummary) >= r.cfg.SummaryInterval {
 				lastSummary = time.Now()
-				if err := results.WriteSummary(results.SummaryPath(r.cfg.Output), r.summary()); err != nil {
+				if err := results.WriteSummaryRedacted(results.SummaryPath(r.cfg.Output), r.summary(), r.journal.Redact); err != nil {
 					r.cfg.Logger.Warn("cannot write the summary", "err", err)
 				}
 			}

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/llmbatch/llmbatch/io/results"
+	"github.com/llmbatch/llmbatch/io/secret"
 	"github.com/llmbatch/llmbatch/io/sim"
 	"github.com/llmbatch/llmbatch/pipeline"
 )
@@ -138,6 +139,13 @@ func runJob(ctx context.Context, args []string, env environ) int {
 		cfg.APIKey = env.getenv(o.APIKeyEnv)
 		if cfg.APIKey == "" {
 			return exitCode(usagef("run: no API key: set %s (or use --sim to try the simulated endpoint)", o.APIKeyEnv), nil, env)
+		}
+		// Everything printed from here on (logs, progress, errors) has
+		// the key removed, should an endpoint echo it.
+		if red := secret.NewRedactor(cfg.APIKey); red != nil {
+			env.stderr = &secret.Writer{W: env.stderr, R: red}
+			logger = newLogger(env, o.LogFormat, o.Quiet)
+			cfg.Logger = logger
 		}
 	}
 	if !o.Quiet {

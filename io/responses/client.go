@@ -7,12 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/llmbatch/llmbatch/io/secret"
 	"github.com/llmbatch/llmbatch/retry"
 )
 
@@ -67,14 +71,24 @@ type Client struct {
 	MaxBodyBytes int64
 	// UserAgent is sent as User-Agent when non-empty.
 	UserAgent string
+
+	once sync.Once
+	hc   *http.Client     // HTTPClient with redirects checked (CheckRedirect)
+	red  *secret.Redactor // APIKey's, for error texts built from answers
 }
 
 // Answer is what the endpoint said to one request.
 type Answer struct {
 	StatusCode int
-	RequestID  string          // x-request-id
-	Body       json.RawMessage // the body, when it is valid JSON
-	Status     string          // the response object's status
+	// RequestID is x-request-id, else LiteLLM's llm_provider-x-request-id
+	// or x-litellm-call-id.
+	RequestID string
+	// Body is the body as received, when it is valid JSON (for a streamed
+	// answer, the response its terminal event carries). It may hold the
+	// API key if the endpoint echoes it: redact it where it is written
+	// (package secret).
+	Body       json.RawMessage
+	Status     string // the response object's status
 	Model      string
 	OutputText string // the text of the output's message items, as the SDKs join it
 	Usage      Usage
@@ -97,24 +111,65 @@ type Error struct {
 	// RateLimited is set for a 429 that is not insufficient_quota: the
 	// whole pool should pause.
 	RateLimited bool
+	// Quota is set when the answer says the account's quota, credit or
+	// budget is used up (OpenAI's insufficient_quota, LiteLLM's
+	// budget_exceeded, also when a gateway wraps them in another error's
+	// message). Such an answer is Fatal.
+	Quota bool
 	// Err is the transport error, if any.
 	Err error
 }
 
 // Codes this package gives to answers that carry none of their own.
 const (
-	CodeConnection   = "connection_error"   // reset, refused, EOF before an answer
-	CodeTimeout      = "timeout"            // the attempt's deadline passed
-	CodeMalformed    = "malformed_response" // a 2xx whose body is cut short or is not JSON
-	CodeNotResponse  = "not_a_response"     // a 2xx JSON body that is not a response object
-	CodeIncomplete   = "incomplete"         // status "incomplete"
-	CodeFailed       = "response_failed"    // status "failed" with no error code
-	CodeTooLarge     = "response_too_large"
-	CodeHTTP         = "http_error" // a non-2xx answer with no error code
-	CodeCanceled     = "canceled"
-	CodeBadStatus    = "unexpected_status" // status other than completed/incomplete/failed
-	codeInsufficient = "insufficient_quota"
+	CodeConnection  = "connection_error"   // reset, refused, EOF before an answer
+	CodeTimeout     = "timeout"            // the attempt's deadline passed
+	CodeMalformed   = "malformed_response" // a 2xx whose body is cut short or is not JSON
+	CodeNotResponse = "not_a_response"     // a 2xx JSON body that is not a response object
+	CodeIncomplete  = "incomplete"         // status "incomplete"
+	CodeFailed      = "response_failed"    // status "failed" with no error code
+	CodeTooLarge    = "response_too_large"
+	CodeHTTP        = "http_error" // a non-2xx answer with no error code
+	CodeCanceled    = "canceled"
+	CodeBadStatus   = "unexpected_status" // status other than completed/incomplete/failed
+	// CodeStream: a 2xx server-sent event stream (the body asked for
+	// "stream": true). Not retried: the answer was paid for; the usage of
+	// its terminal event, if any, is kept.
+	CodeStream = "stream_not_supported"
+	// CodeRedirect: a redirect that was not followed, to another origin
+	// (scheme, host, port) or one that would turn the POST into a GET.
+	CodeRedirect = "redirect_refused"
 )
+
+// quotaMarkers are the texts that mark an answer as "out of quota, credit
+// or budget", in an error's type, code or message (lower case). Waiting
+// does not clear these, unlike a rate limit. A bare "quota exceeded" is
+// not one: Google's per-minute limits say that and do clear.
+var quotaMarkers = []string{
+	"insufficient_quota",
+	"exceeded your current quota", // OpenAI's message of insufficient_quota
+	"billing_hard_limit_reached",
+	"budget_exceeded",          // LiteLLM's type
+	"budget has been exceeded", // LiteLLM's message
+	"exceededbudget",
+	"credit balance is too low", // Anthropic, through gateways
+}
+
+// isQuota reports whether any of texts carries a quota marker.
+func isQuota(texts ...string) bool {
+	for _, t := range texts {
+		if t == "" {
+			continue
+		}
+		t = strings.ToLower(t)
+		for _, m := range quotaMarkers {
+			if strings.Contains(t, m) {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 func (e *Error) Error() string {
 	var b strings.Builder
@@ -141,8 +196,28 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Send makes one attempt. It returns the answer (nil if no HTTP answer
-// arrived) and, unless the class is OK, an *Error.
+// arrived) and, unless the class is OK, an *Error. The answer is parsed
+// exactly as received; error texts built from it have the API key
+// redacted.
+//
+// Redirects: a 307 or 308 to the same origin (scheme, host and port) is
+// followed, with the same body and headers (net/http replays the body).
+// Any other redirect is not followed: one to another origin would carry
+// the key, the extra headers and the prompt there, and a 301, 302 or 303
+// would turn the POST into a GET. The row then fails with CodeRedirect,
+// naming where the redirect pointed (without its query). This holds for a
+// caller's HTTPClient too: its CheckRedirect runs after this check.
 func (c *Client) Send(ctx context.Context, body []byte) (*Answer, error) {
+	ans, err := c.send(ctx, body)
+	var e *Error
+	if errors.As(err, &e) && c.red != nil {
+		e.Message = c.red.String(e.Message)
+	}
+	return ans, err
+}
+
+func (c *Client) send(ctx context.Context, body []byte) (*Answer, error) {
+	hc := c.httpClient()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.BaseURL, "/")+"/responses", bytes.NewReader(body))
 	if err != nil {
 		return nil, &Error{Class: Fatal, Code: "bad_request_url", Message: "cannot build request: invalid base URL"}
@@ -162,12 +237,18 @@ func (c *Client) Send(ctx context.Context, body []byte) (*Answer, error) {
 			req.Header.Set("Authorization", "Bearer "+c.APIKey)
 		}
 	}
-	hc := c.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
-	}
 	start := time.Now()
 	resp, err := hc.Do(req)
+	var re *RedirectError
+	if errors.As(err, &re) {
+		e := &Error{Class: RowFailed, Code: CodeRedirect, StatusCode: re.StatusCode, Message: re.Error()}
+		if resp == nil {
+			return nil, e
+		}
+		ans := &Answer{StatusCode: resp.StatusCode, RequestID: requestID(resp.Header), Latency: time.Since(start)}
+		e.RequestID = ans.RequestID
+		return ans, e
+	}
 	if err != nil {
 		return nil, transportError(ctx, err)
 	}
@@ -176,24 +257,109 @@ func (c *Client) Send(ctx context.Context, body []byte) (*Answer, error) {
 	if max <= 0 {
 		max = DefaultMaxBodyBytes
 	}
-	raw, readErr := readBody(resp, max+1)
-	if c.APIKey != "" && bytes.Contains(raw, []byte(c.APIKey)) {
-		// A gateway that echoes the key must not put it in the journal or
-		// an error message.
-		raw = bytes.ReplaceAll(raw, []byte(c.APIKey), []byte("[redacted]"))
-	}
 	ans := &Answer{
 		StatusCode: resp.StatusCode,
-		RequestID:  resp.Header.Get("x-request-id"),
+		RequestID:  requestID(resp.Header),
 		RateLimit:  ParseRateLimit(resp.Header),
-		Latency:    time.Since(start),
 	}
-	if int64(len(raw)) > max {
+	raw, tooLarge, readErr := readBody(resp.Body, resp.ContentLength, max)
+	ans.Latency = time.Since(start)
+	if tooLarge {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // drain a little for connection reuse
 		return ans, &Error{Class: RowFailed, StatusCode: resp.StatusCode, Code: CodeTooLarge,
 			Message: fmt.Sprintf("answer body exceeds %d bytes", max), RequestID: ans.RequestID}
 	}
 	return ans, classify(ctx, ans, resp.Header, raw, readErr)
+}
+
+// httpClient is HTTPClient (or http.DefaultClient) with CheckRedirect run
+// before the caller's own redirect policy.
+func (c *Client) httpClient() *http.Client {
+	c.once.Do(func() {
+		c.red = secret.NewRedactor(c.APIKey)
+		base := c.HTTPClient
+		if base == nil {
+			base = http.DefaultClient
+		}
+		hc := *base
+		next := base.CheckRedirect
+		hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+			if err := CheckRedirect(req, via); err != nil {
+				return err
+			}
+			if next != nil {
+				return next(req, via)
+			}
+			return nil
+		}
+		c.hc = &hc
+	})
+	return c.hc
+}
+
+// RedirectError is a redirect that CheckRedirect refused.
+type RedirectError struct {
+	StatusCode int    // the redirect's status
+	Location   string // where it pointed: scheme, host and path only
+	Reason     string
+}
+
+func (e *RedirectError) Error() string {
+	return fmt.Sprintf("redirect (HTTP %d) to %s not followed: %s; if that endpoint is trusted, use it as --base-url", e.StatusCode, e.Location, e.Reason)
+}
+
+// CheckRedirect is an http.Client CheckRedirect policy for POST requests
+// that carry a key: it follows at most 10 redirects, all 307 or 308 (which
+// keep the method and body) to the origin of the first request, and
+// refuses any other with a *RedirectError.
+func CheckRedirect(req *http.Request, via []*http.Request) error {
+	e := &RedirectError{Location: where(req.URL)}
+	if req.Response != nil {
+		e.StatusCode = req.Response.StatusCode
+	}
+	switch first := via[0]; {
+	case origin(req.URL) != origin(first.URL):
+		e.Reason = "it leads to another origin than " + origin(first.URL) + ", which would receive the API key, the headers and the request"
+	case req.Method != first.Method:
+		e.Reason = "it would turn the " + first.Method + " into a " + req.Method
+	case len(via) >= 10:
+		e.Reason = "more than 10 redirects"
+	default:
+		return nil
+	}
+	return e
+}
+
+// origin is u's scheme://host:port, with the scheme's default port made
+// explicit.
+func origin(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	if port == "" {
+		switch scheme {
+		case "http":
+			port = "80"
+		case "https":
+			port = "443"
+		}
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+}
+
+// where is u without user info, query or fragment.
+func where(u *url.URL) string {
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+}
+
+// requestID reads the request id an answer carries: x-request-id, else
+// the ones LiteLLM sends.
+func requestID(h http.Header) string {
+	for _, name := range []string{"x-request-id", "llm_provider-x-request-id", "x-litellm-call-id"} {
+		if v := h.Get(name); v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 func transportError(ctx context.Context, err error) *Error {
@@ -227,14 +393,69 @@ type wire struct {
 	Model  string          `json:"model"`
 	Output []wireItem      `json:"output"`
 	Usage  json.RawMessage `json:"usage"`
-	Error  *struct {
-		Code    json.RawMessage `json:"code"`
-		Type    string          `json:"type"`
-		Message string          `json:"message"`
-	} `json:"error"`
+	// Error is OpenAI's {"code", "type", "message"} object, or a plain
+	// string in some gateways.
+	Error             json.RawMessage `json:"error"`
 	IncompleteDetails *struct {
 		Reason string `json:"reason"`
 	} `json:"incomplete_details"`
+	// Where other servers put an error's text: FastAPI's "detail",
+	// RFC 7807's "title", a bare "message".
+	Message json.RawMessage `json:"message"`
+	Detail  json.RawMessage `json:"detail"`
+	Title   json.RawMessage `json:"title"`
+}
+
+// wireError is what is read of an error, whatever its shape.
+type wireError struct {
+	Code    string
+	Type    string
+	Message string
+}
+
+// readError reads the error of a body: error.{code,type,message}, or an
+// "error" string, else a top-level message, detail or title. ok is false
+// when the body has none of these.
+func (w *wire) readError() (we wireError, ok bool) {
+	if len(w.Error) > 0 && string(w.Error) != "null" {
+		var o struct {
+			Code    json.RawMessage `json:"code"`
+			Type    json.RawMessage `json:"type"`
+			Message json.RawMessage `json:"message"`
+		}
+		if json.Unmarshal(w.Error, &o) == nil {
+			we = wireError{Code: codeString(o.Code, ""), Type: text(o.Type), Message: text(o.Message)}
+		} else {
+			we.Message = text(w.Error)
+		}
+		ok = true
+	}
+	if we.Message == "" {
+		for _, raw := range []json.RawMessage{w.Message, w.Detail, w.Title} {
+			if t := text(raw); t != "" {
+				we.Message, ok = t, true
+				break
+			}
+		}
+	}
+	return we, ok
+}
+
+// text is a JSON string's value, or the compact JSON text of any other
+// value ("" for null or absent).
+func text(raw json.RawMessage) string {
+	if len(raw) == 0 || string(raw) == "null" {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var b bytes.Buffer
+	if json.Compact(&b, raw) == nil {
+		return snippet(b.Bytes())
+	}
+	return snippet(raw)
 }
 
 type wireItem struct {
@@ -245,33 +466,51 @@ type wireItem struct {
 	} `json:"content"`
 }
 
+// retryAfter reads the wait an answer asks for: retry-after-ms, then
+// retry-after, then LiteLLM's llm_provider-retry-after (the provider's
+// header, passed on), each as retry.ParseRetryAfter reads it.
+func retryAfter(h http.Header) time.Duration {
+	now := time.Now()
+	if d, ok := retry.ParseRetryAfter(h.Get("retry-after-ms"), h.Get("retry-after"), now); ok {
+		return d
+	}
+	if d, ok := retry.ParseRetryAfter(h.Get("llm_provider-retry-after-ms"), h.Get("llm_provider-retry-after"), now); ok {
+		return d
+	}
+	return 0
+}
+
 func classify(ctx context.Context, ans *Answer, h http.Header, raw []byte, readErr error) error {
-	retryAfter, _ := retry.ParseRetryAfter(h.Get("retry-after-ms"), h.Get("retry-after"), time.Now())
+	retryAfter := retryAfter(h)
+	code := ans.StatusCode
+	if code >= 200 && code < 300 && isEventStream(h) {
+		return classifyStream(ans, raw, readErr, retryAfter)
+	}
 	var w wire
 	jsonErr := json.Unmarshal(raw, &w)
 	valid := readErr == nil && (jsonErr == nil || json.Valid(raw))
 	if valid {
 		ans.Body = raw
 	}
-	code := ans.StatusCode
 	if code >= 200 && code < 300 {
 		return classifyOK(ctx, ans, &w, raw, readErr, jsonErr, retryAfter)
 	}
 	e := &Error{StatusCode: code, RequestID: ans.RequestID, RetryAfter: retryAfter, Code: CodeHTTP}
-	if w.Error != nil {
-		e.Type = w.Error.Type
-		e.Code = codeString(w.Error.Code, or(e.Type, CodeHTTP))
-		e.Message = w.Error.Message
+	if we, ok := w.readError(); ok && jsonErr == nil {
+		e.Type = we.Type
+		e.Code = or(we.Code, or(e.Type, CodeHTTP))
+		e.Message = we.Message
 	} else if jsonErr != nil || readErr != nil {
 		e.Message = snippet(raw)
 	}
 	if e.Message == "" {
 		e.Message = http.StatusText(code)
 	}
+	e.Quota = isQuota(e.Code, e.Type, e.Message)
 	switch {
 	case code == 401 || code == 402 || code == 403:
 		e.Class = Fatal
-	case code == 429 && (e.Code == codeInsufficient || e.Type == codeInsufficient):
+	case e.Quota:
 		e.Class = Fatal
 	case code == 429:
 		e.Class = Retryable
@@ -289,6 +528,54 @@ func classify(ctx context.Context, ans *Answer, h http.Header, raw []byte, readE
 			e.Class = RowFailed
 			e.RateLimited = false
 		}
+	}
+	return e
+}
+
+// isEventStream reports whether an answer is a server-sent event stream.
+func isEventStream(h http.Header) bool {
+	mt, _, err := mime.ParseMediaType(h.Get("Content-Type"))
+	return err == nil && mt == "text/event-stream"
+}
+
+// classifyStream handles a 2xx event stream: a failed row, never retried
+// (the answer was paid for). The response of its terminal event
+// (response.completed, .incomplete or .failed), if it arrived, gives the
+// answer's body, usage, model and output text.
+func classifyStream(ans *Answer, raw []byte, readErr error, retryAfter time.Duration) error {
+	e := &Error{Class: RowFailed, StatusCode: ans.StatusCode, RequestID: ans.RequestID, RetryAfter: retryAfter, Code: CodeStream,
+		Message: `the endpoint answered with an event stream (the request has "stream": true); llmbatch reads whole answers: remove "stream" from the request body`}
+	for line := range bytes.Lines(raw) {
+		data, ok := bytes.CutPrefix(bytes.TrimRight(line, "\r\n"), []byte("data:"))
+		if !ok {
+			continue
+		}
+		var ev struct {
+			Type     string          `json:"type"`
+			Response json.RawMessage `json:"response"`
+		}
+		if json.Unmarshal(bytes.TrimSpace(data), &ev) != nil {
+			continue
+		}
+		switch ev.Type {
+		case "response.completed", "response.incomplete", "response.failed":
+		default:
+			continue
+		}
+		var w wire
+		if json.Unmarshal(ev.Response, &w) != nil {
+			continue
+		}
+		if u, err := ParseUsage(w.Usage); err == nil {
+			ans.Usage = u
+		}
+		ans.Body = ev.Response
+		ans.Status = w.Status
+		ans.Model = w.Model
+		ans.OutputText = outputText(w.Output)
+	}
+	if readErr != nil {
+		e.Message += " (the stream was cut short: " + readErr.Error() + ")"
 	}
 	return e
 }
@@ -349,9 +636,9 @@ func classifyOK(ctx context.Context, ans *Answer, w *wire, raw []byte, readErr, 
 		return e
 	case "failed":
 		e.Class, e.Code, e.Message = RowFailed, CodeFailed, "response failed"
-		if w.Error != nil {
-			e.Code = codeString(w.Error.Code, CodeFailed)
-			e.Message = w.Error.Message
+		if we, ok := w.readError(); ok {
+			e.Code, e.Type = or(we.Code, CodeFailed), we.Type
+			e.Message = or(we.Message, e.Message)
 		}
 		if e.Code == "server_error" || e.Code == "rate_limit_exceeded" {
 			e.Class = Retryable
@@ -414,15 +701,60 @@ func or(s, def string) string {
 	return def
 }
 
-// readBody reads up to limit bytes of the answer's body, in one allocation
-// when the server sent a Content-Length (net/http ends the body there; a
-// short body is an io.ErrUnexpectedEOF, as with io.ReadAll).
-func readBody(resp *http.Response, limit int64) ([]byte, error) {
-	n := resp.ContentLength
-	if n < 0 || n >= limit {
-		return io.ReadAll(io.LimitReader(resp.Body, limit))
+// Chunk sizes of readBody for a body of unknown length.
+const (
+	firstChunk = 32 << 10
+	maxChunk   = 4 << 20
+)
+
+// readBody reads a body of at most max bytes. A body whose Content-Length
+// (n, -1 when unknown) is known is read into one buffer of that size (net/
+// http ends the body there; a short body is an io.ErrUnexpectedEOF, as
+// with io.ReadAll); one that announces more than max is not read at all.
+// A body of unknown length is read in chunks that double from 32 KiB up to
+// 4 MiB: one that passes max is dropped as soon as it does, so that an
+// oversized answer holds at most max plus one chunk; one that fits is
+// copied into one buffer of its exact size. tooLarge reports a body over
+// max.
+func readBody(r io.Reader, n, max int64) (raw []byte, tooLarge bool, err error) {
+	if n > max {
+		return nil, true, nil
 	}
-	buf := make([]byte, n)
-	m, err := io.ReadFull(resp.Body, buf)
-	return buf[:m], err
+	if n >= 0 {
+		buf := make([]byte, n)
+		m, err := io.ReadFull(r, buf)
+		return buf[:m], false, err
+	}
+	var (
+		chunks [][]byte
+		total  int64
+		size   = int64(firstChunk)
+	)
+	for err == nil {
+		buf := make([]byte, min(size, max+1-total))
+		m := 0
+		for m < len(buf) && err == nil {
+			var k int
+			k, err = r.Read(buf[m:])
+			m += k
+		}
+		chunks = append(chunks, buf[:m])
+		total += int64(m)
+		if total > max {
+			return nil, true, nil
+		}
+		size = min(2*size, maxChunk)
+	}
+	if err == io.EOF {
+		err = nil
+	}
+	if len(chunks) == 1 {
+		return chunks[0], false, err
+	}
+	raw = make([]byte, 0, total)
+	for i, c := range chunks {
+		raw = append(raw, c...)
+		chunks[i] = nil
+	}
+	return raw, false, err
 }

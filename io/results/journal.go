@@ -9,6 +9,9 @@ import (
 	"io"
 	"os"
 	"time"
+	"unicode/utf8"
+
+	"github.com/llmbatch/llmbatch/io/secret"
 )
 
 // DefaultSyncInterval is how often a Journal fsyncs at most, when records
@@ -170,6 +173,10 @@ type Journal struct {
 	// syncs only on Close (Sync does nothing): a crash of the process
 	// still loses nothing written, but a crash of the machine may.
 	SyncInterval time.Duration
+	// Redact, when set, removes the API key from every line, in every
+	// form (an endpoint may echo it in a body or a header); nil writes
+	// lines as they are.
+	Redact *secret.Redactor
 
 	f        *os.File
 	path     string
@@ -216,16 +223,25 @@ func OpenJournal(path string, size int64) (*Journal, error) {
 
 // Append writes rec as one line with a single write, and fsyncs if the
 // last sync is older than SyncInterval. After a write error every later
-// call returns that error.
+// call returns that error. The line is valid UTF-8: invalid bytes of a
+// response body are replaced by U+FFFD, one for each byte, as
+// encoding/json does in strings. Redact is applied to the whole line.
 func (j *Journal) Append(rec *Record) error {
 	if j.err != nil {
 		return j.err
+	}
+	if r := rec.Response; r != nil && !utf8.Valid(r.Body) {
+		fixed := *r
+		fixed.Body = ValidUTF8(r.Body)
+		cp := *rec
+		cp.Response = &fixed
+		rec = &cp
 	}
 	j.buf.Reset()
 	if err := j.enc.Encode(rec); err != nil { // Encode adds the newline
 		return fmt.Errorf("%w %q: %w", ErrEncode, rec.CustomID, err)
 	}
-	if _, err := j.f.Write(j.buf.Bytes()); err != nil {
+	if _, err := j.f.Write(j.Redact.JSON(j.buf.Bytes())); err != nil {
 		j.err = fmt.Errorf("write journal %s: %w", j.path, osErr(err))
 		return j.err
 	}
@@ -286,4 +302,25 @@ func osErr(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// ValidUTF8 returns b with each byte that is not part of a valid UTF-8
+// sequence replaced by U+FFFD, as encoding/json decodes strings; b itself
+// when it is valid. Invalid bytes may only be inside JSON strings of a
+// valid JSON text, so the result is still valid JSON.
+func ValidUTF8(b []byte) []byte {
+	if utf8.Valid(b) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+16)
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r == utf8.RuneError && n == 1 {
+			out = utf8.AppendRune(out, utf8.RuneError)
+		} else {
+			out = append(out, b[:n]...)
+		}
+		b = b[n:]
+	}
+	return out
 }

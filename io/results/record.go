@@ -56,7 +56,11 @@ type Response struct {
 // of attempts on a transient error) are sent again on resume; others are
 // final unless the user asks for --retry-failed.
 type Error struct {
-	Code       string `json:"code"`
+	Code string `json:"code"`
+	// Type is the server's error type, when it differs from Code (as when
+	// a gateway's code is only the status number: "429",
+	// "throttling_error").
+	Type       string `json:"type,omitempty"`
 	Message    string `json:"message"`
 	StatusCode int    `json:"status_code,omitempty"`
 	Retryable  bool   `json:"retryable"`

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/llmbatch/llmbatch/io/responses"
+	"github.com/llmbatch/llmbatch/io/secret"
 )
 
 // Summary is the content of the summary file written beside a journal.
@@ -90,11 +91,18 @@ func SummaryPath(journal string) string {
 // WriteSummary writes s to path atomically: a temp file in the same
 // directory, fsync, rename, fsync of the directory.
 func WriteSummary(path string, s *Summary) (err error) {
+	return WriteSummaryRedacted(path, s, nil)
+}
+
+// WriteSummaryRedacted is WriteSummary with the API key that r redacts
+// removed from the text (an error message in Run.Stopped, a model name
+// an endpoint echoed); a nil r redacts nothing.
+func WriteSummaryRedacted(path string, s *Summary, r *secret.Redactor) (err error) {
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode summary: %w", err)
 	}
-	return WriteFileAtomic(path, append(b, '\n'))
+	return WriteFileAtomic(path, append(r.JSON(b), '\n'))
 }
 
 // WriteFileAtomic replaces path with data so that a crash leaves either the
