@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +79,50 @@ func TestClient_SendGatewayAnswers(t *testing.T) {
 			}
 			if tt.requestID != "" && (ans.RequestID != tt.requestID || e.RequestID != tt.requestID) {
 				t.Errorf("RequestID = %q / %q, want %q", ans.RequestID, e.RequestID, tt.requestID)
+			}
+		})
+	}
+}
+
+func TestClient_SendBodySizes(t *testing.T) {
+	pad := strings.Repeat("y", 300<<10) // several chunks
+	big := `{"object":"response","status":"completed","output":[{"type":"message","content":[{"type":"output_text","text":"` + pad + `"}]}],"usage":{"input_tokens":3,"output_tokens":4}}`
+	tests := []struct {
+		name    string
+		max     int64
+		length  bool // send Content-Length
+		code    string
+		wantLen int
+	}{
+		{"ChunkedFits", 1 << 20, false, "", len(pad)},
+		{"ChunkedExactLimit", int64(len(big)), false, "", len(pad)},
+		{"ChunkedOver", int64(len(big)) - 1, false, responses.CodeTooLarge, 0},
+		{"LengthOver", int64(len(big)) - 1, true, responses.CodeTooLarge, 0},
+		{"LengthFits", int64(len(big)), true, "", len(pad)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tt.length {
+					w.Header().Set("Content-Length", strconv.Itoa(len(big)))
+				}
+				for i := 0; i < len(big); i += 1000 {
+					w.Write([]byte(big[i:min(i+1000, len(big))]))
+				}
+			}))
+			defer srv.Close()
+			c := &responses.Client{BaseURL: srv.URL, MaxBodyBytes: tt.max}
+			ans, err := c.Send(context.Background(), []byte(`{}`))
+			code := ""
+			var e *responses.Error
+			if errors.As(err, &e) {
+				code = e.Code
+			}
+			if code != tt.code || len(ans.OutputText) != tt.wantLen {
+				t.Errorf("Send() = %q, %d bytes of text; want %q, %d", code, len(ans.OutputText), tt.code, tt.wantLen)
+			}
+			if tt.code == "" && ans.Usage.TotalTokens != 7 {
+				t.Errorf("usage %+v", ans.Usage)
 			}
 		})
 	}
