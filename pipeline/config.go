@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/llmbatch/llmbatch/io/api"
 	"github.com/llmbatch/llmbatch/io/prices"
 	"github.com/llmbatch/llmbatch/io/responses"
 )
@@ -82,6 +83,10 @@ type Config struct {
 	// MaxRowBytes limits one JSONL line or CSV record; 0 means
 	// rows.DefaultMaxRowBytes (4 MiB). A longer row is a bad row.
 	MaxRowBytes int
+
+	// API is the endpoint's API (see LookupAPI); nil means the Responses
+	// API, or the API a Batch API line's url names.
+	API api.API
 
 	// Endpoint sends the requests. When nil, a *responses.Client is built
 	// from BaseURL, APIKey, RawAuth, Header and HTTPClient.

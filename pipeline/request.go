@@ -16,7 +16,9 @@ import (
 	"text/template/parse"
 	"unicode/utf8"
 
+	"github.com/llmbatch/llmbatch/io/api"
 	"github.com/llmbatch/llmbatch/io/rows"
+	"github.com/llmbatch/llmbatch/io/tokens"
 )
 
 // defaultInputColumns are tried in order when neither a prompt template
@@ -34,7 +36,44 @@ type request struct {
 	// indexKey: the key is the row's index (no id column, no custom_id),
 	// unique by construction.
 	indexKey bool
+	api      api.API
+	meter    *api.Meter // computed on first use, by one goroutine at a time
 }
+
+// cost returns what req will cost, as its API meters it; c may be nil
+// (the input is then estimated at a token per 4 bytes).
+func (r *request) cost(c *tokens.Counter) api.Meter {
+	if r.meter == nil {
+		m := r.api.Meter(r.body, c)
+		r.meter = &m
+	}
+	return *r.meter
+}
+
+// batchURL checks a Batch API line's url against the job's API, choosing
+// the API from it when the job names none.
+func (b *builder) batchURL(u string, row *rows.Row) error {
+	if u == "" {
+		if b.api == nil {
+			b.api = b.cfg.api()
+		}
+		return nil
+	}
+	if b.api == nil {
+		if b.cfg.API != nil {
+			b.api = b.cfg.API
+		} else if a, ok := apiForURL(u); ok {
+			b.api = a
+		} else {
+			return &UsageError{Err: fmt.Errorf("%s: line %d: batch line url %q names no endpoint llmbatch knows (%s)", b.file, row.Line, u, strings.Join(APINames(), ", "))}
+		}
+	}
+	if !strings.HasSuffix(strings.TrimRight(u, "/"), b.api.Path()) {
+		return &UsageError{Err: fmt.Errorf("%s: line %d: batch line url %q does not match the job's endpoint %s (%s): one file holds lines of one endpoint", b.file, row.Line, u, b.api.Name(), b.api.Path())}
+	}
+	return nil
+}
+
 
 // builder turns rows into request bodies. It is used by the producer
 // goroutine only.
@@ -44,6 +83,7 @@ type builder struct {
 	prompt       *template.Template
 	instructions *template.Template
 	base         map[string]any // cfg.Body decoded
+	api          api.API // the job's API; nil until the first row when chosen by a Batch line
 	buf          bytes.Buffer
 	sb           strings.Builder
 }
@@ -133,15 +173,20 @@ func (b *builder) build(row *rows.Row) (*request, error) {
 	req := &request{key: key, index: row.Index, indexKey: b.cfg.IDColumn == "" && !hasID}
 	var body map[string]any
 	if rb, ok := row.Fields["body"].(map[string]any); ok && row.Fields["custom_id"] != nil {
-		// An OpenAI Batch API line: its body is the request.
-		if u, ok := row.Fields["url"].(string); ok && u != "" && !strings.HasSuffix(u, "/responses") {
-			return nil, fmt.Errorf("batch line url %q: only /v1/responses is supported", u)
+		// An OpenAI Batch API line: its body is the request, its url
+		// names the API.
+		u, _ := row.Fields["url"].(string)
+		if err := b.batchURL(u, row); err != nil {
+			return nil, err
 		}
 		if streams(rb) {
 			return nil, fmt.Errorf("batch line body: %s", errStream)
 		}
 		body = rb
 	} else {
+		if b.api == nil {
+			b.api = b.cfg.api()
+		}
 		body = make(map[string]any, len(b.base)+3)
 		for k, v := range b.base {
 			body[k] = v
@@ -150,15 +195,19 @@ func (b *builder) build(row *rows.Row) (*request, error) {
 		if err != nil {
 			return nil, err
 		}
-		body["input"] = input
+		var instr *string
 		if b.instructions != nil {
 			s, err := b.render(b.instructions, row)
 			if err != nil {
 				return nil, err
 			}
-			body["instructions"] = s
+			instr = &s
+		}
+		if err := b.api.Fill(body, input, instr); err != nil {
+			return nil, err
 		}
 	}
+	req.api = b.api
 	if b.cfg.ModelColumn != "" {
 		if m := scalarString(row.Fields[b.cfg.ModelColumn]); m != "" {
 			body["model"] = m

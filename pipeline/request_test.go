@@ -3,6 +3,8 @@ package pipeline
 import (
 	"encoding/json"
 	"errors"
+	"github.com/llmbatch/llmbatch/io/chat"
+	"github.com/llmbatch/llmbatch/io/embeddings"
 	"slices"
 	"strings"
 	"testing"
@@ -40,8 +42,16 @@ func TestBuilder_Build(t *testing.T) {
 		{name: "BatchLine", cfg: Config{Model: "fallback"},
 			row: `{"custom_id":"c-1","method":"POST","url":"/v1/responses","body":{"input":"x","max_output_tokens":100}}`, key: "c-1",
 			body: `{"input":"x","max_output_tokens":100,"model":"fallback"}`},
-		{name: "BatchLineOtherURL", cfg: Config{Model: "m"}, row: `{"custom_id":"c","url":"/v1/embeddings","body":{"input":"x"}}`,
-			wantErr: `only /v1/responses`},
+		{name: "BatchLineOtherURL", cfg: Config{Model: "m", API: chat.API{}}, row: `{"custom_id":"c","url":"/v1/embeddings","body":{"input":"x"}}`,
+			wantErr: `does not match the job's endpoint chat`},
+		{name: "BatchLineUnknownURL", cfg: Config{Model: "m"}, row: `{"custom_id":"c","url":"/v1/images","body":{"input":"x"}}`,
+			wantErr: `names no endpoint llmbatch knows`},
+		{name: "BatchLineChoosesAPI", cfg: Config{Model: "m"}, row: `{"custom_id":"c","url":"/v1/embeddings","body":{"input":"x"}}`,
+			key: "c", body: `{"input":"x","model":"m"}`},
+		{name: "ChatPrompt", cfg: Config{Model: "m", API: chat.API{}, Instructions: "sys"}, row: `{"text":"x"}`, key: "0",
+			body: `{"messages":[{"content":"sys","role":"system"},{"content":"x","role":"user"}],"model":"m"}`},
+		{name: "EmbeddingsPrompt", cfg: Config{Model: "m", API: embeddings.API{}}, row: `{"text":"x"}`, key: "0",
+			body: `{"encoding_format":"base64","input":"x","model":"m"}`},
 		{name: "MissingIDColumn", cfg: Config{Model: "m", IDColumn: "id"}, row: `{"text":"x"}`, wantErr: `no value in id column "id"`},
 		{name: "NoModel", cfg: Config{}, row: `{"text":"x"}`, wantErr: "no model"},
 		{name: "NoInputColumn", cfg: Config{Model: "m", Input: "f.jsonl"}, row: `{"b":1,"a":2}`, wantErr: "f.jsonl: no input column: the row has none of prompt, input, text (columns found: a, b)"},

@@ -1,0 +1,246 @@
+// Package embeddings is the /v1/embeddings API. A row's prompt text is the
+// input; rows are packed several to a request (api.Packer) and each row
+// gets its own record with its own vector.
+//
+// Requests ask for encoding_format "base64" unless the job's body says
+// otherwise, as the official SDKs do: it is about a quarter of the size of
+// decimal floats on the wire and in the journal. A row's journalled body is
+// its share of the answer: {"object":"list","data":[its item, index 0],
+// "model":...,"usage":its share}. Usage is per request; Unpack splits it
+// over the packed rows in proportion to their input token estimates
+// (largest remainder), so that the rows' usages sum exactly to what the
+// request reported.
+package embeddings
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/llmbatch/llmbatch/io/api"
+	"github.com/llmbatch/llmbatch/io/tokens"
+)
+
+// API is the embeddings endpoint. Its zero value is ready to use.
+type API struct{}
+
+// Name implements api.API.
+func (API) Name() string { return "embeddings" }
+
+// Path implements api.API.
+func (API) Path() string { return "/embeddings" }
+
+// OutputCap implements api.API: embeddings have no output tokens.
+func (API) OutputCap() string { return "" }
+
+// Fill implements api.API: the prompt, which must be text, is the input.
+// Instructions have no place in an embeddings request.
+func (API) Fill(body map[string]any, prompt any, instructions *string) error {
+	if instructions != nil {
+		return errors.New("embeddings: a request has no instructions")
+	}
+	s, ok := prompt.(string)
+	if !ok {
+		return fmt.Errorf("embeddings: the input must be text, not %T", prompt)
+	}
+	if s == "" {
+		return errors.New("embeddings: the input is empty")
+	}
+	body["input"] = s
+	if _, ok := body["encoding_format"]; !ok {
+		body["encoding_format"] = "base64"
+	}
+	return nil
+}
+
+// Meter implements api.API.
+func (API) Meter(body []byte, c *tokens.Counter) api.Meter {
+	var b struct {
+		Model string `json:"model"`
+	}
+	_ = json.Unmarshal(body, &b)
+	m := api.Meter{Model: b.Model, InputTokens: int64(len(body) / 4)}
+	if c != nil {
+		if n, err := c.EmbeddingInputTokens(body); err == nil {
+			m.InputTokens = int64(n)
+		}
+	}
+	return m
+}
+
+// item is one element of an answer's data.
+type item struct {
+	Index     int             `json:"index"`
+	Embedding json.RawMessage `json:"embedding"`
+}
+
+type answer struct {
+	Object string          `json:"object"`
+	Model  string          `json:"model"`
+	Data   []item          `json:"data"`
+	Usage  json.RawMessage `json:"usage"`
+}
+
+func decode(body []byte) (*answer, api.Usage, error) {
+	var a answer
+	if err := json.Unmarshal(body, &a); err != nil {
+		return nil, api.Usage{}, err
+	}
+	u, err := api.ParseUsage(a.Usage)
+	if err != nil {
+		return &a, u, fmt.Errorf("usage is not readable: %w", err)
+	}
+	if a.Data == nil {
+		return &a, u, errors.New("no data: not an embeddings answer")
+	}
+	return &a, u, nil
+}
+
+// Decode implements api.API for an answer to one row.
+func (e API) Decode(body []byte) (api.Result, error) {
+	rs, err := e.Unpack(body, []int64{1})
+	if err != nil {
+		return api.Partial(body), err
+	}
+	return rs[0], nil
+}
+
+// Pack implements api.Packer: the bodies' inputs, in order, become one
+// input array; the other fields are the first body's.
+func (API) Pack(bodies [][]byte) ([]byte, error) {
+	if len(bodies) == 0 {
+		return nil, errors.New("embeddings: nothing to pack")
+	}
+	var first map[string]json.RawMessage
+	if err := json.Unmarshal(bodies[0], &first); err != nil {
+		return nil, err
+	}
+	inputs := make([]json.RawMessage, len(bodies))
+	for i, b := range bodies {
+		var in struct {
+			Input json.RawMessage `json:"input"`
+		}
+		if err := json.Unmarshal(b, &in); err != nil {
+			return nil, err
+		}
+		if len(in.Input) == 0 {
+			return nil, fmt.Errorf("embeddings: packed body %d has no input", i)
+		}
+		inputs[i] = in.Input
+	}
+	arr, err := json.Marshal(inputs)
+	if err != nil {
+		return nil, err
+	}
+	first["input"] = arr
+	return json.Marshal(first)
+}
+
+// Unpack implements api.Packer. Each answer item goes to the row its index
+// names, whatever the order of data; a missing, repeated or out-of-range
+// index is an error (the answer cannot be matched to its rows).
+func (API) Unpack(body []byte, weights []int64) ([]api.Result, error) {
+	a, u, err := decode(body)
+	if err != nil {
+		return nil, err
+	}
+	n := len(weights)
+	if len(a.Data) != n {
+		return nil, fmt.Errorf("embeddings: %d vectors for %d inputs", len(a.Data), n)
+	}
+	vecs := make([][]byte, n)
+	for _, it := range a.Data {
+		if it.Index < 0 || it.Index >= n || vecs[it.Index] != nil {
+			return nil, fmt.Errorf("embeddings: answer item index %d is out of range or repeated", it.Index)
+		}
+		v, err := compact(it.Embedding)
+		if err != nil {
+			return nil, fmt.Errorf("embeddings: data item %d: %w", it.Index, err)
+		}
+		vecs[it.Index] = v
+	}
+	in := api.Split(u.InputTokens, weights)
+	cached := api.Split(u.CachedInputTokens, weights)
+	total := api.Split(u.TotalTokens, weights)
+	rs := make([]api.Result, n)
+	for i := range rs {
+		share := api.Usage{InputTokens: in[i], CachedInputTokens: cached[i], TotalTokens: total[i]}
+		rs[i] = api.Result{Status: "completed", Model: a.Model, Usage: share, Body: rowBody(a.Model, vecs[i], share)}
+	}
+	return rs, nil
+}
+
+// rowBody is a row's share of an answer, as a one-item embeddings list.
+func rowBody(model string, vec []byte, u api.Usage) json.RawMessage {
+	var b bytes.Buffer
+	b.Grow(len(vec) + len(model) + 128)
+	b.WriteString(`{"object":"list","data":[{"object":"embedding","index":0,"embedding":`)
+	b.Write(vec)
+	b.WriteString(`}],"model":`)
+	m, _ := json.Marshal(model)
+	b.Write(m)
+	fmt.Fprintf(&b, `,"usage":{"prompt_tokens":%d,"total_tokens":%d}}`, u.InputTokens, u.TotalTokens)
+	return b.Bytes()
+}
+
+// compact checks an embedding (a base64 string or an array of numbers)
+// and returns it as JSON: base64 strings as they came, arrays re-encoded
+// as base64 of little-endian float32s.
+func compact(raw json.RawMessage) ([]byte, error) {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil || len(b)%4 != 0 {
+			return nil, errors.New("embedding is not base64 of float32s")
+		}
+		return raw, nil
+	}
+	var fs []float64
+	if err := json.Unmarshal(raw, &fs); err != nil {
+		return nil, errors.New("embedding is neither base64 nor an array of numbers")
+	}
+	buf := make([]byte, 4*len(fs))
+	for i, f := range fs {
+		binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(float32(f)))
+	}
+	return json.Marshal(base64.StdEncoding.EncodeToString(buf))
+}
+
+// Vector reads the vector of a row's journalled body (as Unpack writes
+// it) or of any embeddings answer's first item.
+func Vector(body []byte) ([]float32, error) {
+	a, _, err := decode(body)
+	if err != nil {
+		return nil, err
+	}
+	if len(a.Data) == 0 {
+		return nil, errors.New("embeddings: no vector")
+	}
+	return Decode32(a.Data[0].Embedding)
+}
+
+// Decode32 reads an embedding given as base64 of little-endian float32s or
+// as an array of numbers.
+func Decode32(raw json.RawMessage) ([]float32, error) {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil || len(b)%4 != 0 {
+			return nil, errors.New("embedding is not base64 of float32s")
+		}
+		v := make([]float32, len(b)/4)
+		for i := range v {
+			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+		return v, nil
+	}
+	var v []float32
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, errors.New("embedding is neither base64 nor an array of numbers")
+	}
+	return v, nil
+}
