@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/llmbatch/llmbatch/io/api"
+	"github.com/llmbatch/llmbatch/io/httpapi"
 	"github.com/llmbatch/llmbatch/io/prices"
-	"github.com/llmbatch/llmbatch/io/responses"
 )
 
 // Defaults of Config's fields.
@@ -34,11 +34,11 @@ const (
 	DefaultBaseURL          = "https://api.openai.com/v1"
 )
 
-// Endpoint sends one request body and returns the endpoint's answer; an
-// error, when not nil, is a *responses.Error that classifies the answer.
-// *responses.Client implements it.
+// Endpoint sends one request body to path (an API's Path) and decodes a
+// 2xx answer with dec; an error, when not nil, is an *httpapi.Error that
+// classifies the answer. *httpapi.Client implements it.
 type Endpoint interface {
-	Send(ctx context.Context, body []byte) (*responses.Answer, error)
+	Send(ctx context.Context, path string, body []byte, dec httpapi.Decoder) (*httpapi.Answer, error)
 }
 
 // Config describes a job. Zero fields take the documented defaults.
@@ -88,7 +88,7 @@ type Config struct {
 	// API, or the API a Batch API line's url names.
 	API api.API
 
-	// Endpoint sends the requests. When nil, a *responses.Client is built
+	// Endpoint sends the requests. When nil, a *httpapi.Client is built
 	// from BaseURL, APIKey, RawAuth, Header and HTTPClient.
 	Endpoint Endpoint
 	// BaseURL is the API root; default DefaultBaseURL.
@@ -244,11 +244,11 @@ func (c *Config) validate() error {
 }
 
 // newHTTPClient returns a client whose pool keeps a connection per worker
-// and that follows no redirect to another origin (responses.CheckRedirect).
+// and that follows no redirect to another origin (httpapi.CheckRedirect).
 func newHTTPClient(concurrency int) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = concurrency + 16
 	t.MaxIdleConnsPerHost = concurrency + 16
 	t.IdleConnTimeout = 90 * time.Second
-	return &http.Client{Transport: t, CheckRedirect: responses.CheckRedirect}
+	return &http.Client{Transport: t, CheckRedirect: httpapi.CheckRedirect}
 }

@@ -18,7 +18,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/llmbatch/llmbatch/io/responses"
+	"github.com/llmbatch/llmbatch/io/httpapi"
 	"github.com/llmbatch/llmbatch/io/sim"
 	"github.com/llmbatch/llmbatch/pipeline"
 )
@@ -115,8 +115,8 @@ func TestRun_EventStreamAnswerNotRetried(t *testing.T) {
 	}
 	recs := readJournal(t, cfg.Output)
 	for _, r := range recs {
-		if r.Error == nil || r.Error.Code != responses.CodeStream || r.Error.Retryable || r.Attempts != 1 {
-			t.Errorf("%s: error %+v after %d attempts, want %s, not retryable, 1 attempt", r.CustomID, r.Error, r.Attempts, responses.CodeStream)
+		if r.Error == nil || r.Error.Code != httpapi.CodeStream || r.Error.Retryable || r.Attempts != 1 {
+			t.Errorf("%s: error %+v after %d attempts, want %s, not retryable, 1 attempt", r.CustomID, r.Error, r.Attempts, httpapi.CodeStream)
 		}
 	}
 	if in, out := journalTokens(t, cfg.Output); in != st.InputTokens || out != st.OutputTokens || in == 0 {
@@ -241,9 +241,9 @@ func TestRun_RedirectToOtherOriginRefused(t *testing.T) {
 				t.Errorf("the other origin got %d requests, want 0", n)
 			}
 			for _, r := range readJournal(t, cfg.Output) {
-				if r.Error == nil || r.Error.Code != responses.CodeRedirect || !strings.Contains(r.Error.Message, base+"/responses") ||
+				if r.Error == nil || r.Error.Code != httpapi.CodeRedirect || !strings.Contains(r.Error.Message, base+"/responses") ||
 					strings.Contains(r.Error.Message, "token=") || r.Error.StatusCode != 307 {
-					t.Errorf("%s: error %+v, want %s naming %s/responses without its query", r.CustomID, r.Error, responses.CodeRedirect, base)
+					t.Errorf("%s: error %+v, want %s naming %s/responses without its query", r.CustomID, r.Error, httpapi.CodeRedirect, base)
 				}
 			}
 		})

@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/llmbatch/llmbatch/io/responses"
+	"github.com/llmbatch/llmbatch/io/httpapi"
 	"github.com/llmbatch/llmbatch/io/tokens"
 	"github.com/llmbatch/llmbatch/retry"
 )
@@ -334,7 +334,7 @@ func (p *pacer) estimate(body []byte, est *estimate) {
 // limits from the answer's headers, corrects the token charge from its
 // usage, and slows down when the endpoint has less left than the pacer
 // believed. ans is nil when no HTTP answer arrived.
-func (p *pacer) end(t *ticket, ans *responses.Answer, err error) {
+func (p *pacer) end(t *ticket, ans *httpapi.Answer, err error) {
 	now := p.now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -342,7 +342,7 @@ func (p *pacer) end(t *ticket, ans *responses.Answer, err error) {
 	if ans == nil {
 		return
 	}
-	var e *responses.Error
+	var e *httpapi.Error
 	limited := errors.As(err, &e) && e.RateLimited
 	rl := ans.RateLimit
 	first := !p.answered
@@ -366,13 +366,13 @@ func (p *pacer) end(t *ticket, ans *responses.Answer, err error) {
 	p.signal()
 
 	// Correct the token charge from the usage of an answered request.
-	if t.lim != nil && t.lim == p.tok && !limited && ans.StatusCode/100 == 2 && ans.Usage.InputTokens > 0 {
-		in := float64(ans.Usage.InputTokens)
+	if t.lim != nil && t.lim == p.tok && !limited && ans.StatusCode/100 == 2 && ans.Result.Usage.InputTokens > 0 {
+		in := float64(ans.Result.Usage.InputTokens)
 		real := in
 		if t.est.maxOut > 0 {
 			real += float64(t.est.maxOut)
 		} else {
-			real += float64(ans.Usage.OutputTokens)
+			real += float64(ans.Result.Usage.OutputTokens)
 		}
 		delta := real - t.tokens
 		if delta > 0 {
@@ -468,7 +468,7 @@ func setLimit(lim *rate.Limiter, now time.Time, perMinute, old int64) (*rate.Lim
 // time until this attempt's need fits again, computed from the limit, the
 // remaining count and the reset time (time until the bucket is full); the
 // reset time itself when only it is known. 0 when the headers say nothing.
-func (p *pacer) pauseFor(rl responses.RateLimit, t *ticket) time.Duration {
+func (p *pacer) pauseFor(rl httpapi.RateLimit, t *ticket) time.Duration {
 	need := 1.0
 	if t != nil && t.tokens > 0 {
 		need = t.tokens

@@ -6,7 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmbatch/llmbatch/io/responses"
+	"github.com/llmbatch/llmbatch/io/api"
+	"github.com/llmbatch/llmbatch/io/httpapi"
 	"github.com/llmbatch/llmbatch/retry"
 )
 
@@ -28,7 +29,7 @@ func newTestPacer(cfg Config) (*pacer, *fakeClock) {
 }
 
 // noLimits is the RateLimit of an answer without x-ratelimit-* headers.
-var noLimits = responses.RateLimit{LimitRequests: -1, LimitTokens: -1, RemainingRequests: -1,
+var noLimits = httpapi.RateLimit{LimitRequests: -1, LimitTokens: -1, RemainingRequests: -1,
 	RemainingTokens: -1, ResetRequests: -1, ResetTokens: -1}
 
 // delays reserves n attempts at the same instant and returns their waits.
@@ -69,9 +70,9 @@ func TestPacer_LearnsLimitsFromHeaders(t *testing.T) {
 	}
 	tk, _ := p.reserve(c.now(), &estimate{})
 	p.inflight++
-	rl := responses.RateLimit{LimitRequests: 1200, LimitTokens: 90_000, RemainingRequests: 1199,
+	rl := httpapi.RateLimit{LimitRequests: 1200, LimitTokens: 90_000, RemainingRequests: 1199,
 		RemainingTokens: 89_000, ResetRequests: 50 * time.Millisecond, ResetTokens: time.Second}
-	p.end(tk, &responses.Answer{StatusCode: 200, RateLimit: rl}, nil)
+	p.end(tk, &httpapi.Answer{StatusCode: 200, RateLimit: rl}, nil)
 	if p.rpm != 1200 || p.tpm != 90_000 {
 		t.Errorf("paced to rpm %d tpm %d, want 1200 and 90000", p.rpm, p.tpm)
 	}
@@ -90,7 +91,7 @@ func TestPacer_LearnsLimitsFromHeaders(t *testing.T) {
 
 	// A flag stricter than the endpoint's limit wins.
 	p2, _ := newTestPacer(Config{RPM: 60})
-	p2.end(&ticket{}, &responses.Answer{StatusCode: 200, RateLimit: rl}, nil)
+	p2.end(&ticket{}, &httpapi.Answer{StatusCode: 200, RateLimit: rl}, nil)
 	if p2.rpm != 60 {
 		t.Errorf("rpm = %d with --rpm 60 and a learned 1200, want 60", p2.rpm)
 	}
@@ -98,7 +99,7 @@ func TestPacer_LearnsLimitsFromHeaders(t *testing.T) {
 	// An endpoint that announces no limits is not paced, and the window
 	// opens at once.
 	p3, _ := newTestPacer(Config{Concurrency: 8})
-	p3.end(&ticket{}, &responses.Answer{StatusCode: 200, RateLimit: noLimits}, nil)
+	p3.end(&ticket{}, &httpapi.Answer{StatusCode: 200, RateLimit: noLimits}, nil)
 	if p3.req != nil || p3.tok != nil || p3.window != 8 {
 		t.Errorf("no headers: req %v tok %v window %d, want no limiters and window 8", p3.req, p3.tok, p3.window)
 	}
@@ -111,7 +112,7 @@ func TestPacer_SlowsDownWhenRemainingIsLow(t *testing.T) {
 	// Another client uses the same limit: the endpoint has 2 left.
 	rl := noLimits
 	rl.RemainingRequests = 2
-	p.end(tk, &responses.Answer{StatusCode: 200, RateLimit: rl}, nil)
+	p.end(tk, &httpapi.Answer{StatusCode: 200, RateLimit: rl}, nil)
 	got := delays(p, c.now(), 4, &estimate{})
 	if got[1] != 0 || got[2] != 10*time.Millisecond {
 		t.Errorf("waits with 2 left = %v, want the second at 0 and the third at 10ms", got)
@@ -123,10 +124,10 @@ func TestPacer_RateLimitPausesAndResumesGradually(t *testing.T) {
 	p.window = 16
 	c.add(time.Second)
 	tk, _ := p.reserve(c.now(), &estimate{})
-	rl := responses.RateLimit{LimitRequests: 6000, RemainingRequests: 0, ResetRequests: time.Minute,
+	rl := httpapi.RateLimit{LimitRequests: 6000, RemainingRequests: 0, ResetRequests: time.Minute,
 		LimitTokens: -1, RemainingTokens: -1, ResetTokens: -1}
-	e := &responses.Error{Class: responses.Retryable, StatusCode: 429, RateLimited: true}
-	p.end(tk, &responses.Answer{StatusCode: 429, RateLimit: rl}, e)
+	e := &httpapi.Error{Class: httpapi.Retryable, StatusCode: 429, RateLimited: true}
+	p.end(tk, &httpapi.Answer{StatusCode: 429, RateLimit: rl}, e)
 	if p.window != 8 {
 		t.Errorf("window after a 429 = %d, want 8 (halved)", p.window)
 	}
@@ -156,7 +157,7 @@ func TestPacer_CorrectsTokensFromUsage(t *testing.T) {
 	tk, _ := p.reserve(c.now(), est) // charged 66
 	// The endpoint counted 80 input tokens: 30 more are owed, and later
 	// estimates are scaled up.
-	p.end(tk, &responses.Answer{StatusCode: 200, RateLimit: noLimits, Usage: responses.Usage{InputTokens: 80, OutputTokens: 3}}, nil)
+	p.end(tk, &httpapi.Answer{StatusCode: 200, RateLimit: noLimits, Result: api.Result{Usage: api.Usage{InputTokens: 80, OutputTokens: 3}}}, nil)
 	if lvl := p.tok.TokensAt(c.now()); lvl != 100-66-30 {
 		t.Errorf("tokens left = %v, want %v", lvl, 100-66-30)
 	}
@@ -165,7 +166,7 @@ func TestPacer_CorrectsTokensFromUsage(t *testing.T) {
 	}
 	// An overestimate becomes credit for the next request.
 	tk, _ = p.reserve(c.now(), est)
-	p.end(tk, &responses.Answer{StatusCode: 200, RateLimit: noLimits, Usage: responses.Usage{InputTokens: 10}}, nil)
+	p.end(tk, &httpapi.Answer{StatusCode: 200, RateLimit: noLimits, Result: api.Result{Usage: api.Usage{InputTokens: 10}}}, nil)
 	if p.credit <= 0 {
 		t.Errorf("credit = %v after an overestimate, want > 0", p.credit)
 	}

@@ -12,7 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmbatch/llmbatch/io/responses"
+	"github.com/llmbatch/llmbatch/io/api"
+	"github.com/llmbatch/llmbatch/io/httpapi"
 	"github.com/llmbatch/llmbatch/io/sim"
 	"github.com/llmbatch/llmbatch/pipeline"
 )
@@ -28,14 +29,14 @@ type sendLog struct {
 	limitedStart time.Time
 }
 
-func (s *sendLog) Send(ctx context.Context, body []byte) (*responses.Answer, error) {
+func (s *sendLog) Send(ctx context.Context, _ string, body []byte, _ httpapi.Decoder) (*httpapi.Answer, error) {
 	s.mu.Lock()
 	s.calls++
 	n := s.calls
 	start := time.Now()
 	s.starts = append(s.starts, start)
 	s.mu.Unlock()
-	rl := responses.RateLimit{LimitRequests: 6000, RemainingRequests: 5000, ResetRequests: time.Second,
+	rl := httpapi.RateLimit{LimitRequests: 6000, RemainingRequests: 5000, ResetRequests: time.Second,
 		LimitTokens: -1, RemainingTokens: -1, ResetTokens: -1}
 	time.Sleep(5 * time.Millisecond)
 	if n == 5 {
@@ -43,14 +44,14 @@ func (s *sendLog) Send(ctx context.Context, body []byte) (*responses.Answer, err
 		s.mu.Lock()
 		s.limitedAt, s.limitedStart = time.Now(), start
 		s.mu.Unlock()
-		return &responses.Answer{StatusCode: 429, RateLimit: rl},
-			&responses.Error{Class: responses.Retryable, StatusCode: 429, Code: "rate_limit_exceeded",
+		return &httpapi.Answer{StatusCode: 429, RateLimit: rl},
+			&httpapi.Error{Class: httpapi.Retryable, StatusCode: 429, Code: "rate_limit_exceeded",
 				RateLimited: true, RetryAfter: 300 * time.Millisecond}
 	}
 	body, _ = json.Marshal(map[string]any{"object": "response", "status": "completed", "output": []any{},
 		"usage": map[string]int{"input_tokens": 5, "output_tokens": 1, "total_tokens": 6}})
-	return &responses.Answer{StatusCode: 200, RateLimit: rl, Body: body, Status: "completed",
-		Usage: responses.Usage{InputTokens: 5, OutputTokens: 1, TotalTokens: 6}}, nil
+	return &httpapi.Answer{StatusCode: 200, RateLimit: rl, Body: body,
+		Result: api.Result{Status: "completed", Usage: api.Usage{InputTokens: 5, OutputTokens: 1, TotalTokens: 6}}}, nil
 }
 
 func TestRun_RateLimitPausesThePoolAndResumesGradually(t *testing.T) {

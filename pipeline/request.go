@@ -74,7 +74,6 @@ func (b *builder) batchURL(u string, row *rows.Row) error {
 	return nil
 }
 
-
 // builder turns rows into request bodies. It is used by the producer
 // goroutine only.
 type builder struct {
@@ -83,7 +82,7 @@ type builder struct {
 	prompt       *template.Template
 	instructions *template.Template
 	base         map[string]any // cfg.Body decoded
-	api          api.API // the job's API; nil until the first row when chosen by a Batch line
+	api          api.API        // the job's API; nil until the first row when chosen by a Batch line
 	buf          bytes.Buffer
 	sb           strings.Builder
 }

@@ -3,11 +3,12 @@ package pipeline
 import (
 	"encoding/json"
 	"errors"
-	"github.com/llmbatch/llmbatch/io/chat"
-	"github.com/llmbatch/llmbatch/io/embeddings"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/llmbatch/llmbatch/io/chat"
+	"github.com/llmbatch/llmbatch/io/embeddings"
 
 	"github.com/llmbatch/llmbatch/io/rows"
 )

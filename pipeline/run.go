@@ -15,8 +15,9 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/llmbatch/llmbatch/io/api"
+	"github.com/llmbatch/llmbatch/io/httpapi"
 	"github.com/llmbatch/llmbatch/io/prices"
-	"github.com/llmbatch/llmbatch/io/responses"
 	"github.com/llmbatch/llmbatch/io/results"
 	"github.com/llmbatch/llmbatch/io/rows"
 	"github.com/llmbatch/llmbatch/io/secret"
@@ -35,7 +36,7 @@ type Progress struct {
 	Requests    int64 // attempts sent by this run
 	Retries     int64
 	RateLimited int64 // 429 answers in this run
-	Usage       responses.Usage
+	Usage       api.Usage
 	Cost        prices.Cost // of Usage, whole journal; unknown if a model has no price
 	Elapsed     time.Duration
 	Final       bool
@@ -108,7 +109,7 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 		if hc == nil {
 			hc = newHTTPClient(cfg.Concurrency)
 		}
-		endpoint = &responses.Client{BaseURL: cfg.BaseURL, APIKey: cfg.APIKey, RawAuth: cfg.RawAuth,
+		endpoint = &httpapi.Client{BaseURL: cfg.BaseURL, APIKey: cfg.APIKey, RawAuth: cfg.RawAuth,
 			Header: cfg.Header, HTTPClient: hc, UserAgent: "llmbatch"}
 	}
 	r := &runner{cfg: &cfg, b: b, reader: reader, ropts: ropts, journal: journal, job: job, needJob: info.Job == nil || compareJobs(info.Job, job) != "",
@@ -402,7 +403,7 @@ func (r *runner) send(stopCtx, reqCtx context.Context, req *request) (rec *resul
 	defer func() { r.costs.settle(held, rec, req.model) }()
 	r.inFlight.Add(1)
 	defer r.inFlight.Add(-1)
-	var ans *responses.Answer
+	var ans *httpapi.Answer
 	rateLimited := 0
 	var est estimate
 	attempts, err := r.policy.Do(stopCtx, func(attempt int) error {
@@ -413,10 +414,10 @@ func (r *runner) send(stopCtx, reqCtx context.Context, req *request) (rec *resul
 		actx, cancel := context.WithTimeout(reqCtx, r.cfg.Timeout)
 		defer cancel()
 		r.requests.Add(1)
-		a, err := r.endpoint.Send(actx, req.body)
+		a, err := r.endpoint.Send(actx, req.api.Path(), req.body, req.api)
 		r.pace.end(t, a, err)
 		ans = a
-		var e *responses.Error
+		var e *httpapi.Error
 		if errors.As(err, &e) {
 			if e.StatusCode == 429 {
 				r.limited.Add(1)
@@ -425,17 +426,17 @@ func (r *runner) send(stopCtx, reqCtx context.Context, req *request) (rec *resul
 			if e.RateLimited && e.RetryAfter == 0 && a != nil {
 				e.RetryAfter = r.pace.pauseFor(a.RateLimit, t)
 			}
-			if e.Class == responses.Fatal {
+			if e.Class == httpapi.Fatal {
 				r.stop(&StopError{Reason: fatalReason(e), Err: e})
 			}
 		}
 		return err
 	})
-	var e *responses.Error
+	var e *httpapi.Error
 	if err != nil && !errors.As(err, &e) {
 		return nil // stopped while waiting: the row stays pending
 	}
-	if e != nil && (e.Class == responses.Fatal || (e.Code == responses.CodeCanceled && stopCtx.Err() != nil)) {
+	if e != nil && (e.Class == httpapi.Fatal || (e.Code == httpapi.CodeCanceled && stopCtx.Err() != nil)) {
 		return nil // stays pending: the resume sends it
 	}
 	rec = &results.Record{CustomID: req.key, Index: req.index, Attempts: attempts, RequestSHA256: req.sha, Model: req.model,
@@ -443,14 +444,14 @@ func (r *runner) send(stopCtx, reqCtx context.Context, req *request) (rec *resul
 	if ans != nil {
 		rec.Response = &results.Response{StatusCode: ans.StatusCode, RequestID: ans.RequestID, Body: ans.Body}
 		rec.LatencyMS = ans.Latency.Milliseconds()
-		rec.Usage = ans.Usage
-		rec.OutputText = ans.OutputText
-		if ans.Model != "" {
-			rec.Model = ans.Model
+		rec.Usage = ans.Result.Usage
+		rec.OutputText = ans.Result.OutputText
+		if ans.Result.Model != "" {
+			rec.Model = ans.Result.Model
 		}
 	}
 	if e != nil {
-		rec.Error = &results.Error{Code: e.Code, Message: e.Message, StatusCode: e.StatusCode, Retryable: e.Class == responses.Retryable}
+		rec.Error = &results.Error{Code: e.Code, Message: e.Message, StatusCode: e.StatusCode, Retryable: e.Class == httpapi.Retryable}
 		if e.Type != e.Code {
 			rec.Error.Type = e.Type
 		}
@@ -458,7 +459,7 @@ func (r *runner) send(stopCtx, reqCtx context.Context, req *request) (rec *resul
 	return rec
 }
 
-func fatalReason(e *responses.Error) string {
+func fatalReason(e *httpapi.Error) string {
 	switch {
 	case e.StatusCode == 401:
 		return "the endpoint rejected the API key (401); check the key, then re-run the same command to resume"

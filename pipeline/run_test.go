@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmbatch/llmbatch/io/responses"
+	"github.com/llmbatch/llmbatch/io/api"
 	"github.com/llmbatch/llmbatch/io/results"
 	"github.com/llmbatch/llmbatch/io/sim"
 	"github.com/llmbatch/llmbatch/pipeline"
@@ -113,7 +113,7 @@ func TestRun_FaultsEveryRowOK(t *testing.T) {
 	}
 	recs := readJournal(t, cfg.Output)
 	keys := make(map[string]bool)
-	var usage responses.Usage
+	var usage api.Usage
 	for _, r := range recs {
 		if r.Error != nil {
 			t.Errorf("row %s: error %+v", r.CustomID, r.Error)
@@ -226,7 +226,7 @@ func TestRun_UnauthorizedStops(t *testing.T) {
 }
 
 func TestRun_UsageShapesGiveSameTotals(t *testing.T) {
-	var totals []responses.Usage
+	var totals []api.Usage
 	for _, shape := range []string{"openai", "chat"} {
 		dir := t.TempDir()
 		_, base := startSim(t, sim.Config{Seed: 11, Usage: shape})

@@ -70,6 +70,7 @@ type Result struct {
 // Failure is why a decoded answer does not complete its row.
 type Failure struct {
 	Code    string
+	Type    string // the server's error type, when it gave one
 	Message string
 	// Retryable is set when the same request may succeed later (a
 	// response failed with server_error).
@@ -153,4 +154,25 @@ func Split(n int64, weights []int64) []int64 {
 		rem[best] = -1
 	}
 	return parts
+}
+
+// StreamDecoder is implemented by an API that can read what a server-sent
+// event stream answer says (an answer to a request with "stream": true,
+// which llmbatch refuses but a server may send anyway): the Result of its
+// terminal event and that event's object, ok false when none arrived.
+type StreamDecoder interface {
+	DecodeStream(raw []byte) (r Result, body json.RawMessage, ok bool)
+}
+
+// CodeString reads an error code that may be a string, a number or null
+// (def when absent or empty).
+func CodeString(raw json.RawMessage, def string) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil && s != "" {
+		return s
+	}
+	if len(raw) > 0 && string(raw) != "null" && raw[0] != '"' {
+		return string(raw)
+	}
+	return def
 }

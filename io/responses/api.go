@@ -84,10 +84,7 @@ func (API) Decode(body []byte) (api.Result, error) {
 		r.Failure = f
 	case "failed":
 		f := &api.Failure{Code: api.CodeFailed, Message: "response failed"}
-		if w.Error != nil {
-			f.Code = codeString(w.Error.Code, api.CodeFailed)
-			f.Message = w.Error.Message
-		}
+		w.failure(f)
 		f.Retryable = f.Code == "server_error" || f.Code == "rate_limit_exceeded"
 		r.Failure = f
 	default:

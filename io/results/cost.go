@@ -4,8 +4,8 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/llmbatch/llmbatch/io/api"
 	"github.com/llmbatch/llmbatch/io/prices"
-	"github.com/llmbatch/llmbatch/io/responses"
 )
 
 // CostSummary is the priced part of a Summary: each model's usage priced
@@ -35,7 +35,7 @@ type CostSummary struct {
 // costs. Models with no tokens at all (rows that never got an answer,
 // journalled with an empty model) are left out, so they cannot make the
 // total unknown. A nil table prices every model as unknown.
-func PriceUsage(table *prices.Table, usage map[string]responses.Usage) CostSummary {
+func PriceUsage(table *prices.Table, usage map[string]api.Usage) CostSummary {
 	tot := prices.NewTotals(table)
 	for _, m := range slices.Sorted(maps.Keys(usage)) {
 		u := usage[m]

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/llmbatch/llmbatch/io/responses"
+	"github.com/llmbatch/llmbatch/io/api"
 	"github.com/llmbatch/llmbatch/io/results"
 )
 
@@ -34,7 +34,7 @@ func mustWrite(tb testing.TB, path string, recs ...*results.Record) {
 
 func ok(key string, in, out int64) *results.Record {
 	return &results.Record{CustomID: key, Model: "gpt-5-mini", Attempts: 1, LatencyMS: 100,
-		Usage:    responses.Usage{InputTokens: in, OutputTokens: out, TotalTokens: in + out},
+		Usage:    api.Usage{InputTokens: in, OutputTokens: out, TotalTokens: in + out},
 		Response: &results.Response{StatusCode: 200, Body: []byte(`{"status":"completed"}`)}}
 }
 

@@ -21,23 +21,23 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/llmbatch/llmbatch/io/responses"
+	"github.com/llmbatch/llmbatch/io/api"
 )
 
 // Record is one journal line.
 type Record struct {
-	CustomID      string          `json:"custom_id"`
-	Index         int64           `json:"index"`
-	Job           *Job            `json:"job,omitempty"`
-	Response      *Response       `json:"response"`
-	Error         *Error          `json:"error"`
-	OutputText    string          `json:"output_text"`
-	Usage         responses.Usage `json:"usage"`
-	Model         string          `json:"model,omitempty"`
-	Attempts      int             `json:"attempts"`
-	LatencyMS     int64           `json:"latency_ms"`
-	RequestSHA256 string          `json:"request_sha256,omitempty"`
-	Input         map[string]any  `json:"input,omitempty"`
+	CustomID      string         `json:"custom_id"`
+	Index         int64          `json:"index"`
+	Job           *Job           `json:"job,omitempty"`
+	Response      *Response      `json:"response"`
+	Error         *Error         `json:"error"`
+	OutputText    string         `json:"output_text"`
+	Usage         api.Usage      `json:"usage"`
+	Model         string         `json:"model,omitempty"`
+	Attempts      int            `json:"attempts"`
+	LatencyMS     int64          `json:"latency_ms"`
+	RequestSHA256 string         `json:"request_sha256,omitempty"`
+	Input         map[string]any `json:"input,omitempty"`
 
 	// RateLimited counts the attempts of this row answered 429.
 	RateLimited int `json:"rate_limited,omitempty"`

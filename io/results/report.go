@@ -3,8 +3,8 @@ package results
 import (
 	"time"
 
+	"github.com/llmbatch/llmbatch/io/api"
 	"github.com/llmbatch/llmbatch/io/prices"
-	"github.com/llmbatch/llmbatch/io/responses"
 )
 
 // Report is what one or more journals say about a job: row states, usage,
@@ -62,7 +62,7 @@ type ReportRows struct {
 func NewReport(table *prices.Table) *Report {
 	return &Report{table: table, Attempts: make(map[int]int64),
 		Rows:  ReportRows{ByError: make(map[string]int64)},
-		Usage: UsageSum{PerModel: make(map[string]responses.Usage)}}
+		Usage: UsageSum{PerModel: make(map[string]api.Usage)}}
 }
 
 // Add accounts for one record; latest tells whether it is its key's latest.

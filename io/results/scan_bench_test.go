@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/llmbatch/llmbatch/io/responses"
+	"github.com/llmbatch/llmbatch/io/api"
 	"github.com/llmbatch/llmbatch/io/results"
 )
 
@@ -31,7 +31,7 @@ func realisticRecord(i int) *results.Record {
 		CustomID: key, Index: int64(i),
 		Response:   &results.Response{StatusCode: 200, RequestID: fmt.Sprintf("req_%016x", i), Body: json.RawMessage(body)},
 		OutputText: text,
-		Usage:      responses.Usage{InputTokens: int64(40 + i%50), OutputTokens: int64(90 + i%30), ReasoningTokens: 64, TotalTokens: int64(130 + i%80)},
+		Usage:      api.Usage{InputTokens: int64(40 + i%50), OutputTokens: int64(90 + i%30), ReasoningTokens: 64, TotalTokens: int64(130 + i%80)},
 		Model:      "gpt-5-mini-2025-08-07", Attempts: 1 + i%3, LatencyMS: int64(300 + i%900),
 		RequestSHA256: hex.EncodeToString(sum[:]),
 		Input:         map[string]any{"text": "review " + strconv.Itoa(i)},

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
-	"github.com/llmbatch/llmbatch/io/responses"
+	"github.com/llmbatch/llmbatch/io/api"
 )
 
 // errSlowPath means a line needs the full decoder: it has something the
@@ -266,7 +266,7 @@ func (p *lineScanner) int() (int64, error) {
 }
 
 // usage reads a flat usage object of integers, or null.
-func (p *lineScanner) usage(u *responses.Usage) error {
+func (p *lineScanner) usage(u *api.Usage) error {
 	if p.null() {
 		return nil
 	}

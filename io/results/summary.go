@@ -9,7 +9,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/llmbatch/llmbatch/io/responses"
+	"github.com/llmbatch/llmbatch/io/api"
 	"github.com/llmbatch/llmbatch/io/secret"
 )
 
@@ -40,8 +40,8 @@ type RowCounts struct {
 
 // UsageSum is usage per model and in total.
 type UsageSum struct {
-	Total    responses.Usage            `json:"total"`
-	PerModel map[string]responses.Usage `json:"per_model"`
+	Total    api.Usage            `json:"total"`
+	PerModel map[string]api.Usage `json:"per_model"`
 }
 
 // LatencyMS holds latency percentiles in milliseconds.
@@ -72,7 +72,7 @@ func (s *Summary) Fill(t *Totals, total int64) {
 	if total >= 0 {
 		s.Rows.Pending = max(total-t.Count(OK)-t.Count(Failed), 0)
 	}
-	s.Usage.PerModel = make(map[string]responses.Usage, len(t.Usage))
+	s.Usage.PerModel = make(map[string]api.Usage, len(t.Usage))
 	for m, u := range t.Usage {
 		s.Usage.PerModel[m] = u
 	}

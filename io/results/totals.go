@@ -5,7 +5,7 @@ import (
 	"math"
 	"sort"
 
-	"github.com/llmbatch/llmbatch/io/responses"
+	"github.com/llmbatch/llmbatch/io/api"
 )
 
 // Totals accumulates a journal's records: each key's latest state (for row
@@ -30,7 +30,7 @@ type Totals struct {
 	ndense int      // index keys with a state
 	counts [4]int64 // by Status
 	// Usage sums every record's usage, per model ("" for unknown).
-	Usage map[string]responses.Usage
+	Usage map[string]api.Usage
 	// Attempts sums the records' attempts: requests sent for recorded rows.
 	Attempts int64
 	// Records counts journal lines.
@@ -40,7 +40,7 @@ type Totals struct {
 
 // NewTotals returns empty totals.
 func NewTotals() *Totals {
-	return &Totals{seed: maphash.MakeSeed(), Usage: make(map[string]responses.Usage)}
+	return &Totals{seed: maphash.MakeSeed(), Usage: make(map[string]api.Usage)}
 }
 
 func (t *Totals) hash(key string) uint64 { return maphash.String(t.seed, key) }
@@ -121,8 +121,8 @@ func (t *Totals) Count(s Status) int64 { return t.counts[s] }
 func (t *Totals) Keys() int64 { return int64(t.state.len() + t.ndense) }
 
 // TotalUsage sums Usage over models.
-func (t *Totals) TotalUsage() responses.Usage {
-	var u responses.Usage
+func (t *Totals) TotalUsage() api.Usage {
+	var u api.Usage
 	for _, m := range t.Usage {
 		u.Add(m)
 	}

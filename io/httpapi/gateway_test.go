@@ -1,4 +1,4 @@
-package responses_test
+package httpapi_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/llmbatch/llmbatch/io/httpapi"
 	"github.com/llmbatch/llmbatch/io/responses"
 )
 
@@ -21,36 +22,36 @@ func TestClient_SendGatewayAnswers(t *testing.T) {
 		status    int
 		header    map[string]string
 		body      string
-		class     responses.Class
+		class     httpapi.Class
 		code, typ string
 		quota     bool
 		msg       string // a part of the message
 		after     time.Duration
 		requestID string
 	}{
-		{name: "LiteLLMWrappedQuota", status: 429, body: litellmQuota, class: responses.Fatal, code: "429", typ: "throttling_error", quota: true, msg: "litellm.RateLimitError"},
+		{name: "LiteLLMWrappedQuota", status: 429, body: litellmQuota, class: httpapi.Fatal, code: "429", typ: "throttling_error", quota: true, msg: "litellm.RateLimitError"},
 		{name: "LiteLLMBudget400", status: 400, body: `{"error":{"message":"Budget has been exceeded! Current cost: 0.51, Max budget: 0.5","type":"budget_exceeded","param":null,"code":"400"}}`,
-			class: responses.Fatal, code: "400", typ: "budget_exceeded", quota: true, msg: "Budget has been exceeded"},
+			class: httpapi.Fatal, code: "400", typ: "budget_exceeded", quota: true, msg: "Budget has been exceeded"},
 		{name: "LiteLLMBudget429", status: 429, body: `{"error":{"message":"ExceededBudget: User=u over budget. Spend=1.2, Budget=1.0","type":"budget_exceeded","code":"429"}}`,
-			class: responses.Fatal, code: "429", typ: "budget_exceeded", quota: true},
+			class: httpapi.Fatal, code: "429", typ: "budget_exceeded", quota: true},
 		{name: "LiteLLMRateLimit", status: 429, header: map[string]string{"llm_provider-retry-after": "3"},
 			body:  `{"error":{"message":"litellm.RateLimitError: rate limit","type":"throttling_error","code":"429"}}`,
-			class: responses.Retryable, code: "429", typ: "throttling_error", after: 3 * time.Second},
+			class: httpapi.Retryable, code: "429", typ: "throttling_error", after: 3 * time.Second},
 		{name: "RetryAfterMSFirst", status: 429, header: map[string]string{"retry-after-ms": "200", "retry-after": "5", "llm_provider-retry-after": "9"},
-			body: `{}`, class: responses.Retryable, code: responses.CodeHTTP, after: 200 * time.Millisecond},
+			body: `{}`, class: httpapi.Retryable, code: httpapi.CodeHTTP, after: 200 * time.Millisecond},
 		{name: "RetryAfterBeforeProvider", status: 429, header: map[string]string{"retry-after": "5", "llm_provider-retry-after": "9"},
-			body: `{}`, class: responses.Retryable, code: responses.CodeHTTP, after: 5 * time.Second},
-		{name: "ErrorString", status: 400, body: `{"error":"model not allowed for this key"}`, class: responses.RowFailed, code: responses.CodeHTTP, msg: "model not allowed"},
-		{name: "FastAPIDetail", status: 422, body: `{"detail":"input is required"}`, class: responses.RowFailed, code: responses.CodeHTTP, msg: "input is required"},
-		{name: "FastAPIDetailList", status: 422, body: `{"detail":[{"loc":["body","input"],"msg":"field required"}]}`, class: responses.RowFailed, code: responses.CodeHTTP, msg: "field required"},
-		{name: "RFC7807", status: 404, body: `{"type":"about:blank","title":"No such model","status":404}`, class: responses.RowFailed, code: responses.CodeHTTP, msg: "No such model"},
-		{name: "TopLevelMessage", status: 503, body: `{"message":"upstream busy"}`, class: responses.Retryable, code: responses.CodeHTTP, msg: "upstream busy"},
+			body: `{}`, class: httpapi.Retryable, code: httpapi.CodeHTTP, after: 5 * time.Second},
+		{name: "ErrorString", status: 400, body: `{"error":"model not allowed for this key"}`, class: httpapi.RowFailed, code: httpapi.CodeHTTP, msg: "model not allowed"},
+		{name: "FastAPIDetail", status: 422, body: `{"detail":"input is required"}`, class: httpapi.RowFailed, code: httpapi.CodeHTTP, msg: "input is required"},
+		{name: "FastAPIDetailList", status: 422, body: `{"detail":[{"loc":["body","input"],"msg":"field required"}]}`, class: httpapi.RowFailed, code: httpapi.CodeHTTP, msg: "field required"},
+		{name: "RFC7807", status: 404, body: `{"type":"about:blank","title":"No such model","status":404}`, class: httpapi.RowFailed, code: httpapi.CodeHTTP, msg: "No such model"},
+		{name: "TopLevelMessage", status: 503, body: `{"message":"upstream busy"}`, class: httpapi.Retryable, code: httpapi.CodeHTTP, msg: "upstream busy"},
 		{name: "ProviderRequestID", status: 400, header: map[string]string{"llm_provider-x-request-id": "req_up", "x-litellm-call-id": "call_1"},
-			body: `{}`, class: responses.RowFailed, code: responses.CodeHTTP, requestID: "req_up"},
+			body: `{}`, class: httpapi.RowFailed, code: httpapi.CodeHTTP, requestID: "req_up"},
 		{name: "LiteLLMCallID", status: 400, header: map[string]string{"x-litellm-call-id": "call_1"},
-			body: `{}`, class: responses.RowFailed, code: responses.CodeHTTP, requestID: "call_1"},
+			body: `{}`, class: httpapi.RowFailed, code: httpapi.CodeHTTP, requestID: "call_1"},
 		{name: "GoogleQuotaIsRateLimit", status: 429, body: `{"error":{"message":"Quota exceeded for aiplatform.googleapis.com/generate_content_requests_per_minute","code":"429"}}`,
-			class: responses.Retryable, code: "429"},
+			class: httpapi.Retryable, code: "429"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,11 +63,11 @@ func TestClient_SendGatewayAnswers(t *testing.T) {
 				w.Write([]byte(tt.body))
 			}))
 			defer srv.Close()
-			c := &responses.Client{BaseURL: srv.URL, APIKey: "sk-gateway-key"}
-			ans, err := c.Send(context.Background(), []byte(`{}`))
-			var e *responses.Error
+			c := &httpapi.Client{BaseURL: srv.URL, APIKey: "sk-gateway-key"}
+			ans, err := c.Send(context.Background(), "/responses", []byte(`{}`), responses.API{})
+			var e *httpapi.Error
 			if !errors.As(err, &e) {
-				t.Fatalf("Send() = %v, want a *responses.Error", err)
+				t.Fatalf("Send() = %v, want a *httpapi.Error", err)
 			}
 			if e.Class != tt.class || e.Code != tt.code || e.Type != tt.typ || e.Quota != tt.quota {
 				t.Errorf("Send() = class %v code %q type %q quota %v, want %v %q %q %v", e.Class, e.Code, e.Type, e.Quota, tt.class, tt.code, tt.typ, tt.quota)
@@ -96,8 +97,8 @@ func TestClient_SendBodySizes(t *testing.T) {
 	}{
 		{"ChunkedFits", 1 << 20, false, "", len(pad)},
 		{"ChunkedExactLimit", int64(len(big)), false, "", len(pad)},
-		{"ChunkedOver", int64(len(big)) - 1, false, responses.CodeTooLarge, 0},
-		{"LengthOver", int64(len(big)) - 1, true, responses.CodeTooLarge, 0},
+		{"ChunkedOver", int64(len(big)) - 1, false, httpapi.CodeTooLarge, 0},
+		{"LengthOver", int64(len(big)) - 1, true, httpapi.CodeTooLarge, 0},
 		{"LengthFits", int64(len(big)), true, "", len(pad)},
 	}
 	for _, tt := range tests {
@@ -111,18 +112,18 @@ func TestClient_SendBodySizes(t *testing.T) {
 				}
 			}))
 			defer srv.Close()
-			c := &responses.Client{BaseURL: srv.URL, MaxBodyBytes: tt.max}
-			ans, err := c.Send(context.Background(), []byte(`{}`))
+			c := &httpapi.Client{BaseURL: srv.URL, MaxBodyBytes: tt.max}
+			ans, err := c.Send(context.Background(), "/responses", []byte(`{}`), responses.API{})
 			code := ""
-			var e *responses.Error
+			var e *httpapi.Error
 			if errors.As(err, &e) {
 				code = e.Code
 			}
-			if code != tt.code || len(ans.OutputText) != tt.wantLen {
-				t.Errorf("Send() = %q, %d bytes of text; want %q, %d", code, len(ans.OutputText), tt.code, tt.wantLen)
+			if code != tt.code || len(ans.Result.OutputText) != tt.wantLen {
+				t.Errorf("Send() = %q, %d bytes of text; want %q, %d", code, len(ans.Result.OutputText), tt.code, tt.wantLen)
 			}
-			if tt.code == "" && ans.Usage.TotalTokens != 7 {
-				t.Errorf("usage %+v", ans.Usage)
+			if tt.code == "" && ans.Result.Usage.TotalTokens != 7 {
+				t.Errorf("usage %+v", ans.Result.Usage)
 			}
 		})
 	}

@@ -1,4 +1,4 @@
-package responses_test
+package httpapi_test
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/llmbatch/llmbatch/io/api"
+	"github.com/llmbatch/llmbatch/io/httpapi"
 	"github.com/llmbatch/llmbatch/io/responses"
 )
 
@@ -23,46 +25,46 @@ func TestClient_Send(t *testing.T) {
 		status   int
 		header   map[string]string
 		body     string
-		class    responses.Class
+		class    httpapi.Class
 		code     string
 		after    time.Duration
 		limited  bool
 		wantText string
 	}{
-		{name: "Completed", status: 200, body: okBody, class: responses.OK, wantText: "positive"},
+		{name: "Completed", status: 200, body: okBody, class: httpapi.OK, wantText: "positive"},
 		{name: "Incomplete", status: 200, body: `{"object":"response","status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},"output":[]}`,
-			class: responses.RowFailed, code: responses.CodeIncomplete},
+			class: httpapi.RowFailed, code: api.CodeIncomplete},
 		{name: "FailedServerError", status: 200, body: `{"object":"response","status":"failed","error":{"code":"server_error","message":"boom"},"output":[]}`,
-			class: responses.Retryable, code: "server_error"},
+			class: httpapi.Retryable, code: "server_error"},
 		{name: "FailedInvalidPrompt", status: 200, body: `{"object":"response","status":"failed","error":{"code":"invalid_prompt","message":"no"},"output":[]}`,
-			class: responses.RowFailed, code: "invalid_prompt"},
-		{name: "NotJSON", status: 200, body: `<html>gateway</html>`, class: responses.Retryable, code: responses.CodeMalformed},
-		{name: "CutShort", status: 200, body: okBody[:80], class: responses.Retryable, code: responses.CodeMalformed},
-		{name: "NotAResponse", status: 200, body: `{"hello":"world"}`, class: responses.RowFailed, code: responses.CodeNotResponse},
+			class: httpapi.RowFailed, code: "invalid_prompt"},
+		{name: "NotJSON", status: 200, body: `<html>gateway</html>`, class: httpapi.Retryable, code: httpapi.CodeMalformed},
+		{name: "CutShort", status: 200, body: okBody[:80], class: httpapi.Retryable, code: httpapi.CodeMalformed},
+		{name: "NotAResponse", status: 200, body: `{"hello":"world"}`, class: httpapi.RowFailed, code: httpapi.CodeNotResponse},
 		{name: "BadRequest", status: 400, body: `{"error":{"message":"bad field","type":"invalid_request_error","param":null,"code":null}}`,
-			class: responses.RowFailed, code: "invalid_request_error"},
+			class: httpapi.RowFailed, code: "invalid_request_error"},
 		{name: "Unauthorized", status: 401, body: `{"error":{"message":"Incorrect API key","type":"invalid_request_error","code":"invalid_api_key"}}`,
-			class: responses.Fatal, code: "invalid_api_key"},
-		{name: "Forbidden", status: 403, body: `{}`, class: responses.Fatal, code: responses.CodeHTTP},
-		{name: "PaymentRequired", status: 402, body: ``, class: responses.Fatal, code: responses.CodeHTTP},
-		{name: "NotFound", status: 404, body: `{"error":{"message":"no model","code":"model_not_found"}}`, class: responses.RowFailed, code: "model_not_found"},
-		{name: "TooLarge", status: 413, body: ``, class: responses.RowFailed, code: responses.CodeHTTP},
-		{name: "Unprocessable", status: 422, body: `{}`, class: responses.RowFailed, code: responses.CodeHTTP},
+			class: httpapi.Fatal, code: "invalid_api_key"},
+		{name: "Forbidden", status: 403, body: `{}`, class: httpapi.Fatal, code: httpapi.CodeHTTP},
+		{name: "PaymentRequired", status: 402, body: ``, class: httpapi.Fatal, code: httpapi.CodeHTTP},
+		{name: "NotFound", status: 404, body: `{"error":{"message":"no model","code":"model_not_found"}}`, class: httpapi.RowFailed, code: "model_not_found"},
+		{name: "TooLarge", status: 413, body: ``, class: httpapi.RowFailed, code: httpapi.CodeHTTP},
+		{name: "Unprocessable", status: 422, body: `{}`, class: httpapi.RowFailed, code: httpapi.CodeHTTP},
 		{name: "RateLimited", status: 429, header: map[string]string{"retry-after-ms": "1500", "retry-after": "9"},
 			body:  `{"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded"}}`,
-			class: responses.Retryable, code: "rate_limit_exceeded", after: 1500 * time.Millisecond, limited: true},
+			class: httpapi.Retryable, code: "rate_limit_exceeded", after: 1500 * time.Millisecond, limited: true},
 		{name: "RateLimitedSeconds", status: 429, header: map[string]string{"retry-after": "2"}, body: `{}`,
-			class: responses.Retryable, code: responses.CodeHTTP, after: 2 * time.Second, limited: true},
+			class: httpapi.Retryable, code: httpapi.CodeHTTP, after: 2 * time.Second, limited: true},
 		{name: "Quota", status: 429, body: `{"error":{"message":"quota","type":"insufficient_quota","code":"insufficient_quota"}}`,
-			class: responses.Fatal, code: "insufficient_quota"},
-		{name: "Timeout408", status: 408, body: ``, class: responses.Retryable, code: responses.CodeHTTP},
-		{name: "Conflict409", status: 409, body: ``, class: responses.Retryable, code: responses.CodeHTTP},
-		{name: "ServerError", status: 500, body: `{"error":{"message":"oops","type":"server_error"}}`, class: responses.Retryable, code: "server_error"},
+			class: httpapi.Fatal, code: "insufficient_quota"},
+		{name: "Timeout408", status: 408, body: ``, class: httpapi.Retryable, code: httpapi.CodeHTTP},
+		{name: "Conflict409", status: 409, body: ``, class: httpapi.Retryable, code: httpapi.CodeHTTP},
+		{name: "ServerError", status: 500, body: `{"error":{"message":"oops","type":"server_error"}}`, class: httpapi.Retryable, code: "server_error"},
 		{name: "Overloaded", status: 503, body: `{"error":{"message":"busy","type":"service_unavailable_error","code":"server_is_overloaded"}}`,
-			class: responses.Retryable, code: "server_is_overloaded"},
-		{name: "ShouldRetryFalse", status: 503, header: map[string]string{"x-should-retry": "false"}, body: ``, class: responses.RowFailed, code: responses.CodeHTTP},
-		{name: "ShouldRetryTrue", status: 400, header: map[string]string{"x-should-retry": "true"}, body: ``, class: responses.Retryable, code: responses.CodeHTTP},
-		{name: "ShouldRetryNotOverFatal", status: 401, header: map[string]string{"x-should-retry": "true"}, body: ``, class: responses.Fatal, code: responses.CodeHTTP},
+			class: httpapi.Retryable, code: "server_is_overloaded"},
+		{name: "ShouldRetryFalse", status: 503, header: map[string]string{"x-should-retry": "false"}, body: ``, class: httpapi.RowFailed, code: httpapi.CodeHTTP},
+		{name: "ShouldRetryTrue", status: 400, header: map[string]string{"x-should-retry": "true"}, body: ``, class: httpapi.Retryable, code: httpapi.CodeHTTP},
+		{name: "ShouldRetryNotOverFatal", status: 401, header: map[string]string{"x-should-retry": "true"}, body: ``, class: httpapi.Fatal, code: httpapi.CodeHTTP},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,13 +83,13 @@ func TestClient_Send(t *testing.T) {
 				w.Write([]byte(tt.body))
 			}))
 			defer srv.Close()
-			c := &responses.Client{BaseURL: srv.URL + "/v1", APIKey: "sk-k"}
-			ans, err := c.Send(context.Background(), []byte(`{"model":"m","input":"x"}`))
-			class := responses.OK
-			var e *responses.Error
+			c := &httpapi.Client{BaseURL: srv.URL + "/v1", APIKey: "sk-k"}
+			ans, err := c.Send(context.Background(), "/responses", []byte(`{"model":"m","input":"x"}`), responses.API{})
+			class := httpapi.OK
+			var e *httpapi.Error
 			if err != nil {
 				if !errors.As(err, &e) {
-					t.Fatalf("Send() error %T %v, want *responses.Error", err, err)
+					t.Fatalf("Send() error %T %v, want *httpapi.Error", err, err)
 				}
 				class = e.Class
 			}
@@ -112,15 +114,15 @@ func TestClient_Send(t *testing.T) {
 				}
 			}
 			if tt.wantText != "" {
-				if ans.OutputText != tt.wantText {
-					t.Errorf("OutputText = %q, want %q", ans.OutputText, tt.wantText)
+				if ans.Result.OutputText != tt.wantText {
+					t.Errorf("OutputText = %q, want %q", ans.Result.OutputText, tt.wantText)
 				}
-				want := responses.Usage{InputTokens: 30, CachedInputTokens: 10, OutputTokens: 20, ReasoningTokens: 12, TotalTokens: 50}
-				if ans.Usage != want {
-					t.Errorf("Usage = %+v, want %+v", ans.Usage, want)
+				want := api.Usage{InputTokens: 30, CachedInputTokens: 10, OutputTokens: 20, ReasoningTokens: 12, TotalTokens: 50}
+				if ans.Result.Usage != want {
+					t.Errorf("Usage = %+v, want %+v", ans.Result.Usage, want)
 				}
-				if ans.Model != "gpt-5-mini-2025-08-07" || len(ans.Body) == 0 {
-					t.Errorf("Model = %q, body %d bytes", ans.Model, len(ans.Body))
+				if ans.Result.Model != "gpt-5-mini-2025-08-07" || len(ans.Body) == 0 {
+					t.Errorf("Model = %q, body %d bytes", ans.Result.Model, len(ans.Body))
 				}
 			}
 		})
@@ -134,10 +136,10 @@ func TestClient_SendConnectionError(t *testing.T) {
 		conn.Close()
 	}))
 	defer srv.Close()
-	c := &responses.Client{BaseURL: srv.URL, APIKey: "sk-secret-key"}
-	_, err := c.Send(context.Background(), []byte(`{}`))
-	var e *responses.Error
-	if !errors.As(err, &e) || e.Class != responses.Retryable || e.Code != responses.CodeConnection {
+	c := &httpapi.Client{BaseURL: srv.URL, APIKey: "sk-secret-key"}
+	_, err := c.Send(context.Background(), "/responses", []byte(`{}`), responses.API{})
+	var e *httpapi.Error
+	if !errors.As(err, &e) || e.Class != httpapi.Retryable || e.Code != httpapi.CodeConnection {
 		t.Fatalf("Send() error = %#v, want a retryable connection error", err)
 	}
 	if strings.Contains(err.Error(), "sk-secret-key") {
@@ -156,28 +158,28 @@ func TestClient_SendRawAuthAndHeaders(t *testing.T) {
 		w.Write([]byte(okBody))
 	}))
 	defer srv.Close()
-	c := &responses.Client{BaseURL: srv.URL, APIKey: "raw-key", RawAuth: true, Header: http.Header{"X-Team": {"labels"}}}
-	if _, err := c.Send(context.Background(), []byte(`{}`)); err != nil {
+	c := &httpapi.Client{BaseURL: srv.URL, APIKey: "raw-key", RawAuth: true, Header: http.Header{"X-Team": {"labels"}}}
+	if _, err := c.Send(context.Background(), "/responses", []byte(`{}`), responses.API{}); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestParseUsage(t *testing.T) {
-	want := responses.Usage{InputTokens: 100, CachedInputTokens: 40, OutputTokens: 30, ReasoningTokens: 20, TotalTokens: 130}
+	want := api.Usage{InputTokens: 100, CachedInputTokens: 40, OutputTokens: 30, ReasoningTokens: 20, TotalTokens: 130}
 	tests := []struct {
 		name, raw string
-		want      responses.Usage
+		want      api.Usage
 	}{
 		{"OpenAI", `{"input_tokens":100,"input_tokens_details":{"cached_tokens":40},"output_tokens":30,"output_tokens_details":{"reasoning_tokens":20},"total_tokens":130}`, want},
 		{"Chat", `{"prompt_tokens":100,"prompt_tokens_details":{"cached_tokens":40},"completion_tokens":30,"completion_tokens_details":{"reasoning_tokens":20},"total_tokens":130}`, want},
 		{"NoTotal", `{"input_tokens":100,"input_tokens_details":{"cached_tokens":40},"output_tokens":30,"output_tokens_details":{"reasoning_tokens":20}}`, want},
 		{"FloatCounts", `{"prompt_tokens":100.0,"prompt_tokens_details":{"cached_tokens":40},"completion_tokens":30,"completion_tokens_details":{"reasoning_tokens":2e1},"total_tokens":130}`, want},
-		{"Null", `null`, responses.Usage{}},
-		{"Empty", ``, responses.Usage{}},
+		{"Null", `null`, api.Usage{}},
+		{"Empty", ``, api.Usage{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := responses.ParseUsage([]byte(tt.raw))
+			got, err := api.ParseUsage([]byte(tt.raw))
 			if err != nil || got != tt.want {
 				t.Errorf("ParseUsage() = %+v, %v; want %+v", got, err, tt.want)
 			}
@@ -191,8 +193,8 @@ func TestParseRateLimit(t *testing.T) {
 	h.Set("x-ratelimit-remaining-tokens", "149984")
 	h.Set("x-ratelimit-reset-requests", "1s")
 	h.Set("x-ratelimit-reset-tokens", "6m0s")
-	got := responses.ParseRateLimit(h)
-	want := responses.RateLimit{LimitRequests: 60, LimitTokens: -1, RemainingRequests: -1, RemainingTokens: 149984,
+	got := httpapi.ParseRateLimit(h)
+	want := httpapi.RateLimit{LimitRequests: 60, LimitTokens: -1, RemainingRequests: -1, RemainingTokens: 149984,
 		ResetRequests: time.Second, ResetTokens: 6 * time.Minute}
 	if got != want {
 		t.Errorf("ParseRateLimit() = %+v, want %+v", got, want)
@@ -203,18 +205,18 @@ func TestClient_SendOddAnswers(t *testing.T) {
 	tests := []struct {
 		name, body string
 		delay      bool
-		class      responses.Class
+		class      httpapi.Class
 		code       string
 		keepBody   bool
 	}{
 		{name: "WrongShape", body: `{"status":"completed","output":[{"type":"message","content":"hi"}],"usage":{"input_tokens":5,"output_tokens":2}}`,
-			class: responses.RowFailed, code: responses.CodeNotResponse, keepBody: true},
-		{name: "TopLevelArray", body: `[1,2]`, class: responses.RowFailed, code: responses.CodeNotResponse, keepBody: true},
-		{name: "StallsPastTimeout", delay: true, class: responses.Retryable, code: responses.CodeTimeout},
+			class: httpapi.RowFailed, code: httpapi.CodeNotResponse, keepBody: true},
+		{name: "TopLevelArray", body: `[1,2]`, class: httpapi.RowFailed, code: httpapi.CodeNotResponse, keepBody: true},
+		{name: "StallsPastTimeout", delay: true, class: httpapi.Retryable, code: httpapi.CodeTimeout},
 		// The body is kept as received (the journal redacts it); error
 		// texts built from a body never hold the key.
-		{name: "EchoesKey", body: `{"object":"response","status":"completed","output":[],"echo":"sk-secret-echo"}`, class: responses.OK, keepBody: true},
-		{name: "EchoesKeyNotJSON", body: `<html>bad key sk-secret-echo</html>`, class: responses.Retryable, code: responses.CodeMalformed},
+		{name: "EchoesKey", body: `{"object":"response","status":"completed","output":[],"echo":"sk-secret-echo"}`, class: httpapi.OK, keepBody: true},
+		{name: "EchoesKeyNotJSON", body: `<html>bad key sk-secret-echo</html>`, class: httpapi.Retryable, code: httpapi.CodeMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -229,12 +231,12 @@ func TestClient_SendOddAnswers(t *testing.T) {
 				w.Write([]byte(tt.body))
 			}))
 			defer srv.Close()
-			c := &responses.Client{BaseURL: srv.URL, APIKey: "sk-secret-echo"}
+			c := &httpapi.Client{BaseURL: srv.URL, APIKey: "sk-secret-echo"}
 			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 			defer cancel()
-			ans, err := c.Send(ctx, []byte(`{}`))
-			class, code := responses.OK, ""
-			var e *responses.Error
+			ans, err := c.Send(ctx, "/responses", []byte(`{}`), responses.API{})
+			class, code := httpapi.OK, ""
+			var e *httpapi.Error
 			if errors.As(err, &e) {
 				class, code = e.Class, e.Code
 			}
@@ -250,8 +252,8 @@ func TestClient_SendOddAnswers(t *testing.T) {
 			if err != nil && strings.Contains(err.Error(), "sk-secret-echo") {
 				t.Errorf("the key leaked into the error: %v", err)
 			}
-			if tt.name == "WrongShape" && ans.Usage.InputTokens != 5 {
-				t.Errorf("usage of a wrongly shaped answer lost: %+v", ans.Usage)
+			if tt.name == "WrongShape" && ans.Result.Usage.InputTokens != 5 {
+				t.Errorf("usage of a wrongly shaped answer lost: %+v", ans.Result.Usage)
 			}
 		})
 	}

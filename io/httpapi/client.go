@@ -1,4 +1,4 @@
-package responses
+package httpapi
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/llmbatch/llmbatch/io/api"
 	"github.com/llmbatch/llmbatch/io/secret"
 	"github.com/llmbatch/llmbatch/retry"
 )
@@ -53,11 +54,17 @@ func (c Class) String() string {
 	return "class(" + strconv.Itoa(int(c)) + ")"
 }
 
+// Decoder reads a 2xx answer's body into a Result; an error means the body
+// is not the answer object expected. Every api.API is one.
+type Decoder interface {
+	Decode(body []byte) (api.Result, error)
+}
+
 // Client sends requests to one endpoint. Its exported fields must not
 // change once it is in use; it is then safe for concurrent use.
 type Client struct {
 	// BaseURL is the API root, e.g. "https://api.openai.com/v1"; requests
-	// go to BaseURL + "/responses".
+	// go to BaseURL + an API's path ("/responses").
 	BaseURL string
 	// APIKey is sent as "Authorization: Bearer KEY" (or the key alone when
 	// RawAuth is set). Empty sends no Authorization header.
@@ -87,13 +94,14 @@ type Answer struct {
 	// answer, the response its terminal event carries). It may hold the
 	// API key if the endpoint echoes it: redact it where it is written
 	// (package secret).
-	Body       json.RawMessage
-	Status     string // the response object's status
-	Model      string
-	OutputText string // the text of the output's message items, as the SDKs join it
-	Usage      Usage
-	RateLimit  RateLimit
-	Latency    time.Duration // from sending the request to reading the whole body
+	Body json.RawMessage
+	// Result is the answer decoded by its API: for a 2xx answer what the
+	// API read of it (also when it is not the API's object, what could
+	// be read: usage and model), for a streamed one what its terminal
+	// event says.
+	Result    api.Result
+	RateLimit RateLimit
+	Latency   time.Duration // from sending the request to reading the whole body
 }
 
 // Error is a non-OK answer or a transport failure. Its text never contains
@@ -125,13 +133,10 @@ const (
 	CodeConnection  = "connection_error"   // reset, refused, EOF before an answer
 	CodeTimeout     = "timeout"            // the attempt's deadline passed
 	CodeMalformed   = "malformed_response" // a 2xx whose body is cut short or is not JSON
-	CodeNotResponse = "not_a_response"     // a 2xx JSON body that is not a response object
-	CodeIncomplete  = "incomplete"         // status "incomplete"
-	CodeFailed      = "response_failed"    // status "failed" with no error code
+	CodeNotResponse = api.CodeNotResponse  // a 2xx JSON body that is not the API's answer object
 	CodeTooLarge    = "response_too_large"
 	CodeHTTP        = "http_error" // a non-2xx answer with no error code
 	CodeCanceled    = "canceled"
-	CodeBadStatus   = "unexpected_status" // status other than completed/incomplete/failed
 	// CodeStream: a 2xx server-sent event stream (the body asked for
 	// "stream": true). Not retried: the answer was paid for; the usage of
 	// its terminal event, if any, is kept.
@@ -207,8 +212,8 @@ func (e *Error) Unwrap() error { return e.Err }
 // would turn the POST into a GET. The row then fails with CodeRedirect,
 // naming where the redirect pointed (without its query). This holds for a
 // caller's HTTPClient too: its CheckRedirect runs after this check.
-func (c *Client) Send(ctx context.Context, body []byte) (*Answer, error) {
-	ans, err := c.send(ctx, body)
+func (c *Client) Send(ctx context.Context, path string, body []byte, dec Decoder) (*Answer, error) {
+	ans, err := c.send(ctx, path, body, dec)
 	var e *Error
 	if errors.As(err, &e) && c.red != nil {
 		e.Message = c.red.String(e.Message)
@@ -216,9 +221,9 @@ func (c *Client) Send(ctx context.Context, body []byte) (*Answer, error) {
 	return ans, err
 }
 
-func (c *Client) send(ctx context.Context, body []byte) (*Answer, error) {
+func (c *Client) send(ctx context.Context, path string, body []byte, dec Decoder) (*Answer, error) {
 	hc := c.httpClient()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.BaseURL, "/")+"/responses", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.BaseURL, "/")+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, &Error{Class: Fatal, Code: "bad_request_url", Message: "cannot build request: invalid base URL"}
 	}
@@ -269,7 +274,7 @@ func (c *Client) send(ctx context.Context, body []byte) (*Answer, error) {
 		return ans, &Error{Class: RowFailed, StatusCode: resp.StatusCode, Code: CodeTooLarge,
 			Message: fmt.Sprintf("answer body exceeds %d bytes", max), RequestID: ans.RequestID}
 	}
-	return ans, classify(ctx, ans, resp.Header, raw, readErr)
+	return ans, classify(ctx, ans, resp.Header, raw, readErr, dec)
 }
 
 // httpClient is HTTPClient (or http.DefaultClient) with CheckRedirect run
@@ -386,19 +391,11 @@ func scrub(err error) string {
 	return err.Error()
 }
 
-// wire is the part of a response object (or error body) that is read.
-type wire struct {
-	Object string          `json:"object"`
-	Status string          `json:"status"`
-	Model  string          `json:"model"`
-	Output []wireItem      `json:"output"`
-	Usage  json.RawMessage `json:"usage"`
+// errorBody is the part of an error answer that is read.
+type errorBody struct {
 	// Error is OpenAI's {"code", "type", "message"} object, or a plain
 	// string in some gateways.
-	Error             json.RawMessage `json:"error"`
-	IncompleteDetails *struct {
-		Reason string `json:"reason"`
-	} `json:"incomplete_details"`
+	Error json.RawMessage `json:"error"`
 	// Where other servers put an error's text: FastAPI's "detail",
 	// RFC 7807's "title", a bare "message".
 	Message json.RawMessage `json:"message"`
@@ -416,7 +413,7 @@ type wireError struct {
 // readError reads the error of a body: error.{code,type,message}, or an
 // "error" string, else a top-level message, detail or title. ok is false
 // when the body has none of these.
-func (w *wire) readError() (we wireError, ok bool) {
+func (w *errorBody) readError() (we wireError, ok bool) {
 	if len(w.Error) > 0 && string(w.Error) != "null" {
 		var o struct {
 			Code    json.RawMessage `json:"code"`
@@ -424,7 +421,7 @@ func (w *wire) readError() (we wireError, ok bool) {
 			Message json.RawMessage `json:"message"`
 		}
 		if json.Unmarshal(w.Error, &o) == nil {
-			we = wireError{Code: codeString(o.Code, ""), Type: text(o.Type), Message: text(o.Message)}
+			we = wireError{Code: api.CodeString(o.Code, ""), Type: text(o.Type), Message: text(o.Message)}
 		} else {
 			we.Message = text(w.Error)
 		}
@@ -458,14 +455,6 @@ func text(raw json.RawMessage) string {
 	return snippet(raw)
 }
 
-type wireItem struct {
-	Type    string `json:"type"`
-	Content []struct {
-		Type string `json:"type"`
-		Text string `json:"text"`
-	} `json:"content"`
-}
-
 // retryAfter reads the wait an answer asks for: retry-after-ms, then
 // retry-after, then LiteLLM's llm_provider-retry-after (the provider's
 // header, passed on), each as retry.ParseRetryAfter reads it.
@@ -480,20 +469,19 @@ func retryAfter(h http.Header) time.Duration {
 	return 0
 }
 
-func classify(ctx context.Context, ans *Answer, h http.Header, raw []byte, readErr error) error {
+func classify(ctx context.Context, ans *Answer, h http.Header, raw []byte, readErr error, dec Decoder) error {
 	retryAfter := retryAfter(h)
 	code := ans.StatusCode
-	if code >= 200 && code < 300 && isEventStream(h) {
-		return classifyStream(ans, raw, readErr, retryAfter)
-	}
-	var w wire
-	jsonErr := json.Unmarshal(raw, &w)
-	valid := readErr == nil && (jsonErr == nil || json.Valid(raw))
-	if valid {
-		ans.Body = raw
-	}
 	if code >= 200 && code < 300 {
-		return classifyOK(ctx, ans, &w, raw, readErr, jsonErr, retryAfter)
+		if isEventStream(h) {
+			return classifyStream(ans, raw, readErr, retryAfter, dec)
+		}
+		return classifyOK(ctx, ans, raw, readErr, retryAfter, dec)
+	}
+	var w errorBody
+	jsonErr := json.Unmarshal(raw, &w)
+	if readErr == nil && (jsonErr == nil || json.Valid(raw)) {
+		ans.Body = raw
 	}
 	e := &Error{StatusCode: code, RequestID: ans.RequestID, RetryAfter: retryAfter, Code: CodeHTTP}
 	if we, ok := w.readError(); ok && jsonErr == nil {
@@ -539,40 +527,16 @@ func isEventStream(h http.Header) bool {
 }
 
 // classifyStream handles a 2xx event stream: a failed row, never retried
-// (the answer was paid for). The response of its terminal event
-// (response.completed, .incomplete or .failed), if it arrived, gives the
-// answer's body, usage, model and output text.
-func classifyStream(ans *Answer, raw []byte, readErr error, retryAfter time.Duration) error {
+// (the answer was paid for). When the API reads streams
+// (api.StreamDecoder), what its terminal event says gives the answer's
+// body, usage, model and output text.
+func classifyStream(ans *Answer, raw []byte, readErr error, retryAfter time.Duration, dec Decoder) error {
 	e := &Error{Class: RowFailed, StatusCode: ans.StatusCode, RequestID: ans.RequestID, RetryAfter: retryAfter, Code: CodeStream,
 		Message: `the endpoint answered with an event stream (the request has "stream": true); llmbatch reads whole answers: remove "stream" from the request body`}
-	for line := range bytes.Lines(raw) {
-		data, ok := bytes.CutPrefix(bytes.TrimRight(line, "\r\n"), []byte("data:"))
-		if !ok {
-			continue
+	if sd, ok := dec.(api.StreamDecoder); ok {
+		if r, body, ok := sd.DecodeStream(raw); ok {
+			ans.Result, ans.Body = r, body
 		}
-		var ev struct {
-			Type     string          `json:"type"`
-			Response json.RawMessage `json:"response"`
-		}
-		if json.Unmarshal(bytes.TrimSpace(data), &ev) != nil {
-			continue
-		}
-		switch ev.Type {
-		case "response.completed", "response.incomplete", "response.failed":
-		default:
-			continue
-		}
-		var w wire
-		if json.Unmarshal(ev.Response, &w) != nil {
-			continue
-		}
-		if u, err := ParseUsage(w.Usage); err == nil {
-			ans.Usage = u
-		}
-		ans.Body = ev.Response
-		ans.Status = w.Status
-		ans.Model = w.Model
-		ans.OutputText = outputText(w.Output)
 	}
 	if readErr != nil {
 		e.Message += " (the stream was cut short: " + readErr.Error() + ")"
@@ -580,10 +544,14 @@ func classifyStream(ans *Answer, raw []byte, readErr error, retryAfter time.Dura
 	return e
 }
 
-func classifyOK(ctx context.Context, ans *Answer, w *wire, raw []byte, readErr, jsonErr error, retryAfter time.Duration) error {
+// classifyOK handles a 2xx answer: cut short or not JSON is retried (the
+// body did not arrive whole); valid JSON that is not the API's object is
+// recorded, with what usage it reports, and not retried; an object the API
+// reads as a failure (incomplete, refused, failed) takes the failure's
+// class.
+func classifyOK(ctx context.Context, ans *Answer, raw []byte, readErr error, retryAfter time.Duration, dec Decoder) error {
 	e := &Error{StatusCode: ans.StatusCode, RequestID: ans.RequestID, RetryAfter: retryAfter}
-	switch {
-	case readErr != nil:
+	if readErr != nil {
 		e.Class, e.Code, e.Message, e.Err = Retryable, CodeMalformed, "answer cut short: "+readErr.Error(), readErr
 		switch {
 		case errors.Is(ctx.Err(), context.Canceled):
@@ -592,92 +560,30 @@ func classifyOK(ctx context.Context, ans *Answer, w *wire, raw []byte, readErr, 
 			e.Code = CodeTimeout
 		}
 		return e
-	case jsonErr != nil && !json.Valid(raw):
-		e.Class, e.Code = Retryable, CodeMalformed
-		e.Message = fmt.Sprintf("answer is not JSON (%v): %s", jsonErr, snippet(raw))
-		return e
-	case jsonErr != nil:
-		// Valid JSON, but not shaped like a response: record it, keep
-		// what usage it reports (it was paid for), do not retry.
-		var u struct {
-			Model string          `json:"model"`
-			Usage json.RawMessage `json:"usage"`
-		}
-		if json.Unmarshal(raw, &u) == nil {
-			ans.Model = u.Model
-			ans.Usage, _ = ParseUsage(u.Usage)
-		}
-		e.Class, e.Code = RowFailed, CodeNotResponse
-		e.Message = fmt.Sprintf("answer is not a response object (%v): %s", jsonErr, snippet(raw))
-		return e
-	case w.Status == "" && w.Output == nil:
-		e.Class, e.Code = RowFailed, CodeNotResponse
-		e.Message = "answer is not a response object: " + snippet(raw)
-		return e
 	}
-	ans.Status = w.Status
-	ans.Model = w.Model
-	ans.OutputText = outputText(w.Output)
-	u, err := ParseUsage(w.Usage)
+	r, err := dec.Decode(raw)
+	ans.Result = r
 	if err != nil {
-		e.Class, e.Code, e.Message = RowFailed, CodeNotResponse, "usage is not readable: "+err.Error()
+		if !json.Valid(raw) {
+			e.Class, e.Code = Retryable, CodeMalformed
+			e.Message = fmt.Sprintf("answer is not JSON (%v): %s", err, snippet(raw))
+			return e
+		}
+		ans.Body = raw
+		e.Class, e.Code = RowFailed, CodeNotResponse
+		e.Message = fmt.Sprintf("answer is not the endpoint's answer object (%v): %s", err, snippet(raw))
 		return e
 	}
-	ans.Usage = u
-	switch w.Status {
-	case "completed", "":
+	ans.Body = raw
+	f := r.Failure
+	if f == nil {
 		return nil
-	case "incomplete":
-		e.Class, e.Code = RowFailed, CodeIncomplete
-		e.Message = "response incomplete"
-		if w.IncompleteDetails != nil && w.IncompleteDetails.Reason != "" {
-			e.Message += ": " + w.IncompleteDetails.Reason
-		}
-		return e
-	case "failed":
-		e.Class, e.Code, e.Message = RowFailed, CodeFailed, "response failed"
-		if we, ok := w.readError(); ok {
-			e.Code, e.Type = or(we.Code, CodeFailed), we.Type
-			e.Message = or(we.Message, e.Message)
-		}
-		if e.Code == "server_error" || e.Code == "rate_limit_exceeded" {
-			e.Class = Retryable
-		}
-		return e
-	default:
-		e.Class, e.Code = RowFailed, CodeBadStatus
-		e.Message = fmt.Sprintf("response status %q", w.Status)
-		return e
 	}
-}
-
-// outputText joins the text of output_text parts of message items, as the
-// official SDKs compute Response.output_text.
-func outputText(items []wireItem) string {
-	var b strings.Builder
-	for _, it := range items {
-		if it.Type != "message" {
-			continue
-		}
-		for _, c := range it.Content {
-			if c.Type == "output_text" {
-				b.WriteString(c.Text)
-			}
-		}
+	e.Class, e.Code, e.Type, e.Message = RowFailed, f.Code, f.Type, f.Message
+	if f.Retryable {
+		e.Class = Retryable
 	}
-	return b.String()
-}
-
-// codeString reads an error code that may be a string, a number or null.
-func codeString(raw json.RawMessage, def string) string {
-	var s string
-	if json.Unmarshal(raw, &s) == nil && s != "" {
-		return s
-	}
-	if len(raw) > 0 && string(raw) != "null" && raw[0] != '"' {
-		return string(raw)
-	}
-	return def
+	return e
 }
 
 func snippet(b []byte) string {

@@ -1,4 +1,4 @@
-package responses_test
+package httpapi_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/llmbatch/llmbatch/io/httpapi"
 	"github.com/llmbatch/llmbatch/io/responses"
 )
 
@@ -17,7 +18,7 @@ import (
 // 16 answers of 200 MB, chunked (no Content-Length), are read at once
 // with the default body limit. It runs only when asked:
 //
-//	LLMBATCH_MEASURE_RSS=1 go test -run PeakRSS -v ./io/responses/
+//	LLMBATCH_MEASURE_RSS=1 go test -run PeakRSS -v ./io/httpapi/
 func TestPeakRSSOversizedAnswers(t *testing.T) {
 	if os.Getenv("LLMBATCH_MEASURE_RSS") == "" {
 		t.Skip("set LLMBATCH_MEASURE_RSS=1 to measure")
@@ -33,13 +34,13 @@ func TestPeakRSSOversizedAnswers(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	c := &responses.Client{BaseURL: srv.URL}
+	c := &httpapi.Client{BaseURL: srv.URL}
 	var wg sync.WaitGroup
 	for range inFlight {
 		wg.Go(func() {
-			_, err := c.Send(context.Background(), []byte(`{}`))
-			if e, ok := err.(*responses.Error); !ok || e.Code != responses.CodeTooLarge {
-				t.Errorf("Send() = %v, want %s", err, responses.CodeTooLarge)
+			_, err := c.Send(context.Background(), "/responses", []byte(`{}`), responses.API{})
+			if e, ok := err.(*httpapi.Error); !ok || e.Code != httpapi.CodeTooLarge {
+				t.Errorf("Send() = %v, want %s", err, httpapi.CodeTooLarge)
 			}
 		})
 	}
@@ -49,7 +50,7 @@ func TestPeakRSSOversizedAnswers(t *testing.T) {
 		if strings.HasPrefix(l, "VmHWM") {
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
-			t.Logf("%d oversized answers in flight (limit %d MiB): peak RSS %s, heap peak sys %d MiB", inFlight, responses.DefaultMaxBodyBytes>>20, strings.TrimSpace(strings.TrimPrefix(l, "VmHWM:")), ms.HeapSys>>20)
+			t.Logf("%d oversized answers in flight (limit %d MiB): peak RSS %s, heap peak sys %d MiB", inFlight, httpapi.DefaultMaxBodyBytes>>20, strings.TrimSpace(strings.TrimPrefix(l, "VmHWM:")), ms.HeapSys>>20)
 		}
 	}
 }

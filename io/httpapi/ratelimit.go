@@ -1,4 +1,4 @@
-package responses
+package httpapi
 
 import (
 	"net/http"
