@@ -884,7 +884,7 @@ func TestServer_Routes(t *testing.T) {
 	}{
 		{"NoV1", "POST", root + "/responses", `{"input":"x"}`, 200, ""},
 		{"V1", "POST", base + "/responses", `{"input":"x"}`, 200, ""},
-		{"UnknownPath", "POST", base + "/chat/completions", `{}`, 404, ""},
+		{"UnknownPath", "POST", base + "/completions", `{}`, 404, ""},
 		{"WrongMethod", "GET", base + "/responses", ``, 405, ""},
 		{"NotJSON", "POST", base + "/responses", `{"input":`, 400, ""},
 		{"NotObject", "POST", base + "/responses", `["input"]`, 400, ""},
