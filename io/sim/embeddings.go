@@ -39,26 +39,38 @@ func Embedding(model, text string, dims int) []float32 {
 	if dims <= 0 {
 		dims = EmbeddingDimensions(model)
 	}
+	return embedInto(make([]float32, dims), model, text)
+}
+
+// embedInto writes Embedding(model, text, len(dst)) into dst and returns
+// it. The components are a fixed splitmix64 sequence seeded from the
+// digest of (model, text), uniform in [-1, 1), divided by their norm: the
+// sequence is generated twice, once for the norm and once for the values.
+func embedInto(dst []float32, model, text string) []float32 {
 	d := digest(0, "embedding", []byte(model), []byte(text))
-	state := binary.LittleEndian.Uint64(d[:8])
-	v := make([]float64, dims)
+	seed := binary.LittleEndian.Uint64(d[:8])
 	var sum float64
-	for i := range v {
-		// splitmix64: a fixed, fast sequence from the digest.
-		state += 0x9e3779b97f4a7c15
-		z := state
-		z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
-		z = (z ^ z>>27) * 0x94d049bb133111eb
-		z ^= z >> 31
-		v[i] = float64(int64(z)) / (1 << 63) // uniform in [-1, 1)
-		sum += v[i] * v[i]
+	state := seed
+	for range dst {
+		x := splitmix(&state)
+		sum += x * x
 	}
 	norm := math.Sqrt(sum)
-	out := make([]float32, dims)
-	for i, x := range v {
-		out[i] = float32(x / norm)
+	state = seed
+	for i := range dst {
+		dst[i] = float32(splitmix(&state) / norm)
 	}
-	return out
+	return dst
+}
+
+// splitmix advances a splitmix64 state and maps its output to [-1, 1).
+func splitmix(state *uint64) float64 {
+	*state += 0x9e3779b97f4a7c15
+	z := *state
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	z ^= z >> 31
+	return float64(int64(z)) / (1 << 63)
 }
 
 // embedRequest is the part of an embeddings body the simulator reads.
@@ -232,9 +244,14 @@ func (req *embedRequest) reply(cfg *Config, body []byte, model string, _ bool, _
 		}
 	}
 	var buf bytes.Buffer
-	buf.Grow(64 + len(order)*dims*11)
+	perItem := 48 + 13*dims // a float is at most 13 bytes ("-0.0012345678,")
+	if b64 {
+		perItem = 48 + base64.StdEncoding.EncodedLen(4*dims)
+	}
+	buf.Grow(64 + len(order)*perItem)
 	buf.WriteString(`{"object":"list","data":[`)
-	var raw []byte
+	vec := make([]float32, dims)
+	raw := make([]byte, 0, 4*dims)
 	for k, i := range order {
 		if k > 0 {
 			buf.WriteByte(',')
@@ -242,14 +259,14 @@ func (req *embedRequest) reply(cfg *Config, body []byte, model string, _ bool, _
 		buf.WriteString(`{"object":"embedding","index":`)
 		buf.WriteString(strconv.Itoa(i))
 		buf.WriteString(`,"embedding":`)
-		vec := Embedding(model, req.texts[i], dims)
+		embedInto(vec, model, req.texts[i])
 		if b64 {
 			raw = raw[:0]
 			for _, f := range vec {
 				raw = binary.LittleEndian.AppendUint32(raw, math.Float32bits(f))
 			}
 			buf.WriteByte('"')
-			buf.WriteString(base64.StdEncoding.EncodeToString(raw))
+			buf.Write(base64.StdEncoding.AppendEncode(buf.AvailableBuffer(), raw))
 			buf.WriteByte('"')
 		} else {
 			buf.WriteByte('[')

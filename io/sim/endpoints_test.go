@@ -722,3 +722,29 @@ func TestEndpoints_BehindGatewayPrefix(t *testing.T) {
 		t.Errorf("requests = %d, want 2", got)
 	}
 }
+
+// BenchmarkServer_Endpoints measures a chat completion and an embeddings
+// request of 64 inputs at the default 1536 dimensions, in both encodings.
+func BenchmarkServer_Endpoints(b *testing.B) {
+	texts := make([]string, 64)
+	for i := range texts {
+		texts[i] = fmt.Sprintf("review number %d: I loved it, would buy again", i)
+	}
+	in, _ := json.Marshal(texts)
+	benches := []struct{ name, path, body string }{
+		{"Chat", "/chat/completions", `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"I loved it"}]}`},
+		{"Embeddings64Float", "/embeddings", fmt.Sprintf(`{"model":"text-embedding-3-small","input":%s,"encoding_format":"float"}`, in)},
+		{"Embeddings64Base64", "/embeddings", fmt.Sprintf(`{"model":"text-embedding-3-small","input":%s,"encoding_format":"base64"}`, in)},
+	}
+	for _, bb := range benches {
+		b.Run(bb.name, func(b *testing.B) {
+			_, base := start(b, sim.Config{Seed: 1})
+			b.ReportAllocs()
+			for b.Loop() {
+				if r := post(b, base+bb.path, bb.body); r.status != http.StatusOK {
+					b.Fatalf("status %d", r.status)
+				}
+			}
+		})
+	}
+}
