@@ -10,9 +10,12 @@ import (
 
 const simulateUsage = `Usage: llmbatch simulate [flags]
 
-Serves a simulated /v1/responses endpoint on loopback until interrupted,
-with deterministic answers, configurable latency, faults and rate limits.
-It prints the base URL to use as --base-url.
+Serves a simulated OpenAI-compatible server on loopback until interrupted:
+POST /v1/responses, /v1/chat/completions and /v1/embeddings, with
+deterministic answers and vectors, and the same configurable latency,
+faults and rate limits on all three. -no-responses makes /v1/responses
+answer 404, as a chat-only server does. It prints the base URL to use as
+--base-url.
 
 Flags:
 `
@@ -42,8 +45,12 @@ func simulate(ctx context.Context, args []string, env environ) error {
 	}
 	defer srv.Close()
 	fmt.Fprintln(env.stdout, base)
-	fmt.Fprintf(env.stderr, "simulated endpoint at %s (POST %s/responses; stats at GET %s/_sim/stats); Ctrl-C stops it\n",
-		base, base, base[:len(base)-len("/v1")])
+	routes := "POST " + base + "/responses, /chat/completions, /embeddings"
+	if cfg.NoResponses {
+		routes = "POST " + base + "/chat/completions, /embeddings; /responses answers 404"
+	}
+	fmt.Fprintf(env.stderr, "simulated endpoint at %s (%s; stats at GET %s/_sim/stats); Ctrl-C stops it\n",
+		base, routes, base[:len(base)-len("/v1")])
 	<-ctx.Done()
 	return nil
 }

@@ -18,8 +18,9 @@ const (
 
 // Usage shapes accepted by Config.Usage.
 const (
-	UsageOpenAI = "openai" // input_tokens, output_tokens, ... (the Responses shape)
-	UsageChat   = "chat"   // prompt_tokens, completion_tokens, ... (the Chat Completions shape)
+	UsageOpenAI   = "openai"   // input_tokens, output_tokens, ... (the Responses shape)
+	UsageChat     = "chat"     // prompt_tokens, completion_tokens, ... (the Chat Completions shape)
+	UsageDeepSeek = "deepseek" // the Chat Completions shape with prompt_cache_hit_tokens and prompt_cache_miss_tokens instead of prompt_tokens_details
 )
 
 // Config configures a Server. The zero value is a fast, fault-free server.
@@ -27,9 +28,13 @@ type Config struct {
 	Seed          int64         // seeds every deterministic choice
 	Latency       time.Duration // base delay before each answer
 	LatencyJitter time.Duration // plus a uniform random 0..LatencyJitter
-	Usage         string        // usage shape in answers: "openai" (default) or "chat"
-	APIKey        string        // if non-empty, requests must carry it as "Authorization: Bearer KEY" or "Authorization: KEY", else 401 invalid_api_key
-	Model         string        // model echoed when the request names none (default "gpt-5-mini")
+	// Usage is the usage shape of answers: "openai" (default), "chat" or
+	// "deepseek". /v1/responses answers in the shape named; chat
+	// completions answer in the Chat Completions shape unless it is
+	// "deepseek"; embeddings always answer {prompt_tokens, total_tokens}.
+	Usage  string
+	APIKey string // if non-empty, requests must carry it as "Authorization: Bearer KEY" or "Authorization: KEY", else 401 invalid_api_key
+	Model  string // model echoed when a /v1/responses request names none (default "gpt-5-mini"); chat and embeddings requests must name one
 
 	// Fault probabilities in [0,1]. Each attempt draws deterministically from
 	// (Seed, sha256 of the request body, how many times this server has seen
@@ -43,7 +48,7 @@ type Config struct {
 	Malformed   float64       // 200 with a JSON body cut off in the middle
 	Slow        float64       // answer normally but after an extra SlowDelay
 	SlowDelay   time.Duration // default 2s
-	Incomplete  float64       // 200 with status "incomplete", incomplete_details.reason "max_output_tokens"
+	Incomplete  float64       // 200 with status "incomplete", incomplete_details.reason "max_output_tokens" (chat: finish_reason "length"; embeddings: no effect)
 	BadRequest  float64       // 400 invalid_request_error; decided by (Seed, body) only, so the same body always fails
 	RetryAfter  time.Duration // wait announced with 429s; default 1s
 	QuotaAfter  int           // if >0, every request after the first QuotaAfter requests gets 429 insufficient_quota (counting requests that pass authentication and validation)
@@ -52,12 +57,20 @@ type Config struct {
 	// continuously. 0 means unlimited (and the x-ratelimit-* headers for that
 	// dimension are omitted).
 	RPM int
-	TPM int // a request's token cost = estimated input tokens + max_output_tokens (if set in the body)
+	TPM int // a request's token cost = estimated input tokens + its output cap, if set (max_output_tokens; max_completion_tokens or max_tokens, times n)
 	// StartEmpty starts the RPM/TPM buckets empty, as if an earlier job
 	// had just used up the minute, instead of full. A client then gets at
 	// most the limit's steady rate from the start, which makes a
 	// throughput measurement comparable with rows/RPM and tokens/TPM.
 	StartEmpty bool
+
+	// NoResponses makes /v1/responses answer 404 with an OpenAI not-found
+	// error body, as a server that offers only chat completions does.
+	NoResponses bool
+	// ShuffleEmbeddings answers the items of an embeddings request in a
+	// shuffled order (deterministic in Seed and the body), each with its
+	// correct index, to test that a client unpacks by index.
+	ShuffleEmbeddings bool
 }
 
 // RegisterFlags binds c's fields to flags on fs, for the `llmbatch simulate`
@@ -81,8 +94,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.Seed, "seed", c.Seed, "seed for every deterministic choice (texts, token counts, faults)")
 	fs.DurationVar(&c.Latency, "latency", c.Latency, "base delay before each answer")
 	fs.DurationVar(&c.LatencyJitter, "latency-jitter", c.LatencyJitter, "extra uniform random delay, 0..`d`, added to -latency")
-	fs.StringVar(&c.Usage, "usage", c.Usage, "usage shape in answers: openai or chat")
-	fs.StringVar(&c.Model, "model", c.Model, "model echoed when a request names none")
+	fs.StringVar(&c.Usage, "usage", c.Usage, "usage shape in answers: openai, chat or deepseek (prompt_cache_hit_tokens); chat completions use the chat shape unless deepseek")
+	fs.StringVar(&c.Model, "model", c.Model, "model echoed when a /v1/responses request names none (chat and embeddings requests must name one)")
 	fs.Func("api-key-env", "require the API key held in the environment variable `NAME` (401 otherwise)", func(name string) error {
 		if name == "" {
 			return errors.New("empty variable name")
@@ -100,13 +113,15 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.Malformed, "malformed", c.Malformed, "probability of a 200 whose JSON body is cut off")
 	fs.Float64Var(&c.Slow, "slow", c.Slow, "probability of an answer delayed by an extra -slow-delay")
 	fs.DurationVar(&c.SlowDelay, "slow-delay", c.SlowDelay, "extra delay of a slow answer")
-	fs.Float64Var(&c.Incomplete, "incomplete", c.Incomplete, "probability of a 200 with status incomplete (max_output_tokens)")
+	fs.Float64Var(&c.Incomplete, "incomplete", c.Incomplete, "probability of a 200 with status incomplete (max_output_tokens), or finish_reason length for chat")
 	fs.Float64Var(&c.BadRequest, "bad-request", c.BadRequest, "fraction of request bodies that always get 400 invalid_request_error")
 	fs.DurationVar(&c.RetryAfter, "retry-after", c.RetryAfter, "wait announced by injected 429s")
 	fs.IntVar(&c.QuotaAfter, "quota-after", c.QuotaAfter, "answer 429 insufficient_quota to every request after the first `N` (0: never)")
 	fs.IntVar(&c.RPM, "rpm", c.RPM, "requests-per-minute limit (0: unlimited)")
 	fs.IntVar(&c.TPM, "tpm", c.TPM, "tokens-per-minute limit (0: unlimited)")
 	fs.BoolVar(&c.StartEmpty, "start-empty", c.StartEmpty, "start the -rpm/-tpm buckets empty (as if the minute were used up) instead of full")
+	fs.BoolVar(&c.NoResponses, "no-responses", c.NoResponses, "answer 404 on /v1/responses, as a chat-only server does")
+	fs.BoolVar(&c.ShuffleEmbeddings, "shuffle-embeddings", c.ShuffleEmbeddings, "answer embeddings items in a shuffled order (each with its correct index)")
 }
 
 // Validate reports the first field of c that is out of range: a probability
@@ -153,9 +168,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("sim: tpm %d is negative", c.TPM)
 	}
 	switch c.Usage {
-	case "", UsageOpenAI, UsageChat:
+	case "", UsageOpenAI, UsageChat, UsageDeepSeek:
 	default:
-		return fmt.Errorf("sim: usage shape %q is not %q or %q", c.Usage, UsageOpenAI, UsageChat)
+		return fmt.Errorf("sim: usage shape %q is not %q, %q or %q", c.Usage, UsageOpenAI, UsageChat, UsageDeepSeek)
 	}
 	return nil
 }
@@ -166,7 +181,7 @@ func (c Config) normalized() Config {
 	if c.Model == "" {
 		c.Model = DefaultModel
 	}
-	if c.Usage != UsageChat {
+	if c.Usage != UsageChat && c.Usage != UsageDeepSeek {
 		c.Usage = UsageOpenAI
 	}
 	if c.SlowDelay <= 0 {

@@ -66,22 +66,30 @@ func isReasoningModel(model string) bool {
 // ceilDiv4 is ceil(n/4).
 func ceilDiv4(n int) int64 { return int64((n + 3) / 4) }
 
-// outputText is the answer to req: a label, or JSON for a json_object or
-// json_schema format. It depends on the seed and the input only.
-func outputText(seed int64, req *request) string {
-	input := []byte(req.Input)
+// prompt is what an answer depends on, read from any endpoint's request.
+type prompt struct {
+	input       []byte     // the request's input (Responses input, chat messages); the text depends on it alone
+	format      textFormat // the output format asked for
+	inputTokens int64      // the request's input token count
+	maxOutput   *int64     // the output token cap, if the request sets one
+}
+
+// outputText is the answer to p: a label, or JSON for a json_object or
+// json_schema format. It depends on the seed, the input and the format only.
+func outputText(seed int64, p prompt) string {
+	input := p.input
 	var buf bytes.Buffer
 	if json.Compact(&buf, input) == nil {
 		input = buf.Bytes()
 	}
 	label := label(u64(digest(seed, "label", input)))
-	switch req.format.Type {
+	switch p.format.Type {
 	case "json_object":
 		return `{"label":"` + label + `"}`
 	case "json_schema":
-		g := schemaGen{root: req.format.Schema, label: label, seed: seed, input: input}
+		g := schemaGen{root: p.format.Schema, label: label, seed: seed, input: input}
 		var out bytes.Buffer
-		g.write(&out, req.format.Schema, "$", 0)
+		g.write(&out, p.format.Schema, "$", 0)
 		return out.String()
 	}
 	return label
@@ -352,9 +360,19 @@ type usage struct {
 	input, cached, output, reasoning int64
 }
 
-// shape encodes u in the "openai" or "chat" usage shape.
+// shape encodes u in the "openai", "chat" or "deepseek" usage shape.
 func (u usage) shape(name string) any {
-	if name == UsageChat {
+	switch name {
+	case UsageDeepSeek:
+		return map[string]any{
+			"prompt_tokens":             u.input,
+			"prompt_cache_hit_tokens":   u.cached,
+			"prompt_cache_miss_tokens":  u.input - u.cached,
+			"completion_tokens":         u.output,
+			"completion_tokens_details": map[string]int64{"reasoning_tokens": u.reasoning},
+			"total_tokens":              u.input + u.output,
+		}
+	case UsageChat:
 		return map[string]any{
 			"prompt_tokens":             u.input,
 			"prompt_tokens_details":     map[string]int64{"cached_tokens": u.cached},
@@ -375,7 +393,18 @@ func (u usage) shape(name string) any {
 // inputTokens is the deterministic input token count of req.
 func inputTokens(req *request) int64 {
 	b, msgs := req.inputText()
-	return ceilDiv4(b) + 4*int64(msgs)
+	return textTokens(b, msgs)
+}
+
+// textTokens is the token estimate every endpoint uses: a quarter of the
+// text's bytes, rounded up, plus 4 for each message.
+func textTokens(textBytes, messages int) int64 {
+	return ceilDiv4(textBytes) + 4*int64(messages)
+}
+
+// prompt is what req's answer depends on.
+func (req *request) prompt() prompt {
+	return prompt{input: req.Input, format: req.format, inputTokens: inputTokens(req), maxOutput: req.MaxOutputTokens}
 }
 
 // answer is a 200 answer's content.
@@ -385,11 +414,11 @@ type answer struct {
 	usage  usage
 }
 
-// compose decides the answer to req. forceIncomplete is the Incomplete
+// compose decides the answer to p. forceIncomplete is the Incomplete
 // fault: the text is cut in half and the answer marked incomplete.
-func compose(seed int64, body []byte, req *request, model string, forceIncomplete bool) answer {
-	text := outputText(seed, req)
-	u := usage{input: inputTokens(req)}
+func compose(seed int64, body []byte, p prompt, model string, forceIncomplete bool) answer {
+	text := outputText(seed, p)
+	u := usage{input: p.inputTokens}
 	if u.input >= 4 && u64(digest(seed, "cached", body))&1 == 1 {
 		u.cached = u.input / 4
 	}
@@ -401,13 +430,13 @@ func compose(seed int64, body []byte, req *request, model string, forceIncomplet
 	if forceIncomplete {
 		a.status = "incomplete"
 		a.text = text[:len(text)/2]
-		if m := req.MaxOutputTokens; m != nil {
+		if m := p.maxOutput; m != nil {
 			a.usage.output = *m
 			a.usage.reasoning = min(a.usage.reasoning, *m)
 		}
 		return a
 	}
-	if m := req.MaxOutputTokens; m != nil && u.output > *m {
+	if m := p.maxOutput; m != nil && u.output > *m {
 		a.status = "incomplete"
 		a.usage.output = *m
 		a.usage.reasoning = min(u.reasoning, *m)

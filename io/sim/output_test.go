@@ -45,7 +45,7 @@ func TestOutputText_SchemaIsValid(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req := &request{Input: json.RawMessage(`"x"`), format: textFormat{Type: "json_schema", Schema: json.RawMessage(tt.schema)}}
-			got := outputText(0, req)
+			got := outputText(0, req.prompt())
 			if !json.Valid([]byte(got)) {
 				t.Fatalf("outputText() = %s, not JSON", got)
 			}

@@ -3,7 +3,6 @@ package sim
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"reflect"
@@ -72,19 +71,9 @@ func firstByte(raw json.RawMessage) byte {
 // parseRequest decodes and checks a request body. A non-nil *apiError is
 // the 400 answer.
 func parseRequest(body []byte) (*request, *apiError) {
-	if !json.Valid(body) {
-		return nil, invalidRequest("We could not parse the JSON body of your request. The API expects a JSON object as the request body.", "")
-	}
-	if firstByte(body) != '{' {
-		return nil, invalidRequest("The request body must be a JSON object.", "")
-	}
 	var req request
-	if err := json.Unmarshal(body, &req); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			return nil, invalidRequest(fmt.Sprintf("Invalid type for '%s': expected %s, but got %s.", te.Field, jsonKind(te.Type), te.Value), te.Field)
-		}
-		return nil, invalidRequest("Invalid request body: "+err.Error(), "")
+	if aerr := decodeObject(body, &req); aerr != nil {
+		return nil, aerr
 	}
 	if isNull(req.Input) {
 		return nil, invalidRequest("Missing required parameter: 'input'.", "input")

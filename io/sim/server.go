@@ -49,7 +49,8 @@ const (
 // errClosed ends a wait when the Server is closed.
 var errClosed = errors.New("sim: server closed")
 
-// Server is a simulated /v1/responses endpoint. It is an http.Handler and
+// Server is a simulated OpenAI-compatible server: POST /v1/responses,
+// /v1/chat/completions and /v1/embeddings. It is an http.Handler and
 // can also listen by itself (Start). It is safe for concurrent use. Create
 // one with New.
 type Server struct {
@@ -67,7 +68,7 @@ type Server struct {
 	served    chan struct{} // closed when hs.Serve returns
 	closed    bool
 	requests  int
-	others    int // answers outside the responses route, for their request ids
+	others    int // answers outside the API routes, for their request ids
 	byStatus  map[int]int
 	completed int
 	inTok     int64
@@ -75,6 +76,7 @@ type Server struct {
 	perBody   map[string]*[2]int
 	faults    map[string]int
 	admitted  int // requests that reached the quota check
+	endpoints map[string]*EndpointStats
 }
 
 // New returns a Server for cfg. Zero-valued fields get their documented
@@ -90,13 +92,18 @@ func New(cfg Config) *Server {
 		byStatus: map[int]int{},
 		perBody:  map[string]*[2]int{},
 		faults:   map[string]int{},
+		endpoints: map[string]*EndpointStats{
+			EndpointResponses:  {},
+			EndpointChat:       {},
+			EndpointEmbeddings: {},
+		},
 	}
 }
 
 // Start listens on addr (e.g. "127.0.0.1:0"; "" means that) and serves in
 // the background until Close. It returns the base URL clients use, e.g.
-// "http://127.0.0.1:41234/v1" (requests then go to BASE/responses). A
-// Server can be started once.
+// "http://127.0.0.1:41234/v1" (requests then go to BASE/responses,
+// BASE/chat/completions and BASE/embeddings). A Server can be started once.
 func (s *Server) Start(addr string) (baseURL string, err error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
@@ -151,20 +158,24 @@ func (s *Server) Close() error {
 	return err
 }
 
-// Stats is a snapshot of what a Server has received and answered. Requests
-// and ByStatus count requests to the responses route only.
+// Stats is a snapshot of what a Server has received and answered. Requests,
+// ByStatus and the totals count requests to the API routes (responses, chat
+// completions, embeddings) together; Endpoints splits them by route.
 type Stats struct {
-	// Requests counts requests to POST /v1/responses (or /responses).
+	// Requests counts requests to the API routes: POST /v1/responses,
+	// /v1/chat/completions and /v1/embeddings (also without /v1).
 	Requests int `json:"requests"`
 	// ByStatus maps an HTTP status to a count. StatusNoAnswer (0) counts
 	// resets; StatusClientClosed (499) counts requests the client
 	// abandoned.
 	ByStatus map[int]int `json:"by_status"`
-	// Completed counts 200 answers with status "completed" (a truncated
-	// body is not one).
+	// Completed counts whole 200 answers that are complete: a response
+	// with status "completed", a chat completion whose every choice has
+	// finish_reason "stop", any embeddings answer. A truncated body is not
+	// one.
 	Completed int `json:"completed"`
 	// InputTokens and OutputTokens sum the usage of the 200 answers whose
-	// body was whole (completed or incomplete).
+	// body was whole (including incomplete ones, which are billed).
 	InputTokens  int64 `json:"input_tokens"`
 	OutputTokens int64 `json:"output_tokens"`
 	// PerBody maps the hex SHA-256 of a body to [requests, completed].
@@ -172,6 +183,18 @@ type Stats struct {
 	// Faults counts injected faults and limit refusals by name (Fault*,
 	// LimitRPM, LimitTPM).
 	Faults map[string]int `json:"faults"`
+	// Endpoints splits Requests, Completed and the tokens by route; the
+	// keys are EndpointResponses, EndpointChat and EndpointEmbeddings, all
+	// three always present.
+	Endpoints map[string]EndpointStats `json:"endpoints"`
+}
+
+// EndpointStats counts one route's requests and billed tokens.
+type EndpointStats struct {
+	Requests     int   `json:"requests"`
+	Completed    int   `json:"completed"`
+	InputTokens  int64 `json:"input_tokens"`
+	OutputTokens int64 `json:"output_tokens"`
 }
 
 // Stats returns a snapshot. The maps are the caller's.
@@ -186,6 +209,10 @@ func (s *Server) Stats() Stats {
 		OutputTokens: s.outTok,
 		PerBody:      make(map[string][2]int, len(s.perBody)),
 		Faults:       make(map[string]int, len(s.faults)),
+		Endpoints:    make(map[string]EndpointStats, len(s.endpoints)),
+	}
+	for k, v := range s.endpoints {
+		st.Endpoints[k] = *v
 	}
 	for k, v := range s.byStatus {
 		st.ByStatus[k] = v
@@ -201,7 +228,7 @@ func (s *Server) Stats() Stats {
 
 // Count reports, for one request body (hex SHA-256 of the exact body
 // bytes), how many requests this server received and how many it answered
-// 200 with status "completed".
+// with a complete 200 (see Stats.Completed), on any route.
 func (s *Server) Count(bodySHA256 string) (requests, completed int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -211,22 +238,25 @@ func (s *Server) Count(bodySHA256 string) (requests, completed int) {
 	return 0, 0
 }
 
-// ServeHTTP implements http.Handler. Routes: POST /v1/responses and POST
-// /responses; GET /_sim/stats (also under /v1) returns Stats as JSON.
-// Anything else is 404; another method on a route is 405. A reset fault
-// hijacks the connection; where the ResponseWriter cannot be hijacked
-// (HTTP/2, a recorder), ServeHTTP panics with http.ErrAbortHandler instead,
-// which net/http turns into an aborted stream.
+// ServeHTTP implements http.Handler. Routes: POST /v1/responses, POST
+// /v1/chat/completions and POST /v1/embeddings (each also without /v1);
+// GET /_sim/stats (also under /v1) returns Stats as JSON. Anything else is
+// 404, as is /v1/responses with Config.NoResponses; another method on a
+// route is 405. A reset fault hijacks the connection; where the
+// ResponseWriter cannot be hijacked (HTTP/2, a recorder), ServeHTTP panics
+// with http.ErrAbortHandler instead, which net/http turns into an aborted
+// stream.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var ep *endpoint
 	switch r.URL.Path {
 	case "/v1/responses", "/responses":
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			s.writeError(w, &apiError{status: http.StatusMethodNotAllowed, typ: "invalid_request_error",
-				message: fmt.Sprintf("Method %s is not allowed on %s; use POST.", r.Method, r.URL.Path)})
-			return
+		if !s.cfg.NoResponses {
+			ep = responsesAPI
 		}
-		s.serveResponses(w, r)
+	case "/v1/chat/completions", "/chat/completions":
+		ep = chatAPI
+	case "/v1/embeddings", "/embeddings":
+		ep = embeddingsAPI
 	case "/_sim/stats", "/v1/_sim/stats":
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -236,13 +266,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		b, _ := json.Marshal(s.Stats())
 		s.writeOther(w, http.StatusOK, b)
-	default:
+		return
+	}
+	switch {
+	case ep == nil:
 		s.writeError(w, &apiError{status: http.StatusNotFound, typ: "invalid_request_error",
 			message: fmt.Sprintf("Invalid URL (%s %s)", r.Method, r.URL.Path)})
+	case r.Method != http.MethodPost:
+		w.Header().Set("Allow", http.MethodPost)
+		s.writeError(w, &apiError{status: http.StatusMethodNotAllowed, typ: "invalid_request_error",
+			message: fmt.Sprintf("Method %s is not allowed on %s; use POST.", r.Method, r.URL.Path)})
+	default:
+		s.serveAPI(w, r, ep)
 	}
 }
 
-// writeOther writes an answer outside the responses route, with the
+// writeOther writes an answer outside the API routes, with the
 // headers every answer carries.
 func (s *Server) writeOther(w http.ResponseWriter, status int, body []byte) {
 	s.mu.Lock()
@@ -268,14 +307,14 @@ type outcome struct {
 	reset     bool        // close the connection with no answer
 	truncate  bool        // cut the body in half
 	extra     time.Duration
-	completed bool   // a 200 with status "completed"
+	completed bool   // a complete 200 (see Stats.Completed)
 	tokens    *usage // usage to add to the totals
 	fault     string // a Fault* or Limit* name, or ""
 	requestID string
 }
 
-// serveResponses answers one request to the responses route.
-func (s *Server) serveResponses(w http.ResponseWriter, r *http.Request) {
+// serveAPI answers one request to ep's route.
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, ep *endpoint) {
 	start := time.Now()
 	now := s.now()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
@@ -286,10 +325,10 @@ func (s *Server) serveResponses(w http.ResponseWriter, r *http.Request) {
 	)
 	if err != nil {
 		var mbe *http.MaxBytesError
-		n := s.begin("")
+		n := s.begin(ep, "")
 		if !errors.As(err, &mbe) {
 			// The client went away while sending.
-			s.record("", StatusClientClosed, outcome{})
+			s.record(ep, "", StatusClientClosed, outcome{})
 			return
 		}
 		o = s.errorOutcome(&apiError{status: http.StatusRequestEntityTooLarge, typ: "invalid_request_error", code: "request_too_large",
@@ -298,8 +337,8 @@ func (s *Server) serveResponses(w http.ResponseWriter, r *http.Request) {
 	} else {
 		sum := sha256.Sum256(body)
 		key = hex.EncodeToString(sum[:])
-		attempt = s.begin(key)
-		o = s.decide(r, body, sum, attempt, now)
+		attempt = s.begin(ep, key)
+		o = s.decide(r, ep, body, sum, attempt, now)
 		o.requestID = "req_" + hexID(digest(s.cfg.Seed, "req", sum[:], itob(attempt)), 16)
 	}
 
@@ -309,18 +348,18 @@ func (s *Server) serveResponses(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.sleep(r.Context(), delay); err != nil {
 		if errors.Is(err, errClosed) {
-			s.record(key, StatusNoAnswer, outcome{})
+			s.record(ep, key, StatusNoAnswer, outcome{})
 			panic(http.ErrAbortHandler) // closes the connection without an answer
 		}
-		s.record(key, StatusClientClosed, outcome{})
+		s.record(ep, key, StatusClientClosed, outcome{})
 		return
 	}
 	if o.reset {
-		s.record(key, StatusNoAnswer, o)
+		s.record(ep, key, StatusNoAnswer, o)
 		resetConnection(w)
 		return
 	}
-	s.record(key, o.status, o)
+	s.record(ep, key, o.status, o)
 
 	h := w.Header()
 	for k, v := range o.header {
@@ -337,12 +376,14 @@ func (s *Server) serveResponses(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(b)
 }
 
-// begin counts a request and returns how many times this server had seen
-// the body before. An empty key (unread body) counts only in the total.
-func (s *Server) begin(key string) int {
+// begin counts a request to ep and returns how many times this server had
+// seen the body before. An empty key (unread body) counts only in the
+// totals.
+func (s *Server) begin(ep *endpoint, key string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests++
+	s.endpoints[ep.name].Requests++
 	if key == "" {
 		return s.requests
 	}
@@ -355,16 +396,18 @@ func (s *Server) begin(key string) int {
 	return c[0] - 1
 }
 
-// record counts an answer (or its absence) under status.
-func (s *Server) record(key string, status int, o outcome) {
+// record counts an answer (or its absence) to ep under status.
+func (s *Server) record(ep *endpoint, key string, status int, o outcome) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	es := s.endpoints[ep.name]
 	s.byStatus[status]++
 	if o.fault != "" {
 		s.faults[o.fault]++
 	}
 	if o.completed && status == http.StatusOK {
 		s.completed++
+		es.Completed++
 		if c := s.perBody[key]; c != nil {
 			c[1]++
 		}
@@ -372,6 +415,8 @@ func (s *Server) record(key string, status int, o outcome) {
 	if o.tokens != nil && status == http.StatusOK {
 		s.inTok += o.tokens.input
 		s.outTok += o.tokens.output
+		es.InputTokens += o.tokens.input
+		es.OutputTokens += o.tokens.output
 	}
 }
 
@@ -450,10 +495,11 @@ func (s *Server) faultBand(u float64) string {
 	return ""
 }
 
-// decide answers one attempt: authentication, validation, the bad-request
-// fault, the quota, the injected rate limit, the RPM/TPM limits, then the
-// other faults, in that order.
-func (s *Server) decide(r *http.Request, body []byte, sum [sha256.Size]byte, attempt int, now time.Time) outcome {
+// decide answers one attempt to ep: authentication, validation, the
+// bad-request fault, the quota, the injected rate limit, the RPM/TPM
+// limits, then the other faults, in that order. Only validation and the
+// success body depend on the endpoint.
+func (s *Server) decide(r *http.Request, ep *endpoint, body []byte, sum [sha256.Size]byte, attempt int, now time.Time) outcome {
 	c := &s.cfg
 	if c.APIKey != "" {
 		switch h := r.Header.Get("Authorization"); {
@@ -465,13 +511,13 @@ func (s *Server) decide(r *http.Request, body []byte, sum [sha256.Size]byte, att
 				message: "Incorrect API key provided. Check the key your client sends in the Authorization header."}, now)
 		}
 	}
-	req, aerr := parseRequest(body)
+	req, aerr := ep.parse(body)
 	if aerr != nil {
 		return s.errorOutcome(aerr, now)
 	}
 	model := c.Model
-	if req.Model != nil && *req.Model != "" {
-		model = *req.Model
+	if m := req.modelName(); m != "" {
+		model = m
 	}
 	if c.BadRequest > 0 && unit(digest(c.Seed, "bad_request", sum[:])) < c.BadRequest {
 		o := s.errorOutcome(invalidRequest("Invalid request: the simulator rejects this request body on every attempt (bad-request fault).", ""), now)
@@ -487,6 +533,9 @@ func (s *Server) decide(r *http.Request, body []byte, sum [sha256.Size]byte, att
 
 	draw := digest(c.Seed, "fault", sum[:], itob(attempt))
 	fault := s.faultBand(unit(draw))
+	if fault == FaultIncomplete && !ep.incomplete {
+		fault = ""
+	}
 	if fault == FaultRateLimit {
 		limit := c.RPM
 		if limit == 0 {
@@ -497,11 +546,7 @@ func (s *Server) decide(r *http.Request, body []byte, sum [sha256.Size]byte, att
 		return o
 	}
 	if s.lim.enabled() {
-		cost := inputTokens(req)
-		if req.MaxOutputTokens != nil {
-			cost += *req.MaxOutputTokens
-		}
-		d, lims := s.lim.take(now, cost)
+		d, lims := s.lim.take(now, req.cost())
 		if d != nil {
 			o := s.rateLimited(d, model, now, &lims)
 			o.fault = LimitRPM
@@ -520,7 +565,7 @@ func (s *Server) decide(r *http.Request, body []byte, sum [sha256.Size]byte, att
 // success answers a request admitted by the limits: a server error, a
 // reset, or a 200 (possibly truncated, incomplete or slow). draw is the
 // attempt's fault draw; its second word picks the 5xx status.
-func (s *Server) success(body []byte, req *request, model, fault string, draw [sha256.Size]byte, now time.Time) outcome {
+func (s *Server) success(body []byte, req call, model, fault string, draw [sha256.Size]byte, now time.Time) outcome {
 	c := &s.cfg
 	switch fault {
 	case FaultServerError:
@@ -537,20 +582,20 @@ func (s *Server) success(body []byte, req *request, model, fault string, draw [s
 	case FaultReset:
 		return outcome{reset: true, header: http.Header{}, fault: fault}
 	}
-	a := compose(c.Seed, body, req, model, fault == FaultIncomplete)
 	o := outcome{status: http.StatusOK, header: http.Header{}, fault: fault}
 	if fault == FaultSlow {
 		o.extra = c.SlowDelay
 	}
 	created := now.Unix()
 	finished := now.Add(c.Latency + o.extra).Unix()
-	o.body = encodeResponse(c.Seed, body, req, model, c.Usage, a, created, finished)
+	rep := req.reply(c, body, model, fault == FaultIncomplete, created, finished)
+	o.body = rep.body
 	if fault == FaultMalformed {
 		o.truncate = true
 		return o
 	}
-	o.completed = a.status == "completed"
-	o.tokens = &a.usage
+	o.completed = rep.completed
+	o.tokens = &rep.usage
 	return o
 }
 

@@ -884,7 +884,7 @@ func TestServer_Routes(t *testing.T) {
 	}{
 		{"NoV1", "POST", root + "/responses", `{"input":"x"}`, 200, ""},
 		{"V1", "POST", base + "/responses", `{"input":"x"}`, 200, ""},
-		{"UnknownPath", "POST", base + "/chat/completions", `{}`, 404, ""},
+		{"UnknownPath", "POST", base + "/completions", `{}`, 404, ""},
 		{"WrongMethod", "GET", base + "/responses", ``, 405, ""},
 		{"NotJSON", "POST", base + "/responses", `{"input":`, 400, ""},
 		{"NotObject", "POST", base + "/responses", `["input"]`, 400, ""},
@@ -1126,6 +1126,7 @@ func TestConfig_RegisterFlags(t *testing.T) {
 		"-api-key-env", "SIM_TEST_KEY", "-rate-limit", "0.1", "-server-error", "0.2", "-reset", "0.3",
 		"-malformed", "0.05", "-slow", "0.01", "-slow-delay", "3s", "-incomplete", "0.02", "-bad-request", "0.03",
 		"-retry-after", "250ms", "-quota-after", "100", "-rpm", "60", "-tpm", "1000",
+		"-no-responses", "-shuffle-embeddings",
 	}
 	if err := fs.Parse(args); err != nil {
 		t.Fatalf("Parse() error = %v", err)
@@ -1134,6 +1135,7 @@ func TestConfig_RegisterFlags(t *testing.T) {
 		Seed: 7, Latency: 5 * time.Millisecond, LatencyJitter: 2 * time.Millisecond, Usage: "chat", APIKey: "sk-from-env",
 		Model: "gpt-4o", RateLimit: 0.1, ServerError: 0.2, Reset: 0.3, Malformed: 0.05, Slow: 0.01, SlowDelay: 3 * time.Second,
 		Incomplete: 0.02, BadRequest: 0.03, RetryAfter: 250 * time.Millisecond, QuotaAfter: 100, RPM: 60, TPM: 1000,
+		NoResponses: true, ShuffleEmbeddings: true,
 	}
 	if c != want {
 		t.Errorf("Config = %+v, want %+v", c, want)
@@ -1162,6 +1164,7 @@ func TestConfig_Validate(t *testing.T) {
 	}{
 		{"Zero", sim.Config{}, false},
 		{"Full", sim.Config{RateLimit: 1, Usage: "chat"}, false},
+		{"DeepSeekUsage", sim.Config{Usage: sim.UsageDeepSeek, NoResponses: true, ShuffleEmbeddings: true}, false},
 		{"ProbabilityAbove1", sim.Config{Reset: 1.5}, true},
 		{"NegativeProbability", sim.Config{Slow: -0.1}, true},
 		{"NaN", sim.Config{Malformed: math.NaN()}, true},
