@@ -131,17 +131,14 @@ func Estimate(ctx context.Context, cfg Config, opts EstimateOptions) (*JobEstima
 			est.BadRows++
 			continue
 		}
-		in, err := counter.RequestInputTokens(req.body)
-		if err != nil {
-			est.BadRows++
-			continue
-		}
+		m := req.cost(counter)
+		in := m.InputTokens
 		low, high := est.Assumption, est.Assumption
-		if m := maxOutputTokens(req.body); m >= 0 {
-			low, high = min(low, m), m
+		if m.MaxOutput >= 0 {
+			low, high = min(low, m.MaxOutput), m.MaxOutput
 		} else if est.AssumedFrom == "" {
-			return nil, usageErrorf("%s: row %d: its output tokens are unbounded: set max_output_tokens in --body, or give --assume-output N or --from RESULTS.jsonl",
-				cfg.Input, row.Index)
+			return nil, usageErrorf("%s: row %d: its output tokens are unbounded: set %s in --body, or give --assume-output N or --from RESULTS.jsonl",
+				cfg.Input, row.Index, req.api.OutputCap())
 		}
 		me := models[req.model]
 		if me == nil {
@@ -149,7 +146,7 @@ func Estimate(ctx context.Context, cfg Config, opts EstimateOptions) (*JobEstima
 			models[req.model] = me
 		}
 		me.Rows++
-		me.InputTokens += int64(in)
+		me.InputTokens += in
 		me.OutputLow += low
 		me.OutputHigh += high
 	}

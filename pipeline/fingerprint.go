@@ -34,6 +34,11 @@ func fingerprint(cfg *Config) (*results.Job, error) {
 		"id_column":    cfg.IDColumn,
 		"model_column": cfg.ModelColumn,
 	}
+	if cfg.API != nil && cfg.API.Name() != apis[0].Name() {
+		// Only when not the default, so that journals written before
+		// there was a choice keep their fingerprint.
+		parts["endpoint"] = cfg.API.Name()
+	}
 	keys := make([]string, 0, len(parts))
 	for k := range parts {
 		keys = append(keys, k)

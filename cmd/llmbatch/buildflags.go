@@ -18,6 +18,7 @@ import (
 // and the price table: shared by "run" and "estimate", so that an estimate
 // renders exactly the requests the run would send.
 func (o *runOptions) registerBuild(fs *flag.FlagSet, env environ) {
+	fs.StringVar(&o.Endpoint, "endpoint", "", "API to call: "+strings.Join(pipeline.APINames(), ", ")+" (default responses; a Batch API file's url chooses it when not given)")
 	fs.StringVar(&o.InputFormat, "input-format", "", "input format, overriding the extension: jsonl, csv, tsv or parquet")
 	fs.StringVar(&o.Model, "model", env.getenv("OPENAI_MODEL"), "model for rows whose body names none (env OPENAI_MODEL)")
 	fs.StringVar(&o.Prompt, "prompt", "", "Go text/template over the row's columns that fills the request's input, e.g. 'Label: {{.text}}'")
@@ -38,6 +39,13 @@ func registerPrices(fs *flag.FlagSet, file *string) {
 
 // buildConfig fills cfg's body and price table from the options.
 func (o *runOptions) buildConfig(cfg *pipeline.Config, cmd string) error {
+	if o.Endpoint != "" {
+		a, ok := pipeline.LookupAPI(o.Endpoint)
+		if !ok {
+			return usagef("%s: --endpoint must be one of %s, not %q", cmd, strings.Join(pipeline.APINames(), ", "), o.Endpoint)
+		}
+		cfg.API = a
+	}
 	cfg.ModelColumn, cfg.MaxRowBytes, cfg.KeepColumns = o.ModelColumn, o.MaxRowBytes, splitList(o.KeepColumns)
 	if o.Delimiter != "" {
 		cfg.Delimiter, _ = utf8.DecodeRuneInString(o.Delimiter)

@@ -17,7 +17,7 @@ import (
 
 // runOptions are the flags of "llmbatch run".
 type runOptions struct {
-	Input, InputFormat, Output             string
+	Input, InputFormat, Output, Endpoint   string
 	Model, Prompt, PromptColumn, Instr     string
 	BodyFile, IDColumn, ModelColumn        string
 	KeepColumns, Delimiter                 string
@@ -39,8 +39,9 @@ type runOptions struct {
 
 const runUsage = `Usage: llmbatch run [flags] INPUT
 
-Sends one /v1/responses request per input row and appends each result to
-the journal (-o). Re-running the same command resumes: finished rows are
+Sends one request per input row to the endpoint's API (/v1/responses by
+default; --endpoint chat or embeddings) and appends each result to the
+journal (-o). Re-running the same command resumes: finished rows are
 not sent again.
 
 Flags:
@@ -133,6 +134,9 @@ func runJob(ctx context.Context, args []string, env environ) int {
 		cfg.BaseURL = base
 		if cfg.Model == "" {
 			cfg.Model = "gpt-5-mini"
+			if o.Endpoint == "embeddings" {
+				cfg.Model = "text-embedding-3-small"
+			}
 		}
 		logger.Info("using the simulated endpoint", "url", base, "model", cfg.Model)
 	} else {

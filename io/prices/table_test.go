@@ -41,6 +41,10 @@ func TestDefault(t *testing.T) {
 		"gpt-4o-mini":  {"0.15", "0.075", "0.60"},
 		"o3":           {"2.00", "0.50", "8.00"},
 		"o4-mini":      {"1.10", "0.275", "4.40"},
+
+		"text-embedding-3-small": {"0.02", "0.02", "0"},
+		"text-embedding-3-large": {"0.13", "0.13", "0"},
+		"text-embedding-ada-002": {"0.10", "0.10", "0"},
 	}
 	var names []string
 	for name := range want {
