@@ -88,6 +88,11 @@ type Config struct {
 	// API, or the API a Batch API line's url names.
 	API api.API
 
+	// PackSize is how many rows go in one request for an API that packs
+	// rows (embeddings); default DefaultPackSize, 1 sends a request per
+	// row.
+	PackSize int
+
 	// Endpoint sends the requests. When nil, a *httpapi.Client is built
 	// from BaseURL, APIKey, RawAuth, Header and HTTPClient.
 	Endpoint Endpoint
@@ -204,6 +209,9 @@ var ErrInterrupted = errors.New("interrupted")
 func (c Config) withDefaults() Config {
 	if c.Concurrency <= 0 {
 		c.Concurrency = DefaultConcurrency
+	}
+	if c.PackSize <= 0 {
+		c.PackSize = DefaultPackSize
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = DefaultTimeout

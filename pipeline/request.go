@@ -38,6 +38,8 @@ type request struct {
 	indexKey bool
 	api      api.API
 	meter    *api.Meter // computed on first use, by one goroutine at a time
+	ownBody  bool       // the body is a Batch API line's, not built from the job's template
+	pack     *pack      // set on a request that packs several rows (see packer)
 }
 
 // cost returns what req will cost, as its API meters it; c may be nil
@@ -182,6 +184,7 @@ func (b *builder) build(row *rows.Row) (*request, error) {
 			return nil, fmt.Errorf("batch line body: %s", errStream)
 		}
 		body = rb
+		req.ownBody = true
 	} else {
 		if b.api == nil {
 			b.api = b.cfg.api()
