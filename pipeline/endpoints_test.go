@@ -35,7 +35,9 @@ func TestRun_EachEndpointWithFaults(t *testing.T) {
 			cfg := baseConfig(dir, writeInput(t, dir, n), base)
 			cfg.API = mustAPI(t, name)
 			if name == "embeddings" {
-				cfg.Model, cfg.Body = "text-embedding-3-small", []byte(`{"dimensions": 8}`)
+				// Packs of 4: enough requests for the faults to hit
+				// some, each answer shuffled.
+				cfg.Model, cfg.Body, cfg.PackSize = "text-embedding-3-small", []byte(`{"dimensions": 8}`), 4
 			}
 			sum, err := pipeline.Run(context.Background(), cfg)
 			if err != nil {

@@ -116,6 +116,9 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 		endpoint: endpoint, totals: totals, start: time.Now(), seed: maphash.MakeSeed(), costs: spend}
 	r.total.Store(-1)
 	r.pace = newPacer(&cfg, &r.gate)
+	if r.pk, err = newPacker(&cfg, cfg.api()); err != nil {
+		return nil, err
+	}
 	r.policy = retry.Policy{MaxAttempts: cfg.MaxAttempts, Initial: cfg.RetryInitial, Max: cfg.RetryMax, Gate: &r.gate,
 		OnRetry: func(attempt int, wait time.Duration, err error) {
 			r.retries.Add(1)
@@ -173,6 +176,8 @@ type runner struct {
 	stop context.CancelCauseFunc
 
 	costs *costs // spent so far and the MaxCost reservations
+
+	pk *packer // nil unless the API packs rows
 
 	// Used by the producer only: the input's keys, to find duplicates.
 	seed maphash.Seed
@@ -259,6 +264,11 @@ func (r *runner) produce(stopCtx, reqCtx context.Context, workers *errgroup.Grou
 			if r.read == 0 {
 				return &UsageError{Err: fmt.Errorf("%s: %w", r.cfg.Input, rows.ErrEmptyInput)}
 			}
+			if r.pk != nil {
+				for _, p := range r.pk.flush() {
+					r.dispatch(stopCtx, reqCtx, workers, out, p)
+				}
+			}
 			return nil
 		}
 		r.read++
@@ -312,14 +322,41 @@ func (r *runner) produce(stopCtx, reqCtx context.Context, workers *errgroup.Grou
 			r.skipped.Add(1)
 			continue
 		}
-		workers.Go(func() error {
-			if rec := r.send(stopCtx, reqCtx, req); rec != nil {
-				out <- rec
-			}
-			return nil
-		})
+		if r.pk == nil {
+			r.dispatch(stopCtx, reqCtx, workers, out, req)
+			continue
+		}
+		for _, p := range r.pk.add(req) {
+			r.dispatch(stopCtx, reqCtx, workers, out, p)
+		}
 	}
 	return nil
+}
+
+// dispatch hands req to a worker, which sends it and passes its records
+// to the writer. A packed request's record is split into its rows'; a
+// pack that fails for good (a 4xx: one bad input fails them all) is sent
+// again row by row, so that only the bad rows fail.
+func (r *runner) dispatch(stopCtx, reqCtx context.Context, workers *errgroup.Group, out chan<- *results.Record, req *request) {
+	workers.Go(func() error {
+		rec := r.send(stopCtx, reqCtx, req)
+		switch {
+		case rec == nil:
+		case req.pack == nil:
+			out <- rec
+		case rec.Error != nil && !rec.Error.Retryable && rec.Error.StatusCode >= 400 && rec.Error.StatusCode < 500:
+			for _, row := range req.pack.rows {
+				if rec := r.send(stopCtx, reqCtx, row); rec != nil {
+					out <- rec
+				}
+			}
+		default:
+			for _, rec := range req.pack.unpack(rec) {
+				out <- rec
+			}
+		}
+		return nil
+	})
 }
 
 // maxDupLookups is how many duplicate keys get the input read again to
@@ -414,7 +451,7 @@ func (r *runner) send(stopCtx, reqCtx context.Context, req *request) (rec *resul
 		actx, cancel := context.WithTimeout(reqCtx, r.cfg.Timeout)
 		defer cancel()
 		r.requests.Add(1)
-		a, err := r.endpoint.Send(actx, req.api.Path(), req.body, req.api)
+		a, err := r.endpoint.Send(actx, req.api.Path(), req.body, req.decoder())
 		r.pace.end(t, a, err)
 		ans = a
 		var e *httpapi.Error
