@@ -24,10 +24,13 @@ const DefaultOutputReserve = 1000
 // probeAnswers answers with usage are in (or probeRequests requests have
 // settled this run), requests go one at a time and are estimated at their
 // input alone: with nothing else in flight, the probe can pass the cap by
-// at most one answer's output.
+// at most one answer's output. After it, no more requests are in flight
+// than answers have been learned from (slow start), so that an estimate
+// from a few answers that happened to be short cannot send many requests
+// at once.
 const (
 	outputPercentile = 0.95
-	probeAnswers     = 4
+	probeAnswers     = 8
 	probeRequests    = 16
 )
 
@@ -129,8 +132,9 @@ func (c *costs) reserve(ctx context.Context, req *request) (prices.Money, error)
 		if c.unpriced != "" {
 			return 0, usageErrorf("--max-cost cannot be enforced: the journal holds answers of model %q, which has no price; give its prices with --prices FILE", c.unpriced)
 		}
-		out, probe := maxOut, false
+		out, probe, limit := maxOut, false, int64(math.MaxInt64)
 		if out < 0 {
+			limit = max(c.out.n, 1)
 			switch {
 			case c.out.n >= probeAnswers || (c.out.n > 0 && c.settled >= probeRequests):
 				out = c.out.quantile(outputPercentile)
@@ -143,7 +147,7 @@ func (c *costs) reserve(ctx context.Context, req *request) (prices.Money, error)
 		est := p.Cost(int64(in), 0, out)
 		fits := addSat(addSat(c.spent, c.reserved), est) <= c.max
 		switch {
-		case fits && (!probe || c.inFlight == 0):
+		case fits && (!probe || c.inFlight == 0) && c.inFlight < limit:
 			c.reserved += est
 			c.inFlight++
 			return est, nil

@@ -130,7 +130,11 @@ func TestCosts_ProbeThenPercentile(t *testing.T) {
 			t.Fatalf("probe %d: a second request while the probe is in flight: %v, want it to wait", i, err)
 		}
 		cancel()
-		c.settle(h, answered([]int64{10, 10, 10, 1000}[i]), "")
+		out := int64(10)
+		if i == probeAnswers-1 {
+			out = 1000
+		}
+		c.settle(h, answered(out), "")
 	}
 	h1, err1 := c.reserve(ctx, req)
 	h2, err2 := c.reserve(ctx, req)
@@ -139,7 +143,7 @@ func TestCosts_ProbeThenPercentile(t *testing.T) {
 	}
 	model, _ := prices.Default().Lookup("gpt-5-mini")
 	if min := model.Cost(0, 0, 1000); h1 < min {
-		t.Errorf("estimate %v after answers of 10,10,10,1000 output tokens, want at least %v (the 95th percentile)", h1, min)
+		t.Errorf("estimate %v after answers of 10, ..., 10, 1000 output tokens, want at least %v (the 95th percentile)", h1, min)
 	}
 	c.settle(h1, nil, "")
 	c.settle(h2, nil, "")

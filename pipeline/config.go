@@ -162,7 +162,8 @@ type Config struct {
 	// the output tokens of the answers so far, priced at the model's
 	// uncached input and output prices. Before a few answers are in to
 	// learn from, requests go one at a time, each estimated at its input
-	// alone. A job so stops having spent its cap less at most one request's
+	// alone; then no more are in flight than answers have been learned
+	// from. A job so stops having spent its cap less at most one request's
 	// estimate; it passes the cap only by what answers cost beyond their
 	// estimates (with max_output_tokens set, only the input estimate's
 	// error).
