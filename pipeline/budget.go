@@ -1,9 +1,12 @@
 package pipeline
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
+	"math/bits"
 	"sync"
 
 	"github.com/llmbatch/llmbatch/io/prices"
@@ -11,10 +14,25 @@ import (
 	"github.com/llmbatch/llmbatch/io/tokens"
 )
 
-// DefaultOutputReserve is the output tokens a request in flight is assumed
-// to produce under MaxCost when its body sets no max_output_tokens and no
-// row has been answered yet to average over.
+// DefaultOutputReserve is the output tokens a request is assumed to
+// produce under MaxCost when its body sets no max_output_tokens and the
+// opening probe ended without an answer that reported usage.
 const DefaultOutputReserve = 1000
+
+// Under MaxCost, with no max_output_tokens, the output of a request is
+// estimated at the outputPercentile of the answers so far. Until
+// probeAnswers answers with usage are in (or probeRequests requests have
+// settled this run), requests go one at a time and are estimated at their
+// input alone: with nothing else in flight, the probe can pass the cap by
+// at most one answer's output. After it, no more requests are in flight
+// than answers have been learned from (slow start), so that an estimate
+// from a few answers that happened to be short cannot send many requests
+// at once.
+const (
+	outputPercentile = 0.95
+	probeAnswers     = 8
+	probeRequests    = 16
+)
 
 // costs tracks what a job has spent and, under Config.MaxCost, what its
 // requests in flight may still cost. It is safe for concurrent use.
@@ -32,15 +50,16 @@ type costs struct {
 	mu       sync.Mutex
 	spent    prices.Money
 	reserved prices.Money
-	inFlight int64 // reservations held
-	outSum   int64 // output tokens of answered records
-	outN     int64
+	inFlight int64           // reservations held
+	settled  int64           // reservations released by this run
+	changed  chan struct{}   // closed (and replaced) when a reservation is released
+	out      outputHist      // output tokens of the answers, for the estimate
 	warned   map[string]bool // unknown models already warned about
 	unpriced string          // a journal model without a price, under a cap
 }
 
 func newCosts(cfg *Config) (*costs, error) {
-	c := &costs{table: cfg.Prices, max: cfg.MaxCost, logger: cfg.Logger, warned: map[string]bool{}}
+	c := &costs{table: cfg.Prices, max: cfg.MaxCost, logger: cfg.Logger, warned: map[string]bool{}, changed: make(chan struct{})}
 	if c.max < 0 {
 		return nil, usageErrorf("--max-cost must not be negative")
 	}
@@ -67,8 +86,7 @@ func (c *costs) add(rec *results.Record, fallback string) {
 		return
 	}
 	if rec.Error == nil || u.OutputTokens > 0 {
-		c.outSum += u.OutputTokens
-		c.outN++
+		c.out.add(u.OutputTokens)
 	}
 	p, ok := c.table.Lookup(rec.Model)
 	if !ok {
@@ -88,11 +106,14 @@ func (c *costs) add(rec *results.Record, fallback string) {
 	c.spent = addSat(c.spent, p.Cost(u.InputTokens, u.CachedInputTokens, u.OutputTokens))
 }
 
-// reserve checks, under a cap, that spent + what is in flight + req's
-// estimate stays within MaxCost and holds req's estimate; it returns the
-// amount held (0 without a cap). A *StopError means the cap is reached, a
-// *UsageError that the cap cannot be enforced.
-func (c *costs) reserve(req *request) (prices.Money, error) {
+// reserve holds req's estimated cost under a cap and returns the amount
+// held (0 without a cap). It sends req only while spent + what is in
+// flight + req's estimate stays within MaxCost; a request that does not
+// fit while others are in flight waits for them to settle (or for ctx). A
+// *StopError means the cap is reached: nothing is in flight and spent plus
+// req's estimate would pass it. A *UsageError means the cap cannot be
+// enforced; ctx's error that the job stopped while req waited.
+func (c *costs) reserve(ctx context.Context, req *request) (prices.Money, error) {
 	if c.max <= 0 {
 		return 0, nil
 	}
@@ -104,41 +125,124 @@ func (c *costs) reserve(req *request) (prices.Money, error) {
 	if err != nil {
 		in = len(req.body) // a token is at least a byte
 	}
+	maxOut := maxOutputTokens(req.body)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.unpriced != "" {
-		return 0, usageErrorf("--max-cost cannot be enforced: the journal holds answers of model %q, which has no price; give its prices with --prices FILE", c.unpriced)
-	}
-	out := maxOutputTokens(req.body)
-	if out < 0 {
-		out = DefaultOutputReserve
-		if c.outN > 0 {
-			out = (c.outSum + c.outN - 1) / c.outN
+	for {
+		if c.unpriced != "" {
+			return 0, usageErrorf("--max-cost cannot be enforced: the journal holds answers of model %q, which has no price; give its prices with --prices FILE", c.unpriced)
+		}
+		out, probe, limit := maxOut, false, int64(math.MaxInt64)
+		if out < 0 {
+			limit = max(c.out.n, 1)
+			switch {
+			case c.out.n >= probeAnswers || (c.out.n > 0 && c.settled >= probeRequests):
+				out = c.out.quantile(outputPercentile)
+			case c.settled < probeRequests:
+				out, probe = 0, true
+			default:
+				out = DefaultOutputReserve
+			}
+		}
+		est := p.Cost(int64(in), 0, out)
+		fits := addSat(addSat(c.spent, c.reserved), est) <= c.max
+		switch {
+		case fits && (!probe || c.inFlight == 0) && c.inFlight < limit:
+			c.reserved += est
+			c.inFlight++
+			return est, nil
+		case c.inFlight == 0:
+			return 0, &StopError{Reason: fmt.Sprintf(
+				"cost cap reached: spent %s of --max-cost %s, and the next request, estimated at %s, would pass it; finished rows are in the journal: re-run with a higher --max-cost to resume",
+				c.spent, c.max, est)}
+		}
+		// Wait for a request in flight to settle.
+		ch := c.changed
+		c.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+		}
+		c.mu.Lock()
+		if err := ctx.Err(); err != nil {
+			return 0, err
 		}
 	}
-	est := p.Cost(int64(in), 0, out)
-	if total := addSat(addSat(c.spent, c.reserved), est); total > c.max {
-		return 0, &StopError{Reason: fmt.Sprintf(
-			"cost cap reached: spent %s, %d requests in flight estimated at %s, and the next request estimated at %s would pass --max-cost %s; finished rows are in the journal: re-run with a higher --max-cost to resume",
-			c.spent, c.inFlight, c.reserved, est, c.max)}
-	}
-	c.reserved += est
-	c.inFlight++
-	return est, nil
 }
 
 // settle releases a reservation and, when rec is not nil, adds its cost,
-// in one step.
+// in one step, and wakes the requests waiting for room under the cap.
 func (c *costs) settle(held prices.Money, rec *results.Record, fallback string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.max > 0 {
 		c.reserved -= held
 		c.inFlight--
+		c.settled++
+		close(c.changed)
+		c.changed = make(chan struct{})
 	}
 	if rec != nil {
 		c.add(rec, fallback)
 	}
+}
+
+// outputHist is a histogram of output token counts: exact below
+// histExact, then histSub buckets per power of two (a bucket is at most
+// 1/histSub of its values wide), so a quantile is known to about 3% in a
+// fixed 15 KB whatever the number of answers.
+type outputHist struct {
+	n      int64
+	counts [histBuckets]int64
+}
+
+const (
+	histExact   = 64
+	histSub     = 32
+	histBuckets = histExact + (63-6)*histSub
+)
+
+// histBucket returns v's bucket (v >= 0).
+func histBucket(v int64) int {
+	if v < histExact {
+		return int(max(v, 0))
+	}
+	e := bits.Len64(uint64(v)) - 1 // >= 6
+	shift := e - 5
+	return histExact + (e-6)*histSub + int(v>>shift) - histSub
+}
+
+// histUpper returns the largest value of bucket i.
+func histUpper(i int) int64 {
+	if i < histExact {
+		return int64(i)
+	}
+	e := (i-histExact)/histSub + 6
+	shift := e - 5
+	top := int64((i-histExact)%histSub + histSub)
+	return (top+1)<<shift - 1
+}
+
+func (h *outputHist) add(v int64) {
+	h.n++
+	h.counts[histBucket(v)]++
+}
+
+// quantile returns the upper bound of the bucket that holds the q-th
+// quantile: an estimate that errs high. 0 when empty.
+func (h *outputHist) quantile(q float64) int64 {
+	if h.n == 0 {
+		return 0
+	}
+	rank := int64(math.Ceil(q * float64(h.n)))
+	rank = min(max(rank, 1), h.n)
+	var cum int64
+	for i, k := range h.counts {
+		if cum += k; cum >= rank {
+			return histUpper(i)
+		}
+	}
+	return histUpper(histBuckets - 1)
 }
 
 // maxOutputTokens returns the body's max_output_tokens, or -1 if unset.

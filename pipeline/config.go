@@ -159,18 +159,24 @@ type Config struct {
 	// Prices prices the usage in the summary and progress, and the cap;
 	// nil means prices.Default(), the embedded table.
 	Prices *prices.Table
-	// MaxCost, when positive, caps the job's cost: no request starts once
-	// the journal's cost (earlier runs included) plus the estimated cost of
-	// the requests in flight and of this one would pass it; the job then
-	// stops with a *StopError (exit 3) and re-running with a higher cap
-	// resumes. A request in flight is estimated at its input tokens
-	// (io/tokens on its body) plus max_output_tokens when the body sets
-	// it, else the average output tokens of the answered rows (before the
-	// first answer, DefaultOutputReserve), priced at the model's uncached
-	// input and output prices. The cap is overshot by at most the error of
-	// those estimates, summed over the requests in flight: with
-	// max_output_tokens set, only the input estimate's error (io/tokens'
-	// count of a request, against what the endpoint bills).
+	// MaxCost, when positive, caps the job's cost. A request is sent only
+	// while the journal's cost (earlier runs included) plus the estimates
+	// of the requests in flight plus its own estimate stays within the cap;
+	// a request that does not fit while others are in flight waits for
+	// them to settle. The job stops with a *StopError (exit 3; re-running
+	// with a higher cap resumes) only when nothing is in flight and what is
+	// spent plus the next request's estimate would pass the cap.
+	//
+	// A request's estimate is its input tokens (io/tokens on its body) plus
+	// max_output_tokens when the body sets it, else the 95th percentile of
+	// the output tokens of the answers so far, priced at the model's
+	// uncached input and output prices. Before a few answers are in to
+	// learn from, requests go one at a time, each estimated at its input
+	// alone; then no more are in flight than answers have been learned
+	// from. A job so stops having spent its cap less at most one request's
+	// estimate; it passes the cap only by what answers cost beyond their
+	// estimates (with max_output_tokens set, only the input estimate's
+	// error).
 	MaxCost prices.Money
 }
 

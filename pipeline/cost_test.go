@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/llmbatch/llmbatch/io/prices"
 	"github.com/llmbatch/llmbatch/io/sim"
@@ -212,5 +214,96 @@ func TestEstimate_VsSim(t *testing.T) {
 	var uerr *pipeline.UsageError
 	if !errors.As(err, &uerr) || !strings.Contains(err.Error(), "--assume-output") {
 		t.Errorf("Estimate() without an output bound: error = %v, want a UsageError", err)
+	}
+}
+
+// TestRun_MaxCostSpendsMostOfTheCap runs jobs with no max_output_tokens
+// (the output is estimated from the answers) against the sim, which bills
+// deterministically what it answers, with caps of 10 and 1000 times one
+// request's cost, one request at a time and 64 in flight: each stops with
+// a StopError having spent 90-100% of its cap.
+//
+// "One request's cost" is what the budget holds for a request: its cost at
+// the 95th percentile of output tokens, which over the few answers a 10x
+// cap allows is the most expensive answer. With gpt-5-mini the sim's
+// output (2 tokens of text plus 16-63 of reasoning) spreads over 3.6x, so
+// that cost is 1.5x the mean: a cap of 10x the mean cost stops anywhere
+// above 1 - 1.5/10 = 85% of it, which the middle rows of the table check.
+func TestRun_MaxCostSpendsMostOfTheCap(t *testing.T) {
+	const rows = 1600
+	dir := t.TempDir()
+	input := writeInput(t, dir, rows)
+	simCfg := sim.Config{Seed: 11, Latency: 500 * time.Microsecond, LatencyJitter: time.Millisecond}
+	model, _ := prices.Default().Lookup("gpt-5-mini")
+
+	// A request's mean and highest cost, from an uncapped run of 200 rows.
+	_, base := startSim(t, simCfg)
+	ref := baseConfig(dir, writeInput(t, t.TempDir(), 200), base)
+	ref.Output = filepath.Join(dir, "ref.jsonl")
+	if _, err := pipeline.Run(context.Background(), ref); err != nil {
+		t.Fatalf("reference run: %v", err)
+	}
+	var each []prices.Money
+	var sum prices.Money
+	for _, r := range readJournal(t, ref.Output) {
+		c := model.Cost(r.Usage.InputTokens, r.Usage.CachedInputTokens, r.Usage.OutputTokens)
+		each = append(each, c)
+		sum += c
+	}
+	slices.Sort(each)
+	mean, high := sum/prices.Money(len(each)), each[len(each)-1]
+	t.Logf("a request costs %v on average, %v at most", mean, high)
+
+	for _, tt := range []struct {
+		times       int64
+		unit        string
+		concurrency int
+	}{
+		{10, "max", 1}, {10, "max", 64},
+		{10, "mean", 1}, {10, "mean", 64},
+		{1000, "mean", 1}, {1000, "mean", 64},
+	} {
+		t.Run(fmt.Sprintf("cap=%dx%s/concurrency=%d", tt.times, tt.unit, tt.concurrency), func(t *testing.T) {
+			srv, base := startSim(t, simCfg)
+			cfg := baseConfig(dir, input, base)
+			cfg.Output = filepath.Join(t.TempDir(), "out.jsonl")
+			cfg.Concurrency = tt.concurrency
+			unit, low := high, 0.90
+			if tt.unit == "mean" {
+				unit = mean
+			}
+			cfg.MaxCost = prices.Money(tt.times) * unit
+			low = min(low, 1-float64(high)/float64(cfg.MaxCost))
+			sum, err := pipeline.Run(context.Background(), cfg)
+			var serr *pipeline.StopError
+			if !errors.As(err, &serr) || !strings.Contains(err.Error(), "re-run with a higher --max-cost") {
+				t.Fatalf("Run() error = %v, want a StopError saying a higher --max-cost resumes", err)
+			}
+			// What was spent, priced by hand from the journal, equals the
+			// summary; the journal's usage equals what the sim billed.
+			var spent prices.Money
+			var in, out int64
+			for _, r := range readJournal(t, cfg.Output) {
+				spent += model.Cost(r.Usage.InputTokens, r.Usage.CachedInputTokens, r.Usage.OutputTokens)
+				in += r.Usage.InputTokens
+				out += r.Usage.OutputTokens
+			}
+			if !sum.Cost.Total.Known || sum.Cost.Total.Amount != spent {
+				t.Errorf("summary cost %v, journal priced by hand %v", sum.Cost.Total, spent)
+			}
+			if st := srv.Stats(); st.InputTokens != in || st.OutputTokens != out || int64(st.Completed) != sum.Rows.OK {
+				t.Errorf("journal: %d rows, usage in %d out %d; sim billed %d answers, in %d out %d",
+					sum.Rows.OK, in, out, st.Completed, st.InputTokens, st.OutputTokens)
+			}
+			ratio := float64(spent) / float64(cfg.MaxCost)
+			t.Logf("cap %v (%dx %s), concurrency %d: spent %v in %d rows: spent/cap = %.3f",
+				cfg.MaxCost, tt.times, tt.unit, tt.concurrency, spent, sum.Rows.OK, ratio)
+			if ratio < low || ratio > 1.00 {
+				t.Errorf("spent/cap = %.3f, want %.2f..1.00", ratio, low)
+			}
+			if !strings.Contains(err.Error(), "spent "+spent.String()) || !strings.Contains(err.Error(), cfg.MaxCost.String()) {
+				t.Errorf("the message does not say what was spent (%v) and the cap (%v): %v", spent, cfg.MaxCost, err)
+			}
+		})
 	}
 }

@@ -39,9 +39,12 @@ const maxChunks = 1 << 16
 // job opens with one request, reads the headers of its answer, then lets
 // one more attempt in flight per answer (doubling every round trip) up to
 // Config.Concurrency. With --rpm or --tpm given, or when the first answer
-// takes longer than probeTimeout, the window opens fully at once. A rate-limit answer halves the window and drains the
-// buckets, so that when the pool's pause (retry.Gate) ends, sends resume at
-// the limit's pace instead of all at once.
+// takes longer than probeTimeout, the window opens fully at once. A
+// rate-limit answer drains the buckets, so that when the pool's pause
+// (retry.Gate) ends, sends resume at the limit's pace instead of all at
+// once, and halves the window once per pause: a burst of rate-limit answers
+// to attempts sent before the window was last halved, or before the pool's
+// current pause ends, belongs to that pause and does not halve it again.
 //
 // Token costs are estimated before sending (io/tokens' estimate of the
 // input, scaled by what the endpoint's usage showed for earlier requests,
@@ -71,6 +74,9 @@ type pacer struct {
 	created    time.Time
 	window     int // attempts allowed in flight
 	inflight   int
+	admitted   uint64        // attempts admitted so far: ticket.seq
+	halvedAt   uint64        // admitted when the window was last halved
+	halvings   int           // times the window was halved
 	wake       chan struct{} // closed when a slot frees or the window grows
 	credit     float64       // tokens charged beyond what answers showed
 	ratio      float64       // endpoint's input tokens / our estimate
@@ -86,6 +92,8 @@ type estimate struct {
 
 // ticket is one attempt's admission by the pacer.
 type ticket struct {
+	seq      uint64    // admission order
+	sentAt   time.Time // wall clock at admission, to compare with the gate's pause
 	est      *estimate
 	lim      *rate.Limiter // the token limiter charged, or nil
 	tokens   float64       // tokens charged to lim, credit included
@@ -214,6 +222,9 @@ func (p *pacer) take(ctx context.Context, body []byte, est *estimate) (*ticket, 
 					p.cancel(t)
 					return nil, err
 				}
+				p.mu.Lock()
+				p.stamp(t) // sent after the pause: a new one if limited again
+				p.mu.Unlock()
 			}
 			return t, nil
 		case <-changed:
@@ -233,6 +244,7 @@ func (p *pacer) reserve(now time.Time, est *estimate) (*ticket, time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	t := &ticket{est: est}
+	p.stamp(t)
 	var delay time.Duration
 	if p.req != nil {
 		t.reqLim = p.req
@@ -252,6 +264,12 @@ func (p *pacer) reserve(now time.Time, est *estimate) (*ticket, time.Duration) {
 		t.tokLevel = p.tok.TokensAt(now)
 	}
 	return t, delay
+}
+
+// stamp marks t as admitted now; p.mu must be held.
+func (p *pacer) stamp(t *ticket) {
+	p.admitted++
+	t.seq, t.sentAt = p.admitted, time.Now()
 }
 
 // cost is the tokens an attempt is charged before it is sent.
@@ -357,7 +375,16 @@ func (p *pacer) end(t *ticket, ans *httpapi.Answer, err error) {
 
 	switch {
 	case limited:
-		p.window = max(1, p.window/2)
+		// Once per pause: not for an attempt sent before the last halving
+		// or before the current pause ends.
+		if t.seq > p.halvedAt && (p.gate == nil || !t.sentAt.Before(p.gate.Until())) {
+			p.window = max(1, p.window/2)
+			p.halvedAt = p.admitted
+			p.halvings++
+			if testHookHalved != nil {
+				testHookHalved(p.window)
+			}
+		}
 	case first && !rl.Known():
 		p.window = p.maxConc // the endpoint announces no limits: no need to ramp up
 	case p.window < p.maxConc:
@@ -412,6 +439,10 @@ func (p *pacer) end(t *ticket, ans *httpapi.Answer, err error) {
 		drain(p.tok, now)
 	}
 }
+
+// testHookHalved, when set by a test, is called with the new window each
+// time the window is halved.
+var testHookHalved func(window int)
 
 // drain takes whatever lim holds, so that it refills from empty.
 func drain(lim *rate.Limiter, now time.Time) {

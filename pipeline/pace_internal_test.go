@@ -182,3 +182,55 @@ func TestPacer_BeginStopsWithContext(t *testing.T) {
 		t.Errorf("begin() = %v, want context.Canceled", err)
 	}
 }
+
+// TestPacer_HalvesOncePerPause: a burst of 429s to attempts that were all
+// in flight when the first arrived halves the window once; a 429 to an
+// attempt sent after that halves it again.
+func TestPacer_HalvesOncePerPause(t *testing.T) {
+	p, c := newTestPacer(Config{Concurrency: 16})
+	p.window = 16
+	c.add(time.Second)
+	var burst []*ticket
+	for range 16 {
+		tk, _ := p.reserve(c.now(), &estimate{})
+		p.inflight++
+		burst = append(burst, tk)
+	}
+	e := &responses.Error{Class: responses.Retryable, StatusCode: 429, RateLimited: true, RetryAfter: time.Second}
+	limited := &responses.Answer{StatusCode: 429, RateLimit: noLimits}
+	for i, tk := range burst {
+		c.add(time.Millisecond)
+		p.end(tk, limited, e)
+		if p.window != 8 {
+			t.Fatalf("window after %d 429s of one burst = %d, want 8 (halved once)", i+1, p.window)
+		}
+	}
+	// The next attempt, sent after the burst, is limited again: a new pause.
+	tk, _ := p.reserve(c.now(), &estimate{})
+	p.inflight++
+	p.end(tk, limited, e)
+	if p.window != 4 || p.halvings != 2 {
+		t.Errorf("window %d after a 429 to an attempt sent after the burst, %d halvings; want 4 and 2", p.window, p.halvings)
+	}
+}
+
+// TestPacer_NoHalvingForAttemptsSentBeforeThePauseEnds: an attempt sent
+// while the pool's pause still runs (before its end) is part of it.
+func TestPacer_NoHalvingForAttemptsSentBeforeThePauseEnds(t *testing.T) {
+	p, c := newTestPacer(Config{Concurrency: 16})
+	p.window = 16
+	e := &responses.Error{Class: responses.Retryable, StatusCode: 429, RateLimited: true}
+	limited := &responses.Answer{StatusCode: 429, RateLimit: noLimits}
+	first, _ := p.reserve(c.now(), &estimate{})
+	p.inflight++
+	p.end(first, limited, e)
+	p.gate.PauseFor(time.Hour) // the pool's pause after the first 429
+	// An attempt admitted after the halving but before the pause ends (it
+	// raced the pause's start) belongs to the same pause.
+	tk, _ := p.reserve(c.now(), &estimate{})
+	p.inflight++
+	p.end(tk, limited, e)
+	if p.window != 8 || p.halvings != 1 {
+		t.Errorf("window %d, %d halvings; want 8 and 1", p.window, p.halvings)
+	}
+}

@@ -3,10 +3,15 @@ package pipeline_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -147,5 +152,89 @@ func TestRun_ReusesConnectionsOnErrors(t *testing.T) {
 	// dial began; a body left unread would cost a connection per answer.
 	if n := dials.Load(); n > 8 {
 		t.Errorf("%d connections for %d requests with concurrency 4; want at most 8 (answers drained and reused)", n, st.Requests)
+	}
+}
+
+// TestRun_BurstOf429sHalvesTheWindowOnce fronts the sim with a gateway
+// that holds each request 50 ms and answers 429 (retry-after-ms 300) to
+// every request it answers in the 100 ms after its 60th answer, so the
+// requests in flight at concurrency 16 meet a burst of 429s: the window is halved once for the pause, not once
+// per 429, and the retries after the pause go out several at a time.
+func TestRun_BurstOf429sHalvesTheWindowOnce(t *testing.T) {
+	_, simBase := startSim(t, sim.Config{Seed: 4})
+	target, err := url.Parse(strings.TrimSuffix(simBase, "/v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var (
+		mu        sync.Mutex
+		n         int
+		burstFrom time.Time
+		burstEnd  time.Time // when the last 429 was answered
+		limited   int
+		inFlight  int
+		after     []int // requests in flight at each arrival after the pause
+	)
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		inFlight++
+		if !burstEnd.IsZero() && len(after) < 8 {
+			after = append(after, inFlight)
+		}
+		mu.Unlock()
+		defer func() {
+			mu.Lock()
+			inFlight--
+			mu.Unlock()
+		}()
+		time.Sleep(50 * time.Millisecond)
+		mu.Lock()
+		n++
+		now := time.Now()
+		if n == 60 {
+			burstFrom = now
+		}
+		if !burstFrom.IsZero() && now.Sub(burstFrom) < 100*time.Millisecond {
+			limited++
+			burstEnd = now
+			mu.Unlock()
+			w.Header().Set("retry-after-ms", "300")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusTooManyRequests)
+			io.WriteString(w, `{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}`)
+			return
+		}
+		mu.Unlock()
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(gw.Close)
+
+	var halvings []int
+	var hmu sync.Mutex
+	defer pipeline.SetHalvedHook(func(w int) {
+		hmu.Lock()
+		halvings = append(halvings, w)
+		hmu.Unlock()
+	})()
+	dir := t.TempDir()
+	cfg := baseConfig(dir, writeInput(t, dir, 160), gw.URL+"/v1")
+	cfg.Concurrency = 16
+	sum, err := pipeline.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("%d 429s in the burst; window halved to %v; requests in flight at the first arrivals after the pause: %v", limited, halvings, after)
+	if sum.Rows.OK != 160 || limited < 8 {
+		t.Fatalf("ok %d, 429s %d; want 160 rows ok and a burst of at least 8 429s", sum.Rows.OK, limited)
+	}
+	if len(halvings) != 1 || halvings[0] != 8 {
+		t.Errorf("window halved to %v after one burst of %d 429s, want once, to 8", halvings, limited)
+	}
+	// One at a time (a window halved per 429) would show 1, 1, 2, 2.
+	if len(after) < 4 || slices.Max(after[:4]) < 3 {
+		t.Errorf("requests in flight at the first arrivals after the pause: %v, want the halved window's several at a time", after)
 	}
 }

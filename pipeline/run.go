@@ -432,10 +432,12 @@ func (r *runner) send(stopCtx, reqCtx context.Context, req *request) (rec *resul
 	if stopCtx.Err() != nil {
 		return nil
 	}
-	held, err := r.costs.reserve(req)
+	held, err := r.costs.reserve(stopCtx, req)
 	if err != nil {
-		r.stop(err)
-		return nil
+		if stopCtx.Err() == nil {
+			r.stop(err)
+		}
+		return nil // the row stays pending
 	}
 	defer func() { r.costs.settle(held, rec, req.model) }()
 	r.inFlight.Add(1)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/llmbatch/llmbatch/io/prices"
 	"github.com/llmbatch/llmbatch/io/results"
 	"github.com/llmbatch/llmbatch/pipeline"
 )
@@ -100,5 +101,34 @@ func TestCLI_CostCommands(t *testing.T) {
 		if code, _, _ := runCLI(t, args...); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
 		}
+	}
+}
+
+// TestCLI_MaxCostStopsNearTheCap: with no max_output_tokens and 32 in
+// flight, --max-cost lets the job spend most of its cap (requests that do
+// not fit wait for those in flight), then exits 3 saying what was spent,
+// the cap, and how to resume.
+func TestCLI_MaxCostStopsNearTheCap(t *testing.T) {
+	dir := t.TempDir()
+	in := writeRows(t, dir, 150)
+	out := filepath.Join(dir, "results.jsonl")
+	args := []string{"run", "--sim", "--quiet", "--id-column", "id", "--prompt", "Label: {{.text}}", "--concurrency", "32", in, "-o", out}
+	code, _, stderr := runCLI(t, append(args, "--max-cost", "0.005")...)
+	if code != exitStopped {
+		t.Fatalf("run --max-cost 0.005: exit %d, want %d; stderr %s", code, exitStopped, stderr)
+	}
+	sum := readSummaryFile(t, out)
+	spent := sum.Cost.Total.Amount
+	for _, want := range []string{"cost cap reached", "spent " + spent.String(), "--max-cost $0.005000", "re-run with a higher --max-cost"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr does not say %q:\n%s", want, stderr)
+		}
+	}
+	if ratio := float64(spent) / float64(5*prices.Cent/10); ratio < 0.85 || ratio > 1 {
+		t.Errorf("spent %v of a $0.005 cap (%.3f), want 85-100%%", spent, ratio)
+	}
+	code, _, stderr = runCLI(t, append(args, "--max-cost", "1")...)
+	if code != exitOK {
+		t.Fatalf("resume with a higher cap: exit %d, stderr %s", code, stderr)
 	}
 }
