@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math"
@@ -121,11 +120,8 @@ func (c *costs) reserve(ctx context.Context, req *request) (prices.Money, error)
 	if !ok {
 		return 0, usageErrorf("--max-cost cannot be enforced: no price for model %q (prices as of %s); give its prices with --prices FILE", req.model, c.table.AsOf())
 	}
-	in, err := c.counter.RequestInputTokens(req.body)
-	if err != nil {
-		in = len(req.body) // a token is at least a byte
-	}
-	maxOut := maxOutputTokens(req.body)
+	m := req.cost(c.counter)
+	in, maxOut := m.InputTokens, m.MaxOutput
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for {
@@ -243,17 +239,6 @@ func (h *outputHist) quantile(q float64) int64 {
 		}
 	}
 	return histUpper(histBuckets - 1)
-}
-
-// maxOutputTokens returns the body's max_output_tokens, or -1 if unset.
-func maxOutputTokens(body []byte) int64 {
-	var b struct {
-		MaxOutputTokens *int64 `json:"max_output_tokens"`
-	}
-	if json.Unmarshal(body, &b) != nil || b.MaxOutputTokens == nil || *b.MaxOutputTokens < 0 {
-		return -1
-	}
-	return *b.MaxOutputTokens
 }
 
 // addSat adds two non-negative amounts, saturating at prices.MaxMoney.

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/llmbatch/llmbatch/io/api"
 	"github.com/llmbatch/llmbatch/io/prices"
-	"github.com/llmbatch/llmbatch/io/responses"
 	"github.com/llmbatch/llmbatch/io/results"
 )
 
@@ -59,7 +59,7 @@ func testCosts(t *testing.T, max prices.Money) *costs {
 }
 
 func answered(out int64) *results.Record {
-	return &results.Record{Model: "gpt-5-mini", Usage: responses.Usage{InputTokens: 10, OutputTokens: out}}
+	return &results.Record{Model: "gpt-5-mini", Usage: api.Usage{InputTokens: 10, OutputTokens: out}}
 }
 
 // TestCosts_WaitsThenStops: a request that does not fit while others are

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"math"
 	"sync"
@@ -120,11 +119,11 @@ func newPacer(cfg *Config, gate *retry.Gate) *pacer {
 // begin waits until the attempt may be sent: a free slot in the window,
 // the gate open, and room in the buckets. It returns early with ctx's error
 // when ctx is done. The caller must pass the ticket to end.
-func (p *pacer) begin(ctx context.Context, body []byte, est *estimate) (*ticket, error) {
+func (p *pacer) begin(ctx context.Context, req *request, est *estimate) (*ticket, error) {
 	if err := p.acquire(ctx); err != nil {
 		return nil, err
 	}
-	t, err := p.take(ctx, body, est)
+	t, err := p.take(ctx, req, est)
 	if err != nil {
 		p.mu.Lock()
 		p.release()
@@ -191,7 +190,7 @@ func (p *pacer) signal() {
 // take waits for the gate and reserves one request and the attempt's
 // token cost. A pause that begins while it waits for its reservation
 // cancels the reservation and sends it back to the gate.
-func (p *pacer) take(ctx context.Context, body []byte, est *estimate) (*ticket, error) {
+func (p *pacer) take(ctx context.Context, req *request, est *estimate) (*ticket, error) {
 	for {
 		if p.gate != nil {
 			if err := p.gate.Wait(ctx); err != nil {
@@ -206,7 +205,7 @@ func (p *pacer) take(ctx context.Context, body []byte, est *estimate) (*ticket, 
 		needEstimate := p.tok != nil && !est.done
 		p.mu.Unlock()
 		if needEstimate {
-			p.estimate(body, est)
+			p.estimate(req, est)
 		}
 		now := p.now()
 		t, delay := p.reserve(now, est)
@@ -315,8 +314,8 @@ func takeN(lim *rate.Limiter, now time.Time, n float64) ([]*rate.Reservation, ti
 	return rs, d
 }
 
-// estimate fills est from the request body.
-func (p *pacer) estimate(body []byte, est *estimate) {
+// estimate fills est from the request, as its API meters it.
+func (p *pacer) estimate(req *request, est *estimate) {
 	p.mu.Lock()
 	c := p.counter
 	p.mu.Unlock()
@@ -329,22 +328,9 @@ func (p *pacer) estimate(body []byte, est *estimate) {
 		p.counter = c
 		p.mu.Unlock()
 	}
-	n := -1
-	if c != nil {
-		if v, err := c.RequestInputTokens(body); err == nil {
-			n = v
-		}
-	}
-	if n < 0 {
-		n = len(body) / 4 // a body the estimator cannot read: bytes/4
-	}
-	var b struct {
-		MaxOutputTokens *int64 `json:"max_output_tokens"`
-	}
-	if json.Unmarshal(body, &b) == nil && b.MaxOutputTokens != nil && *b.MaxOutputTokens > 0 {
-		est.maxOut = *b.MaxOutputTokens
-	}
-	est.input = float64(n)
+	m := req.cost(c)
+	est.maxOut = max(m.MaxOutput, 0)
+	est.input = float64(m.InputTokens)
 	est.done = true
 }
 

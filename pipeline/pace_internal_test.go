@@ -196,8 +196,8 @@ func TestPacer_HalvesOncePerPause(t *testing.T) {
 		p.inflight++
 		burst = append(burst, tk)
 	}
-	e := &responses.Error{Class: responses.Retryable, StatusCode: 429, RateLimited: true, RetryAfter: time.Second}
-	limited := &responses.Answer{StatusCode: 429, RateLimit: noLimits}
+	e := &httpapi.Error{Class: httpapi.Retryable, StatusCode: 429, RateLimited: true, RetryAfter: time.Second}
+	limited := &httpapi.Answer{StatusCode: 429, RateLimit: noLimits}
 	for i, tk := range burst {
 		c.add(time.Millisecond)
 		p.end(tk, limited, e)
@@ -219,8 +219,8 @@ func TestPacer_HalvesOncePerPause(t *testing.T) {
 func TestPacer_NoHalvingForAttemptsSentBeforeThePauseEnds(t *testing.T) {
 	p, c := newTestPacer(Config{Concurrency: 16})
 	p.window = 16
-	e := &responses.Error{Class: responses.Retryable, StatusCode: 429, RateLimited: true}
-	limited := &responses.Answer{StatusCode: 429, RateLimit: noLimits}
+	e := &httpapi.Error{Class: httpapi.Retryable, StatusCode: 429, RateLimited: true}
+	limited := &httpapi.Answer{StatusCode: 429, RateLimit: noLimits}
 	first, _ := p.reserve(c.now(), &estimate{})
 	p.inflight++
 	p.end(first, limited, e)

@@ -46,7 +46,11 @@ type request struct {
 // (the input is then estimated at a token per 4 bytes).
 func (r *request) cost(c *tokens.Counter) api.Meter {
 	if r.meter == nil {
-		m := r.api.Meter(r.body, c)
+		a := r.api
+		if a == nil {
+			a = apis[0]
+		}
+		m := a.Meter(r.body, c)
 		r.meter = &m
 	}
 	return *r.meter

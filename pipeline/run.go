@@ -446,7 +446,7 @@ func (r *runner) send(stopCtx, reqCtx context.Context, req *request) (rec *resul
 	rateLimited := 0
 	var est estimate
 	attempts, err := r.policy.Do(stopCtx, func(attempt int) error {
-		t, err := r.pace.begin(stopCtx, req.body, &est)
+		t, err := r.pace.begin(stopCtx, req, &est)
 		if err != nil {
 			return err // stopped while waiting for the pacer
 		}
