@@ -33,6 +33,7 @@ type runOptions struct {
 	SimFaults                              bool
 	LogFormat                              string
 
+	EmbedBatch int     // --embed-batch
 	PricesFile string  // --prices
 	MaxCost    usdFlag // --max-cost
 }
@@ -55,6 +56,7 @@ func (o *runOptions) register(fs *flag.FlagSet, env environ) {
 	fs.StringVar(&o.APIKeyEnv, "api-key-env", "OPENAI_API_KEY", "name of the environment variable holding the API key")
 	fs.StringVar(&o.AuthScheme, "auth-scheme", "bearer", "how to send the key: bearer (Authorization: Bearer KEY) or raw (Authorization: KEY)")
 	fs.IntVar(&o.Concurrency, "concurrency", pipeline.DefaultConcurrency, "requests in flight at most")
+	fs.IntVar(&o.EmbedBatch, "embed-batch", pipeline.DefaultPackSize, "with --endpoint embeddings, rows packed into one request at most (1: a request per row)")
 	fs.IntVar(&o.RPM, "rpm", 0, "pace sends to at most `N` requests a minute (0: only the limits the endpoint announces)")
 	fs.IntVar(&o.TPM, "tpm", 0, "pace sends to at most `N` tokens a minute, input estimate plus max_output_tokens (0: only the endpoint's)")
 	fs.IntVar(&o.MaxAttempts, "max-attempts", 8, "attempts per row at most, the first included")
@@ -84,6 +86,8 @@ func (o *runOptions) validate(pos []string) error {
 		return usagef("run: --concurrency must be at least 1")
 	case o.RPM < 0 || o.TPM < 0:
 		return usagef("run: --rpm and --tpm must not be negative")
+	case o.EmbedBatch < 1 || o.EmbedBatch > 2048:
+		return usagef("run: --embed-batch must be between 1 and 2048 (the inputs one embeddings request may hold)")
 	case o.MaxAttempts < 1:
 		return usagef("run: --max-attempts must be at least 1")
 	case o.AuthScheme != "bearer" && o.AuthScheme != "raw":
@@ -116,7 +120,7 @@ func runJob(ctx context.Context, args []string, env environ) int {
 		Input: o.Input, InputFormat: o.InputFormat, Stdin: env.stdin, Output: o.Output,
 		Model: o.Model, Prompt: o.Prompt, PromptColumn: o.PromptColumn, Instructions: o.Instr,
 		IDColumn: o.IDColumn, BaseURL: o.BaseURL, RawAuth: o.AuthScheme == "raw", Header: o.Header.h,
-		Concurrency: o.Concurrency, MaxAttempts: o.MaxAttempts, Timeout: o.Timeout, DrainTimeout: o.DrainTimeout,
+		Concurrency: o.Concurrency, PackSize: o.EmbedBatch, MaxAttempts: o.MaxAttempts, Timeout: o.Timeout, DrainTimeout: o.DrainTimeout,
 		RPM: o.RPM, TPM: o.TPM,
 		Force: o.Force, RetryFailed: o.RetryFailed, Strict: o.Strict, Logger: logger,
 	}
