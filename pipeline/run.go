@@ -13,8 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/llmbatch/llmbatch/io/api"
 	"github.com/llmbatch/llmbatch/io/httpapi"
 	"github.com/llmbatch/llmbatch/io/prices"
@@ -116,6 +114,7 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 		endpoint: endpoint, totals: totals, start: time.Now(), seed: maphash.MakeSeed(), costs: spend}
 	r.total.Store(-1)
 	r.pace = newPacer(&cfg, &r.gate)
+	r.exec = pool{r}
 	if r.pk, err = newPacker(&cfg, cfg.api()); err != nil {
 		return nil, err
 	}
@@ -177,7 +176,8 @@ type runner struct {
 
 	costs *costs // spent so far and the MaxCost reservations
 
-	pk *packer // nil unless the API packs rows
+	pk   *packer  // nil unless the API packs rows
+	exec executor // how requests reach the endpoint
 
 	// Used by the producer only: the input's keys, to find duplicates.
 	seed maphash.Seed
@@ -217,10 +217,16 @@ func (r *runner) run(ctx context.Context) (*results.Summary, error) {
 	writerErr := make(chan error, 1)
 	go func() { writerErr <- r.write(out, cancelReq) }()
 
-	var workers errgroup.Group
-	workers.SetLimit(r.cfg.Concurrency)
-	readErr := r.produce(stopCtx, reqCtx, &workers, out)
-	workers.Wait()
+	// plan -> execute -> sink: the producer plans requests, the executor
+	// sends them, the writer journals what comes back.
+	plan := make(chan *request)
+	execErr := make(chan error, 1)
+	go func() { execErr <- r.exec.execute(stopCtx, reqCtx, plan, out) }()
+	readErr := r.produce(stopCtx, plan, out)
+	close(plan)
+	if err := <-execErr; err != nil && readErr == nil {
+		readErr = err
+	}
 	close(out)
 	werr := <-writerErr
 	close(finished)
@@ -251,10 +257,12 @@ func (r *runner) run(ctx context.Context) (*results.Summary, error) {
 	return sum, err
 }
 
-// produce reads rows until the input ends or the job stops, and starts a
-// worker per row to send; the pool's limit makes it wait for a free worker,
-// so rows are read no faster than they are sent.
-func (r *runner) produce(stopCtx, reqCtx context.Context, workers *errgroup.Group, out chan<- *results.Record) error {
+// produce is the plan: it reads rows until the input ends or the job
+// stops, builds their requests, skips rows the journal has finished,
+// journals bad rows (to out), packs rows for an API that packs, and hands
+// the requests to the executor (plan is unbuffered: rows are read no
+// faster than they are sent).
+func (r *runner) produce(stopCtx context.Context, plan chan<- *request, out chan<- *results.Record) error {
 	for stopCtx.Err() == nil {
 		row, err := r.reader.Next()
 		if err != nil && stopCtx.Err() != nil {
@@ -266,7 +274,7 @@ func (r *runner) produce(stopCtx, reqCtx context.Context, workers *errgroup.Grou
 			}
 			if r.pk != nil {
 				for _, p := range r.pk.flush() {
-					r.dispatch(stopCtx, reqCtx, workers, out, p)
+					plan <- p
 				}
 			}
 			return nil
@@ -323,40 +331,37 @@ func (r *runner) produce(stopCtx, reqCtx context.Context, workers *errgroup.Grou
 			continue
 		}
 		if r.pk == nil {
-			r.dispatch(stopCtx, reqCtx, workers, out, req)
+			plan <- req
 			continue
 		}
 		for _, p := range r.pk.add(req) {
-			r.dispatch(stopCtx, reqCtx, workers, out, p)
+			plan <- p
 		}
 	}
 	return nil
 }
 
-// dispatch hands req to a worker, which sends it and passes its records
-// to the writer. A packed request's record is split into its rows'; a
-// pack that fails for good (a 4xx: one bad input fails them all) is sent
-// again row by row, so that only the bad rows fail.
-func (r *runner) dispatch(stopCtx, reqCtx context.Context, workers *errgroup.Group, out chan<- *results.Record, req *request) {
-	workers.Go(func() error {
-		rec := r.send(stopCtx, reqCtx, req)
-		switch {
-		case rec == nil:
-		case req.pack == nil:
-			out <- rec
-		case rec.Error != nil && !rec.Error.Retryable && rec.Error.StatusCode >= 400 && rec.Error.StatusCode < 500:
-			for _, row := range req.pack.rows {
-				if rec := r.send(stopCtx, reqCtx, row); rec != nil {
-					out <- rec
-				}
-			}
-		default:
-			for _, rec := range req.pack.unpack(rec) {
+// deliver sends req and passes its records to out. A packed request's
+// record is split into its rows'; a pack that fails for good (a 4xx: one
+// bad input fails them all) is sent again row by row, so that only the
+// bad rows fail.
+func (r *runner) deliver(stopCtx, reqCtx context.Context, req *request, out chan<- *results.Record) {
+	rec := r.send(stopCtx, reqCtx, req)
+	switch {
+	case rec == nil:
+	case req.pack == nil:
+		out <- rec
+	case rec.Error != nil && !rec.Error.Retryable && rec.Error.StatusCode >= 400 && rec.Error.StatusCode < 500:
+		for _, row := range req.pack.rows {
+			if rec := r.send(stopCtx, reqCtx, row); rec != nil {
 				out <- rec
 			}
 		}
-		return nil
-	})
+	default:
+		for _, rec := range req.pack.unpack(rec) {
+			out <- rec
+		}
+	}
 }
 
 // maxDupLookups is how many duplicate keys get the input read again to
