@@ -17,6 +17,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/llmbatch/llmbatch/io/api"
@@ -253,6 +255,36 @@ func (c *Config) validate() error {
 		return usageErrorf("give --prompt or --prompt-column, not both")
 	case c.RPM < 0 || c.TPM < 0:
 		return usageErrorf("--rpm and --tpm must not be negative")
+	}
+	if c.Endpoint == nil {
+		if err := checkBaseURL(c.BaseURL); err != nil {
+			return &UsageError{Err: err}
+		}
+	}
+	return nil
+}
+
+// ErrBaseURL is wrapped by the error of a BaseURL that cannot be a base
+// URL: Run checks it before anything is read or sent.
+var ErrBaseURL = errors.New("invalid base URL")
+
+// checkBaseURL checks that s is an absolute http or https URL with a host,
+// such as https://api.openai.com/v1 or http://127.0.0.1:8000/v1.
+func checkBaseURL(s string) error {
+	const want = "a base URL looks like http(s)://host[:port]/v1, e.g. https://api.openai.com/v1 (requests go to BASE/responses)"
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w %q: %s", ErrBaseURL, s, want)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("%w %q: no http:// or https:// scheme; %s", ErrBaseURL, s, want)
+	case u.Host == "" || u.Hostname() == "":
+		return fmt.Errorf("%w %q: no host; %s", ErrBaseURL, s, want)
+	case u.RawQuery != "" || u.Fragment != "":
+		return fmt.Errorf("%w %q: a query or fragment cannot take a path appended; %s", ErrBaseURL, s, want)
+	}
+	if p := strings.TrimSuffix(u.Path, "/"); strings.HasSuffix(p, "/responses") {
+		return fmt.Errorf("%w %q: it ends in /responses, which llmbatch appends itself; drop it: %s", ErrBaseURL, s, want)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,10 +19,21 @@ const fingerprintBlock = 64 << 10
 // fingerprint identifies a job: the input (size and a hash of its first
 // and last 64 KiB, not its path or mtime, so a copied file is the same
 // input) and everything that shapes its requests.
-func fingerprint(cfg *Config) (*results.Job, error) {
-	input, err := inputIdentity(cfg.Input)
-	if err != nil {
-		return nil, err
+//
+// A stream (stdin, a FIFO, /dev/fd/N) can be read only once, so its
+// identity is not its content but the word "stdin" or "stream": the
+// request hashes the journal keeps per row catch a different stream on
+// resume (see runner.finished).
+func fingerprint(cfg *Config, stream bool) (*results.Job, error) {
+	input := "stdin"
+	if cfg.Input != "-" {
+		input = "stream"
+	}
+	if !stream {
+		var err error
+		if input, err = inputIdentity(cfg.Input); err != nil {
+			return nil, err
+		}
 	}
 	parts := map[string]string{
 		"input":        input,
@@ -60,9 +72,6 @@ func shortHash(s string) string {
 }
 
 func inputIdentity(path string) (string, error) {
-	if path == "-" {
-		return "stdin", nil
-	}
 	f, err := os.Open(path)
 	if err != nil {
 		return "", usageErrorf("open input: %v", err)
@@ -82,6 +91,59 @@ func inputIdentity(path string) (string, error) {
 		}
 	}
 	return fmt.Sprintf("%d:%s", st.Size(), hex.EncodeToString(h.Sum(nil))[:12]), nil
+}
+
+// isStream reports whether the input can be read only once: stdin, or a
+// path that is not a regular file (a FIFO, a process substitution's
+// /dev/fd/N, a character device). Such an input is opened once and read
+// once: no fingerprint of its content, no count pass, no second read to
+// name the first row of a duplicate key.
+func isStream(path string) (bool, error) {
+	if path == "-" {
+		return true, nil
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return false, usageErrorf("open input: %v", err)
+	}
+	if st.IsDir() {
+		return false, usageErrorf("input %s is a directory: give a file", path)
+	}
+	return !st.Mode().IsRegular(), nil
+}
+
+// checkPaths refuses a journal that is not a regular file, is not an
+// llmbatch journal, or is the input itself, before anything opens the
+// journal for writing (or cuts a "torn" line of a file that is no journal).
+func checkPaths(cfg *Config) error {
+	out, err := os.Stat(cfg.Output)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // created later
+		}
+		if cerr := results.CheckJournal(cfg.Output); cerr != nil {
+			err = cerr
+		}
+		return &UsageError{Err: err}
+	}
+	var in os.FileInfo
+	switch {
+	case cfg.Input != "-":
+		in, err = os.Stat(cfg.Input)
+	case cfg.Stdin == nil:
+		in, err = os.Stdin.Stat()
+	default:
+		if f, ok := cfg.Stdin.(*os.File); ok {
+			in, err = f.Stat()
+		}
+	}
+	if err == nil && in != nil && os.SameFile(in, out) {
+		return usageErrorf("the journal %s is the input file itself: give -o another file", cfg.Output)
+	}
+	if err := results.CheckJournal(cfg.Output); err != nil {
+		return &UsageError{Err: err}
+	}
+	return nil
 }
 
 // compareJobs explains how the journal's job differs from ours, or

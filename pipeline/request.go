@@ -40,6 +40,7 @@ type request struct {
 	meter    *api.Meter // computed on first use, by one goroutine at a time
 	ownBody  bool       // the body is a Batch API line's, not built from the job's template
 	pack     *pack      // set on a request that packs several rows (see packer)
+	again    bool       // the row failed for good before and is sent again (RetryFailed)
 }
 
 // cost returns what req will cost, as its API meters it; c may be nil

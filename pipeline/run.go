@@ -55,11 +55,23 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	job, err := fingerprint(&cfg)
+	stream, err := isStream(cfg.Input)
 	if err != nil {
 		return nil, err
 	}
+	job, err := fingerprint(&cfg, stream)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPaths(&cfg); err != nil {
+		return nil, err
+	}
 	ropts := cfg.rowsOptions(b)
+	if stream {
+		if f, _ := rows.FormatOf(cfg.Input, ropts); f == rows.FormatParquet {
+			return nil, usageErrorf("%s: parquet input must be a regular file (it is read from its end), not a pipe or stdin", cfg.Input)
+		}
+	}
 	reader, closer, err := rows.Open(cfg.Input, ropts)
 	if err != nil {
 		return nil, &UsageError{Err: err}
@@ -71,6 +83,9 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 		return nil, &UsageError{Err: err}
 	}
 	defer lock.Close()
+	if err := results.RemoveStaleTemps(results.SummaryPath(cfg.Output)); err != nil {
+		cfg.Logger.Warn("cannot remove a temp file left by a killed run", "err", err)
+	}
 	totals := results.NewTotals()
 	spend, err := newCosts(&cfg)
 	if err != nil {
@@ -83,10 +98,7 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 	if err != nil {
 		return nil, &UsageError{Err: err}
 	}
-	if info.Lines > 0 && !cfg.Force {
-		if info.Job == nil {
-			return nil, usageErrorf("%s was not written by llmbatch (its first line has no job fingerprint); use another -o, or --force to append to it", cfg.Output)
-		}
+	if info.Lines > 0 && !cfg.Force && info.Job != nil {
 		if d := compareJobs(info.Job, job); d != "" && !lastRunWas(cfg.Output, job) {
 			return nil, usageErrorf("%s was written by a different job (%s); use another -o, or --force to resume with the new settings", cfg.Output, d)
 		}
@@ -110,8 +122,9 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 		endpoint = &httpapi.Client{BaseURL: cfg.BaseURL, APIKey: cfg.APIKey, RawAuth: cfg.RawAuth,
 			Header: cfg.Header, HTTPClient: hc, UserAgent: "llmbatch"}
 	}
-	r := &runner{cfg: &cfg, b: b, reader: reader, ropts: ropts, journal: journal, job: job, needJob: info.Job == nil || compareJobs(info.Job, job) != "",
-		endpoint: endpoint, totals: totals, start: time.Now(), seed: maphash.MakeSeed(), costs: spend}
+	r := &runner{cfg: &cfg, b: b, reader: reader, stream: stream, ropts: ropts, journal: journal, job: job, needJob: info.Job == nil || compareJobs(info.Job, job) != "",
+		answerGuard: answerGuard{baseURL: cfg.BaseURL},
+		endpoint:    endpoint, totals: totals, start: time.Now(), seed: maphash.MakeSeed(), costs: spend}
 	r.total.Store(-1)
 	r.pace = newPacer(&cfg, &r.gate)
 	r.exec = pool{r}
@@ -120,14 +133,15 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 	}
 	r.policy = retry.Policy{MaxAttempts: cfg.MaxAttempts, Initial: cfg.RetryInitial, Max: cfg.RetryMax, Gate: &r.gate,
 		OnRetry: func(attempt int, wait time.Duration, err error) {
-			r.retries.Add(1)
+			// Counted when the retry is sent (send), not here: a stop
+			// during the wait cancels it.
 			cfg.Logger.Debug("retry", "attempt", attempt, "wait", wait, "err", err)
 		}}
 	if info.Lines > 0 {
 		cfg.Logger.Info("resuming", "journal", cfg.Output, "ok", totals.Count(results.OK),
 			"failed", totals.Count(results.Failed), "retryable", totals.Count(results.Retryable))
 	}
-	if cfg.Input != "-" {
+	if !stream {
 		go func() {
 			if n, err := rows.Count(cfg.Input, ropts); err == nil {
 				r.total.Store(n)
@@ -156,6 +170,7 @@ type runner struct {
 	cfg      *Config
 	b        *builder
 	reader   rows.Reader
+	stream   bool // the input can be read only once (stdin, a FIFO)
 	ropts    rows.Options
 	journal  *results.Journal
 	job      *results.Job
@@ -178,6 +193,10 @@ type runner struct {
 
 	pk   *packer  // nil unless the API packs rows
 	exec executor // how requests reach the endpoint
+
+	// The first rows of a run: stop a misconfigured job (see guard.go).
+	answerGuard answerGuard
+	buildGuard  buildGuard
 
 	// Used by the producer only: the input's keys, to find duplicates.
 	seed maphash.Seed
@@ -209,7 +228,7 @@ func (r *runner) run(ctx context.Context) (*results.Summary, error) {
 		}
 	}()
 
-	if r.cfg.Input == "-" {
+	if r.stream {
 		r.reader = newAsyncReader(stopCtx, r.reader)
 	}
 	progressDone := r.startProgress()
@@ -226,6 +245,11 @@ func (r *runner) run(ctx context.Context) (*results.Summary, error) {
 	close(plan)
 	if err := <-execErr; err != nil && readErr == nil {
 		readErr = err
+	}
+	// Rows held back while the guards watched the start of the run, when
+	// the run ended before they could judge: journalled as they are.
+	for _, rec := range append(r.buildGuard.release(), r.answerGuard.release()...) {
+		out <- rec
 	}
 	close(out)
 	werr := <-writerErr
@@ -284,7 +308,10 @@ func (r *runner) produce(stopCtx context.Context, plan chan<- *request, out chan
 		if err != nil && !errors.As(err, &rowErr) {
 			return &UsageError{Err: fmt.Errorf("read input: %w", err)}
 		}
-		var req *request
+		var (
+			req    *request
+			reason string // why the row could not be built, without its position
+		)
 		if err == nil {
 			req, err = r.b.build(&row)
 			var uerr *UsageError
@@ -293,6 +320,7 @@ func (r *runner) produce(stopCtx context.Context, plan chan<- *request, out chan
 				return err
 			}
 			if err != nil {
+				reason = err.Error()
 				rowErr = &rows.RowError{File: r.cfg.Input, Line: row.Line, Index: row.Index, Err: err}
 			}
 		}
@@ -322,14 +350,28 @@ func (r *runner) produce(stopCtx context.Context, plan chan<- *request, out chan
 				r.skipped.Add(1)
 				continue
 			}
-			out <- &results.Record{CustomID: key, Index: row.Index,
-				Error: &results.Error{Code: "bad_input", Message: rowErr.Error()}}
+			recs, err := r.buildGuard.observe(&results.Record{CustomID: key, Index: row.Index,
+				Error: &results.Error{Code: "bad_input", Message: rowErr.Error()}}, reason, rowErr)
+			if err != nil {
+				r.stop(err)
+				return err
+			}
+			for _, rec := range recs {
+				out <- rec
+			}
 			continue
 		}
 		if r.finished(req.key) {
 			r.skipped.Add(1)
 			continue
 		}
+		held, _ := r.buildGuard.observe(nil, "", nil) // a row that builds: never trips
+		for _, rec := range held {
+			out <- rec
+		}
+		// A row that failed for good before (sent again by RetryFailed)
+		// says nothing about the job's settings: the guard does not see it.
+		req.again = r.status(req.key) == results.Failed
 		if r.pk == nil {
 			plan <- req
 			continue
@@ -350,17 +392,34 @@ func (r *runner) deliver(stopCtx, reqCtx context.Context, req *request, out chan
 	switch {
 	case rec == nil:
 	case req.pack == nil:
-		out <- rec
+		r.emit(req, rec, out)
 	case rec.Error != nil && !rec.Error.Retryable && rec.Error.StatusCode >= 400 && rec.Error.StatusCode < 500:
 		for _, row := range req.pack.rows {
 			if rec := r.send(stopCtx, reqCtx, row); rec != nil {
-				out <- rec
+				r.emit(row, rec, out)
 			}
 		}
 	default:
-		for _, rec := range req.pack.unpack(rec) {
-			out <- rec
+		for i, rec := range req.pack.unpack(rec) {
+			r.emit(req.pack.rows[i], rec, out)
 		}
+	}
+}
+
+// emit passes a request's record to out through the answer guard, which
+// holds the first answers of a run back to stop a misconfigured job
+// before it journals them all as failed (guard.go).
+func (r *runner) emit(req *request, rec *results.Record, out chan<- *results.Record) {
+	if req.again {
+		out <- rec
+		return
+	}
+	recs, err := r.answerGuard.observe(rec)
+	if err != nil {
+		r.stop(err)
+	}
+	for _, rec := range recs {
+		out <- rec
 	}
 }
 
@@ -396,7 +455,7 @@ func (r *runner) duplicate(row *rows.Row, key string) *rows.RowError {
 // findKey returns the index and line of the first row before index before
 // with key.
 func (r *runner) findKey(key string, before int64) (index, line int64, ok bool) {
-	if r.cfg.Input == "-" {
+	if r.stream {
 		return 0, 0, false
 	}
 	rd, c, err := rows.Open(r.cfg.Input, r.ropts)
@@ -424,10 +483,15 @@ func (r *runner) findKey(key string, before int64) (index, line int64, ok bool) 
 
 // finished reports whether the journal already holds a final result for key.
 func (r *runner) finished(key string) bool {
-	r.mu.Lock()
-	st := r.totals.Status(key)
-	r.mu.Unlock()
+	st := r.status(key)
 	return st == results.OK || (st == results.Failed && !r.cfg.RetryFailed)
+}
+
+// status returns key's state in the journal.
+func (r *runner) status(key string) results.Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.totals.Status(key)
 }
 
 // send makes up to MaxAttempts attempts for req and returns its record, or
@@ -458,6 +522,9 @@ func (r *runner) send(stopCtx, reqCtx context.Context, req *request) (rec *resul
 		actx, cancel := context.WithTimeout(reqCtx, r.cfg.Timeout)
 		defer cancel()
 		r.requests.Add(1)
+		if attempt > 1 {
+			r.retries.Add(1)
+		}
 		a, err := r.endpoint.Send(actx, req.api.Path(), req.body, req.decoder())
 		r.pace.end(t, a, err)
 		ans = a

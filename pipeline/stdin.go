@@ -13,7 +13,7 @@ import (
 // a stop: Next returns ctx's error as soon as ctx is done. The goroutine
 // ends at the input's end, on a fatal read error, or when ctx is done and
 // its pending Next returns; until then it may outlive Run, blocked on the
-// pipe. Used for stdin only: files never block that way.
+// pipe. Used for streams only (stdin, FIFOs): files never block that way.
 type asyncReader struct {
 	ctx context.Context
 	ch  <-chan rowResult

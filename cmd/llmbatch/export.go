@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -53,7 +54,11 @@ func export(ctx context.Context, args []string, env environ) (err error) {
 
 	f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp*")
 	if err != nil {
-		return fmt.Errorf("export: %w", err)
+		return fmt.Errorf("export: create a temp file beside %s: %w", out, err)
+	}
+	// A failed write is not a usage error: it names the file (exit 1).
+	writeErr := func(err error) error {
+		return fmt.Errorf("export: write %s (temp file %s): %w", out, f.Name(), err)
 	}
 	defer func() {
 		if err != nil {
@@ -77,27 +82,31 @@ func export(ctx context.Context, args []string, env environ) (err error) {
 		}
 		n++
 		if err := ex.Write(row); err != nil {
-			return err
+			return &exportWriteError{err}
 		}
 		return ctx.Err()
 	})
+	var werr *exportWriteError
+	if errors.As(err, &werr) {
+		return writeErr(werr.err)
+	}
 	if err != nil {
 		return usagef("export: %v", err)
 	}
 	if err := ex.Close(); err != nil {
-		return fmt.Errorf("export: %w", err)
+		return writeErr(err)
 	}
 	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("export: %w", err)
+		return writeErr(err)
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("export: %w", err)
+		return writeErr(err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("export: %w", err)
+		return writeErr(err)
 	}
 	if err := os.Rename(f.Name(), out); err != nil {
-		return fmt.Errorf("export: %w", err)
+		return fmt.Errorf("export: rename %s to %s: %w", f.Name(), out, err)
 	}
 	for _, t := range info.Torn {
 		fmt.Fprintf(env.stderr, "llmbatch: skipped a torn last line (the writer died mid-write): %s\n", t)
@@ -108,3 +117,9 @@ func export(ctx context.Context, args []string, env environ) (err error) {
 	fmt.Fprintf(env.stderr, "wrote %d rows (%d records read) to %s\n", n, info.Lines, out)
 	return nil
 }
+
+// exportWriteError marks a failed write of the export file inside the
+// journal reader's callback, so that it is not taken for a bad journal.
+type exportWriteError struct{ err error }
+
+func (e *exportWriteError) Error() string { return e.err.Error() }

@@ -15,7 +15,10 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, err
+			if err == flag.ErrHelp {
+				return nil, err
+			}
+			return nil, usageErr{fmt.Sprintf("%s: %v", fs.Name(), err)}
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {

@@ -118,6 +118,9 @@ func exitCode(err error, sum *results.Summary, env environ) int {
 		return exitOK
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
+	case errors.Is(err, pipeline.ErrBaseURL):
+		fmt.Fprintf(env.stderr, "llmbatch: %v; set it with --base-url or OPENAI_BASE_URL\n", err)
+		return exitUsage
 	case errors.As(err, &uerr), errors.As(err, &usageErr{}):
 		fmt.Fprintf(env.stderr, "llmbatch: %v\n", err)
 		return exitUsage
@@ -128,8 +131,10 @@ func exitCode(err error, sum *results.Summary, env environ) int {
 		fmt.Fprintf(env.stderr, "llmbatch: interrupted; finished rows are in the journal: re-run the same command to resume\n")
 		return exitInterrupted
 	default:
+		// Not the user's mistake (that is a usage error) but something
+		// that went wrong underway: a failed write, an internal error.
 		fmt.Fprintf(env.stderr, "llmbatch: %v\n", err)
-		return exitUsage
+		return exitRowsFailed
 	}
 }
 

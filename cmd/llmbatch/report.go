@@ -60,12 +60,34 @@ func report(ctx context.Context, args []string, env environ) error {
 	if len(rep.Cost.Unknown) > 0 {
 		fmt.Fprintf(env.stderr, "llmbatch: warning: no price for %s: its cost is unknown; add it with --prices FILE\n", strings.Join(rep.Cost.Unknown, ", "))
 	}
+	w := &errWriter{w: env.stdout}
 	if jsonOut {
-		enc := json.NewEncoder(env.stdout)
+		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		enc.Encode(rep)
+	} else {
+		printReport(w, rep)
 	}
-	return printReport(env.stdout, rep)
+	if w.err != nil {
+		return fmt.Errorf("report: write the report to stdout: %w", w.err)
+	}
+	return nil
+}
+
+// errWriter keeps the first write error, so that a report printed in many
+// small writes can be checked once at the end.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
 }
 
 func printReport(w io.Writer, r *results.Report) error {

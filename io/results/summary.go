@@ -34,7 +34,7 @@ type RowCounts struct {
 	OK        int64 `json:"ok"`
 	Failed    int64 `json:"failed"`    // permanent errors, bad input included
 	Retryable int64 `json:"retryable"` // ran out of attempts; sent again on resume
-	Pending   int64 `json:"pending"`   // not journalled yet; -1 if unknown
+	Pending   int64 `json:"pending"`   // not journalled yet (Retryable rows not included); -1 if unknown
 	Skipped   int64 `json:"skipped"`   // finished in an earlier run, skipped by this one
 }
 
@@ -70,7 +70,7 @@ func (s *Summary) Fill(t *Totals, total int64) {
 	s.Rows.Retryable = t.Count(Retryable)
 	s.Rows.Pending = -1
 	if total >= 0 {
-		s.Rows.Pending = max(total-t.Count(OK)-t.Count(Failed), 0)
+		s.Rows.Pending = max(total-t.Count(OK)-t.Count(Failed)-t.Count(Retryable), 0)
 	}
 	s.Usage.PerModel = make(map[string]api.Usage, len(t.Usage))
 	for m, u := range t.Usage {
@@ -109,7 +109,7 @@ func WriteSummaryRedacted(path string, s *Summary, r *secret.Redactor) (err erro
 // old or the new content, never a mix.
 func WriteFileAtomic(path string, data []byte) (err error) {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	f, err := os.CreateTemp(dir, tempPrefix(path)+"*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
