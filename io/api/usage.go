@@ -33,6 +33,20 @@ func (c *count) UnmarshalJSON(b []byte) error {
 	if string(b) == "null" {
 		return nil
 	}
+	// Fast path: a plain integer, as nearly every server writes it.
+	var n int64
+	plain := len(b) > 0 && len(b) <= 16
+	for _, d := range b {
+		if d < '0' || d > '9' {
+			plain = false
+			break
+		}
+		n = n*10 + int64(d-'0')
+	}
+	if plain && n <= 1<<53 {
+		*c = count(n)
+		return nil
+	}
 	var f float64
 	if err := json.Unmarshal(b, &f); err != nil {
 		return err
@@ -44,8 +58,9 @@ func (c *count) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// wireUsage accepts both usage shapes.
-type wireUsage struct {
+// WireUsage is a usage object as sent, in either shape. An API decodes it
+// in the same pass as the rest of its answer and calls Usage.
+type WireUsage struct {
 	InputTokens        *count `json:"input_tokens"`
 	OutputTokens       *count `json:"output_tokens"`
 	InputTokensDetails struct {
@@ -74,14 +89,22 @@ type wireUsage struct {
 // usage gives the zero Usage. TotalTokens is input+output when the answer
 // does not state it.
 func ParseUsage(raw json.RawMessage) (Usage, error) {
-	var w wireUsage
+	var w WireUsage
 	if len(raw) == 0 || string(raw) == "null" {
 		return Usage{}, nil
 	}
 	if err := json.Unmarshal(raw, &w); err != nil {
 		return Usage{}, err
 	}
+	return w.Usage(), nil
+}
+
+// Usage normalises w (see ParseUsage); a nil w is the zero Usage.
+func (w *WireUsage) Usage() Usage {
 	var u Usage
+	if w == nil {
+		return u
+	}
 	switch {
 	case w.InputTokens != nil || w.OutputTokens != nil:
 		u.InputTokens = deref(w.InputTokens)
@@ -98,7 +121,7 @@ func ParseUsage(raw json.RawMessage) (Usage, error) {
 	if w.TotalTokens != nil && *w.TotalTokens > 0 {
 		u.TotalTokens = int64(*w.TotalTokens)
 	}
-	return u, nil
+	return u
 }
 
 func deref(p *count) int64 {

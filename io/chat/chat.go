@@ -75,9 +75,9 @@ func (API) Meter(body []byte, c *tokens.Counter) api.Meter {
 
 // answer is the part of a chat.completion object that is read.
 type answer struct {
-	Object  string          `json:"object"`
-	Model   string          `json:"model"`
-	Usage   json.RawMessage `json:"usage"`
+	Object  string         `json:"object"`
+	Model   string         `json:"model"`
+	Usage   *api.WireUsage `json:"usage"`
 	Choices []struct {
 		FinishReason string `json:"finish_reason"`
 		Message      *struct {
@@ -93,12 +93,7 @@ func (API) Decode(body []byte) (api.Result, error) {
 	if err := json.Unmarshal(body, &a); err != nil {
 		return api.Partial(body), err
 	}
-	r := api.Result{Model: a.Model, Status: "completed"}
-	u, err := api.ParseUsage(a.Usage)
-	if err != nil {
-		return r, fmt.Errorf("usage is not readable: %w", err)
-	}
-	r.Usage = u
+	r := api.Result{Model: a.Model, Status: "completed", Usage: a.Usage.Usage()}
 	if len(a.Choices) == 0 || a.Choices[0].Message == nil {
 		return r, errors.New("no choices[0].message: not a chat completion")
 	}

@@ -64,12 +64,7 @@ func (API) Decode(body []byte) (api.Result, error) {
 	if err := json.Unmarshal(body, &w); err != nil {
 		return api.Partial(body), err
 	}
-	r := api.Result{Status: w.Status, Model: w.Model}
-	u, err := api.ParseUsage(w.Usage)
-	if err != nil {
-		return r, fmt.Errorf("usage is not readable: %w", err)
-	}
-	r.Usage = u
+	r := api.Result{Status: w.Status, Model: w.Model, Usage: w.Usage.Usage()}
 	if w.Status == "" && w.Output == nil {
 		return r, errors.New("no status and no output")
 	}

@@ -10,11 +10,11 @@ import (
 
 // wire is the part of a response object that is read.
 type wire struct {
-	Object string          `json:"object"`
-	Status string          `json:"status"`
-	Model  string          `json:"model"`
-	Output []wireItem      `json:"output"`
-	Usage  json.RawMessage `json:"usage"`
+	Object string         `json:"object"`
+	Status string         `json:"status"`
+	Model  string         `json:"model"`
+	Output []wireItem     `json:"output"`
+	Usage  *api.WireUsage `json:"usage"`
 	// Error is {"code", "type", "message"}, or a plain string in some
 	// servers.
 	Error             json.RawMessage `json:"error"`
