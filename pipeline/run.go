@@ -91,10 +91,17 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Request tags, to tell a row whose request changed, are kept for the
+	// records written under our job's fingerprint: rows kept by a --force
+	// run were journalled by another job, with other requests.
 	info, err := results.Scan(cfg.Output, func(rec *results.Record) {
+		if rec.Job != nil {
+			totals.KeepRequests(rec.Job.Fingerprint == job.Fingerprint)
+		}
 		totals.Add(rec)
 		spend.record(rec, "")
 	})
+	totals.KeepRequests(false)
 	if err != nil {
 		return nil, &UsageError{Err: err}
 	}
@@ -199,10 +206,11 @@ type runner struct {
 	buildGuard  buildGuard
 
 	// Used by the producer only: the input's keys, to find duplicates.
-	seed maphash.Seed
-	keys keySet
-	read int64 // rows read, bad ones included
-	dups int   // duplicate keys seen
+	seed    maphash.Seed
+	keys    keySet
+	read    int64 // rows read, bad ones included
+	dups    int   // duplicate keys seen
+	changed int64 // finished rows whose request changed, skipped under Force
 }
 
 func (r *runner) run(ctx context.Context) (*results.Summary, error) {
@@ -243,6 +251,10 @@ func (r *runner) run(ctx context.Context) (*results.Summary, error) {
 	go func() { execErr <- r.exec.execute(stopCtx, reqCtx, plan, out) }()
 	readErr := r.produce(stopCtx, plan, out)
 	close(plan)
+	if r.changed > 0 {
+		r.cfg.Logger.Warn("--force: rows whose request differs from the one journalled for their key were skipped, keeping the journalled results",
+			"journal", r.cfg.Output, "rows", r.changed)
+	}
 	if err := <-execErr; err != nil && readErr == nil {
 		readErr = err
 	}
@@ -362,6 +374,10 @@ func (r *runner) produce(stopCtx context.Context, plan chan<- *request, out chan
 			continue
 		}
 		if r.finished(req.key) {
+			if err := r.unchanged(req, &row); err != nil {
+				r.stop(err)
+				return err
+			}
 			r.skipped.Add(1)
 			continue
 		}
@@ -485,6 +501,35 @@ func (r *runner) findKey(key string, before int64) (index, line int64, ok bool) 
 func (r *runner) finished(key string) bool {
 	st := r.status(key)
 	return st == results.OK || (st == results.Failed && !r.cfg.RetryFailed)
+}
+
+// unchanged checks that a finished row's request is the one journalled
+// for its key: the same job's rows read again. A stream (stdin) has no
+// content fingerprint and rows keyed by index, and an edited file may keep
+// its head and tail, so a different row under a finished key would be
+// skipped unsent. With Force such rows are skipped (the journalled result
+// is kept) and counted in a warning.
+func (r *runner) unchanged(req *request, row *rows.Row) error {
+	r.mu.Lock()
+	tag := r.totals.RequestTag(req.key)
+	r.mu.Unlock()
+	if tag == 0 || tag == results.RequestTag(req.sha) {
+		return nil
+	}
+	if r.cfg.Force {
+		r.changed++
+		return nil
+	}
+	where := fmt.Sprintf("row %d", row.Index)
+	if row.Line > 0 {
+		where = fmt.Sprintf("%s:%d", r.cfg.Input, row.Line)
+	}
+	hint := ""
+	if req.indexKey {
+		hint = ", or key the rows by an id (--id-column) so that new rows get new keys"
+	}
+	return usageErrorf("%s (key %q): the request body differs from the one journalled in %s for that key (the input or the settings changed since it was sent); "+
+		"use another -o for different rows%s, or --force to keep the journalled results and skip such rows", where, req.key, r.cfg.Output, hint)
 }
 
 // status returns key's state in the journal.

@@ -55,7 +55,8 @@ type ScanInfo struct {
 // does not parse is torn (the writer died mid-write): it is reported in
 // TornBytes, not passed to fn. A bad line before the last one is a
 // *CorruptError. The Record passed to fn carries no response body, no
-// output text and no input columns, and is reused between calls.
+// output text and no input columns (request_sha256 it does), and is reused
+// between calls.
 func Scan(path string, fn func(*Record)) (ScanInfo, error) {
 	var info ScanInfo
 	f, err := os.Open(path)
@@ -135,6 +136,7 @@ func decodeScan(line []byte, rec *Record) error {
 		Model     string  `json:"model"`
 		Attempts  int     `json:"attempts"`
 		LatencyMS int64   `json:"latency_ms"`
+		Request   string  `json:"request_sha256"`
 		Usage     struct {
 			InputTokens       int64 `json:"input_tokens"`
 			CachedInputTokens int64 `json:"cached_input_tokens"`
@@ -156,6 +158,7 @@ func decodeScan(line []byte, rec *Record) error {
 	rec.Model = s.Model
 	rec.Attempts = s.Attempts
 	rec.LatencyMS = s.LatencyMS
+	rec.RequestSHA256 = s.Request
 	rec.Usage.InputTokens = s.Usage.InputTokens
 	rec.Usage.CachedInputTokens = s.Usage.CachedInputTokens
 	rec.Usage.OutputTokens = s.Usage.OutputTokens

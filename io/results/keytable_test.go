@@ -19,7 +19,7 @@ func TestKeyTable_MatchesMap(t *testing.T) {
 			hashes = append(hashes, h)
 		}
 		st := Status(1 + rng.IntN(3))
-		if got, old := kt.put(h, st), want[h]; got != old {
+		if got, old := kt.put(h, st, 0), want[h]; got != old {
 			t.Fatalf("put(%x) returned %v, want %v", h, got, old)
 		}
 		want[h] = st
@@ -46,7 +46,7 @@ func TestKeyTable_MatchesMap(t *testing.T) {
 func TestKeyTable_EdgeHashes(t *testing.T) {
 	var kt keyTable
 	for i, h := range []uint64{0, 1, 3, 4, ^uint64(0), ^uint64(0) - 4, 1 << 63} {
-		kt.put(h, Failed)
+		kt.put(h, Failed, 0)
 		if got := kt.get(h); got != Failed {
 			t.Errorf("%d: get(%x) = %v after put", i, h, got)
 		}

@@ -117,6 +117,7 @@ func BenchmarkScan(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		tot := results.NewTotals()
+		tot.KeepRequests(true) // as a resume of the same job does
 		info, err := results.Scan(path, tot.Add)
 		if err != nil {
 			b.Fatal(err)
@@ -146,7 +147,8 @@ func BenchmarkTotalsMemory(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		tot := results.NewTotals()
-		rec := &results.Record{Model: "m", Attempts: 1}
+		tot.KeepRequests(true) // as a resume of the same job does
+		rec := &results.Record{Model: "m", Attempts: 1, RequestSHA256: "0123456789abcdef"}
 		var kb []byte
 		for i := range n {
 			kb = strconv.AppendInt(kb[:0], int64(i), 10)

@@ -41,6 +41,7 @@ const (
 	mAttempts
 	mLatency
 	mUsage
+	mRequest
 )
 
 // decode fills rec (already zero) from line, or returns errSlowPath.
@@ -136,7 +137,17 @@ func (p *lineScanner) decode(line []byte, rec *Record) error {
 			if err := json.Unmarshal(p.b[start:p.i], rec.Job); err != nil {
 				return errSlowPath
 			}
-		case "response", "output_text", "request_sha256", "input":
+		case "request_sha256":
+			bit = mRequest
+			if p.null() {
+				break
+			}
+			s, err := p.plainString()
+			if err != nil {
+				return err
+			}
+			rec.RequestSHA256 = string(s)
+		case "response", "output_text", "input":
 			if err := p.skip(); err != nil {
 				return err
 			}
@@ -168,7 +179,7 @@ func (p *lineScanner) decode(line []byte, rec *Record) error {
 	return nil
 }
 
-var memberNames = [...]string{"custom_id", "index", "job", "error", "model", "attempts", "latency_ms", "usage",
+var memberNames = [...]string{"custom_id", "index", "job", "error", "model", "attempts", "latency_ms", "usage", "request_sha256",
 	"input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens", "total_tokens"}
 
 func foldsToMember(key []byte) bool {

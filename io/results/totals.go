@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"math"
 	"sort"
+	"strconv"
 
 	"github.com/llmbatch/llmbatch/io/api"
 )
@@ -21,14 +22,21 @@ import (
 // bits a number instead, so such a job's resume state is 0.25 byte a row.
 // Where a key is kept depends on the key alone.
 //
+// With KeepRequests, each key also keeps a 4-byte tag of its latest
+// record's request_sha256 (RequestTag), so that a resume can tell a row
+// whose request changed since it was journalled: 4 more bytes a key
+// (4.25 bytes a row for index keys, 15 to 22.5 for others).
+//
 // The zero value is not usable; call NewTotals. Totals is not safe for
 // concurrent use.
 type Totals struct {
-	seed   maphash.Seed
-	state  keyTable
-	dense  []uint8  // 4 states a byte, by row index, for index keys
-	ndense int      // index keys with a state
-	counts [4]int64 // by Status
+	seed     maphash.Seed
+	state    keyTable
+	dense    []uint8  // 4 states a byte, by row index, for index keys
+	denseReq []uint32 // request tags by row index, when keepReq
+	keepReq  bool
+	ndense   int      // index keys with a state
+	counts   [4]int64 // by Status
 	// Usage sums every record's usage, per model ("" for unknown).
 	Usage map[string]api.Usage
 	// Attempts sums the records' attempts: requests sent for recorded rows.
@@ -45,10 +53,39 @@ func NewTotals() *Totals {
 
 func (t *Totals) hash(key string) uint64 { return maphash.String(t.seed, key) }
 
+// KeepRequests makes the Adds that follow keep each record's request tag
+// (for a resume's scan of the journal). With on false, later Adds keep
+// none: a key they add or update has tag 0, unknown (records of another
+// job, or of the running job, whose rows are not read again).
+func (t *Totals) KeepRequests(on bool) {
+	t.keepReq = on
+	t.state.withReq = on
+}
+
+// RequestTag returns a 4-byte tag of a hex SHA-256 (a record's
+// request_sha256): its first 8 hex digits, never 0; 0 when sha is not hex.
+func RequestTag(sha string) uint32 {
+	if len(sha) < 8 {
+		return 0
+	}
+	v, err := strconv.ParseUint(sha[:8], 16, 32)
+	if err != nil {
+		return 0
+	}
+	if v == 0 {
+		v = 1
+	}
+	return uint32(v)
+}
+
 // Add accounts for one record.
 func (t *Totals) Add(rec *Record) {
 	st := StatusOf(rec.Error)
-	if old := t.put(rec.CustomID, st); old != Pending {
+	var rt uint32
+	if t.keepReq {
+		rt = RequestTag(rec.RequestSHA256)
+	}
+	if old := t.put(rec.CustomID, st, rt); old != Pending {
 		t.counts[old]--
 	}
 	t.counts[st]++
@@ -83,16 +120,23 @@ func denseIndex(key string) (int64, bool) {
 	return n, n < maxDense
 }
 
-// put sets key's state and returns its old state.
-func (t *Totals) put(key string, st Status) Status {
+// put sets key's state (and request tag rt) and returns its old state.
+func (t *Totals) put(key string, st Status, rt uint32) Status {
 	index, ok := denseIndex(key)
 	if !ok {
-		return t.state.put(t.hash(key), st)
+		return t.state.put(t.hash(key), st, rt)
 	}
 	i, shift := index/4, uint(index%4)*2
 	if i >= int64(len(t.dense)) {
 		t.dense = append(t.dense, make([]uint8, i+1-int64(len(t.dense)))...)
 		t.dense = t.dense[:cap(t.dense)]
+	}
+	if t.keepReq || t.denseReq != nil {
+		if index >= int64(len(t.denseReq)) {
+			t.denseReq = append(t.denseReq, make([]uint32, index+1-int64(len(t.denseReq)))...)
+			t.denseReq = t.denseReq[:cap(t.denseReq)]
+		}
+		t.denseReq[index] = rt
 	}
 	old := Status(t.dense[i] >> shift & 3)
 	t.dense[i] = t.dense[i]&^(3<<shift) | uint8(st)<<shift
@@ -112,6 +156,20 @@ func (t *Totals) Status(key string) Status {
 		return Status(t.dense[i] >> (uint(index%4) * 2) & 3)
 	}
 	return Pending
+}
+
+// RequestTag returns the request tag kept for key (see KeepRequests), or
+// 0 if none was.
+func (t *Totals) RequestTag(key string) uint32 {
+	index, ok := denseIndex(key)
+	if !ok {
+		_, rt := t.state.getReq(t.hash(key))
+		return rt
+	}
+	if index < int64(len(t.denseReq)) {
+		return t.denseReq[index]
+	}
+	return 0
 }
 
 // Count returns how many keys are in state s (s != Pending).
