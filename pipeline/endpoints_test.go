@@ -2,7 +2,9 @@ package pipeline_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -95,5 +97,31 @@ func TestRun_ChatOnlyServer(t *testing.T) {
 	}
 	if got := s.Stats().Endpoints[sim.EndpointResponses].Requests; got != 0 {
 		t.Errorf("%d requests reached /responses", got)
+	}
+}
+
+// Every goroutine Run starts (workers, writer, progress, the input count,
+// the HTTP connections of the client it builds) ends before it returns,
+// also when it is interrupted early.
+func TestRun_LeavesNoGoroutines(t *testing.T) {
+	dir := t.TempDir()
+	_, base := startSim(t, sim.Config{Seed: 5, Latency: 5 * time.Millisecond})
+	before := runtime.NumGoroutine()
+	cfg := baseConfig(dir, writeInput(t, dir, 2000), base)
+	cfg.Progress = func(pipeline.Progress) {}
+	cfg.ProgressInterval = time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	if _, err := pipeline.Run(ctx, cfg); !errors.Is(err, pipeline.ErrInterrupted) {
+		t.Fatalf("Run() = %v, want interrupted", err)
+	}
+	// The simulator's side of closed connections ends asynchronously.
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("%d goroutines after Run, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
 	}
 }

@@ -125,6 +125,7 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 		hc := cfg.HTTPClient
 		if hc == nil {
 			hc = newHTTPClient(cfg.Concurrency)
+			defer hc.CloseIdleConnections() // their goroutines end with Run
 		}
 		endpoint = &httpapi.Client{BaseURL: cfg.BaseURL, APIKey: cfg.APIKey, RawAuth: cfg.RawAuth,
 			Header: cfg.Header, HTTPClient: hc, UserAgent: "llmbatch"}
@@ -149,8 +150,14 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 			"failed", totals.Count(results.Failed), "retryable", totals.Count(results.Retryable))
 	}
 	if !stream {
+		// The total, for progress, counted beside the run; it ends
+		// before Run returns, like every goroutine Run starts.
+		countCtx, cancel := context.WithCancel(ctx)
+		counted := make(chan struct{})
+		defer func() { cancel(); <-counted }()
 		go func() {
-			if n, err := rows.Count(cfg.Input, ropts); err == nil {
+			defer close(counted)
+			if n, err := rows.CountContext(countCtx, cfg.Input, ropts); err == nil {
 				r.total.Store(n)
 			}
 		}()

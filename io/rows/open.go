@@ -2,6 +2,7 @@ package rows
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -161,6 +162,11 @@ func Open(path string, opts Options) (Reader, io.Closer, error) {
 //     makes the Reader fail at its first Next);
 //   - Parquet: the row count in the footer, without reading any page.
 func Count(path string, opts Options) (int64, error) {
+	return CountContext(context.Background(), path, opts)
+}
+
+// CountContext is Count, giving up with ctx's error when ctx is done.
+func CountContext(ctx context.Context, path string, opts Options) (int64, error) {
 	format, err := FormatOf(path, opts)
 	if err != nil {
 		return 0, err
@@ -194,7 +200,7 @@ func Count(path string, opts Options) (int64, error) {
 			return 0, fmt.Errorf("count %s: %w", path, err)
 		}
 		var s csvSplitter
-		s.init(f, delim)
+		s.init(ctxReader{ctx, f}, delim)
 		for {
 			// A small limit: Count needs boundaries, not contents.
 			_, err := s.next(0)
@@ -207,7 +213,7 @@ func Count(path string, opts Options) (int64, error) {
 			n++
 		}
 	default:
-		r := NewJSONLReader(f, path)
+		r := NewJSONLReader(ctxReader{ctx, f}, path)
 		for {
 			line, tooLong, err := r.readLine(limit)
 			if err == io.EOF && line == nil {
@@ -241,3 +247,16 @@ var (
 	_ Reader = (*CSVReader)(nil)
 	_ Reader = (*ParquetReader)(nil)
 )
+
+// ctxReader reads from r until ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
