@@ -67,7 +67,7 @@ func export(ctx context.Context, args []string, env environ) (err error) {
 		return err
 	}
 	var n, unpriced int64
-	info, err := results.ReadLatest(paths, func(rec *results.Record) error {
+	info, err := results.ReadLatest(paths, results.AllFields, func(rec *results.Record) error {
 		row, err := results.NewExportRow(rec, table)
 		if err != nil {
 			return err

@@ -27,7 +27,7 @@ func exportFile(tb testing.TB, journal, format string) []byte {
 		tb.Fatal(err)
 	}
 	table := prices.Default()
-	_, err = results.ReadLatest([]string{journal}, func(rec *results.Record) error {
+	_, err = results.ReadLatest([]string{journal}, results.AllFields, func(rec *results.Record) error {
 		row, err := results.NewExportRow(rec, table)
 		if err != nil {
 			return err

@@ -218,7 +218,7 @@ func BenchmarkReadPasses(b *testing.B) {
 	})
 	run("report", func() int64 {
 		rep := results.NewReport(table)
-		if _, err := results.ReadAll(paths, func(rec *results.Record, latest bool) error {
+		if _, err := results.ReadAll(paths, 0, func(rec *results.Record, latest bool) error {
 			rep.Add(rec, latest)
 			return nil
 		}); err != nil {
@@ -233,7 +233,7 @@ func BenchmarkReadPasses(b *testing.B) {
 			b.Fatal(err)
 		}
 		var n int64
-		if _, err := results.ReadLatest(paths, func(rec *results.Record) error {
+		if _, err := results.ReadLatest(paths, results.AllFields, func(rec *results.Record) error {
 			row, err := results.NewExportRow(rec, table)
 			if err != nil {
 				return err
