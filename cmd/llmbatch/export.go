@@ -16,11 +16,12 @@ const exportUsage = `Usage: llmbatch export [flags] RESULTS.jsonl [MORE.jsonl ..
 
 Writes one flat row per key (its latest record) to a Parquet or CSV file:
 key, index, status, output_text, model, the token counts, cost_usd,
-latency_ms, attempts, error_code, error_message and input_json (the kept
-input columns as one JSON object). Parquet columns are typed, nullable
-where a record has no value, and zstd-compressed; cost_usd is an exact
-DECIMAL(18,12). The file is written beside FILE and renamed into place
-when complete.
+latency_ms, attempts, error_code, error_message, input_json (the kept
+input columns as one JSON object) and embedding (an embeddings answer's
+vector: a list of float32 in Parquet, a JSON array in CSV). Parquet
+columns are typed, nullable where a record has no value, and
+zstd-compressed; cost_usd is an exact DECIMAL(18,12). The file is
+written beside FILE and renamed into place when complete.
 
 Flags:
 `
@@ -72,7 +73,7 @@ func export(ctx context.Context, args []string, env environ) (err error) {
 		return err
 	}
 	var n, unpriced int64
-	info, err := results.ReadLatest(paths, func(rec *results.Record) error {
+	info, err := results.ReadLatest(paths, results.AllFields, func(rec *results.Record) error {
 		row, err := results.NewExportRow(rec, table)
 		if err != nil {
 			return err

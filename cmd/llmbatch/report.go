@@ -46,7 +46,7 @@ func report(ctx context.Context, args []string, env environ) error {
 		return err
 	}
 	rep := results.NewReport(table)
-	info, err := results.ReadAll(paths, func(rec *results.Record, latest bool) error {
+	info, err := results.ReadAll(paths, 0, func(rec *results.Record, latest bool) error {
 		rep.Add(rec, latest)
 		return ctx.Err()
 	})

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/llmbatch/llmbatch/io/embeddings"
 	"github.com/llmbatch/llmbatch/io/prices"
 )
 
@@ -39,12 +41,16 @@ type ExportRow struct {
 	// in a STRING column (a fixed schema cannot know a job's columns in
 	// advance; parquet-go v0.32 mishandles an optional JSON-typed column).
 	InputJSON *string `parquet:"input_json,optional,zstd"`
+	// Embedding is the vector of an embeddings answer (a body whose
+	// object is "list"), a LIST of FLOAT; null for rows without one.
+	// In CSV it is a JSON array.
+	Embedding []float32 `parquet:"embedding,optional,list,zstd"`
 }
 
 // exportHeader is the CSV header, in the order of ExportRow's fields.
 var exportHeader = []string{"key", "index", "status", "output_text", "model", "input_tokens",
 	"cached_input_tokens", "output_tokens", "reasoning_tokens", "total_tokens", "cost_usd",
-	"latency_ms", "attempts", "error_code", "error_message", "input_json"}
+	"latency_ms", "attempts", "error_code", "error_message", "input_json", "embedding"}
 
 // NewExportRow flattens rec, pricing its usage with table (nil: unknown).
 func NewExportRow(rec *Record, table *prices.Table) (ExportRow, error) {
@@ -69,6 +75,15 @@ func NewExportRow(rec *Record, table *prices.Table) (ExportRow, error) {
 		row.ErrorCode = nonEmpty(rec.Error.Code)
 		row.ErrorMessage = nonEmpty(rec.Error.Message)
 	}
+	if rec.Response != nil && isEmbeddingList(rec.Response.Body) {
+		v, err := embeddings.Vector(rec.Response.Body)
+		switch {
+		case err == nil:
+			row.Embedding = v
+		case rec.Error == nil:
+			return row, fmt.Errorf("key %s: %w", rec.CustomID, err)
+		}
+	}
 	if len(rec.Input) > 0 {
 		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf)
@@ -80,6 +95,47 @@ func NewExportRow(rec *Record, table *prices.Table) (ExportRow, error) {
 		row.InputJSON = &s
 	}
 	return row, nil
+}
+
+// isEmbeddingList reports whether body is an embeddings answer: an object
+// whose "object" member is "list". It reads the members before that one
+// only as far as needed to skip them.
+func isEmbeddingList(body []byte) bool {
+	p := lineScanner{b: body}
+	p.ws()
+	if !p.eat('{') {
+		return false
+	}
+	for {
+		p.ws()
+		key, err := p.plainString()
+		if err != nil {
+			break
+		}
+		p.ws()
+		if !p.eat(':') {
+			return false
+		}
+		p.ws()
+		if string(key) == "object" {
+			v, err := p.plainString()
+			if err != nil {
+				break
+			}
+			return string(v) == "list"
+		}
+		if bytes.EqualFold(key, []byte("object")) || p.skip() != nil {
+			break
+		}
+		p.ws()
+		if !p.eat(',') {
+			return false
+		}
+	}
+	var b struct { // an escaped key or value: ask encoding/json
+		Object string `json:"object"`
+	}
+	return json.Unmarshal(body, &b) == nil && b.Object == "list"
 }
 
 func nonEmpty(s string) *string {
@@ -128,15 +184,30 @@ const ParquetRowGroup = 50_000
 // parquetBatch is how many rows the Parquet exporter hands the writer at once.
 const parquetBatch = 512
 
+// parquetMaxFloats bounds the embedding values buffered in one row group:
+// past it the row group ends early (50,000 rows of 3,072-dimension vectors
+// would otherwise hold 600 MB).
+const parquetMaxFloats = 8 << 20
+
 type parquetExporter struct {
-	w   *parquet.GenericWriter[ExportRow]
-	buf []ExportRow
+	w      *parquet.GenericWriter[ExportRow]
+	buf    []ExportRow
+	floats int // embedding values in the current row group
 }
 
 func (e *parquetExporter) Write(r ExportRow) error {
 	e.buf = append(e.buf, r)
-	if len(e.buf) >= parquetBatch {
-		return e.flush()
+	e.floats += len(r.Embedding)
+	if len(e.buf) >= parquetBatch || e.floats >= parquetMaxFloats {
+		if err := e.flush(); err != nil {
+			return err
+		}
+	}
+	if e.floats >= parquetMaxFloats {
+		e.floats = 0
+		if err := e.w.Flush(); err != nil {
+			return fmt.Errorf("write parquet: %w", err)
+		}
 	}
 	return nil
 }
@@ -166,6 +237,7 @@ func (e *parquetExporter) Close() error {
 type csvExporter struct {
 	w   *csv.Writer
 	rec []string
+	num []byte
 }
 
 func (e *csvExporter) Write(r ExportRow) error {
@@ -180,8 +252,31 @@ func (e *csvExporter) Write(r ExportRow) error {
 	e.rec = append(e.rec[:0], r.Key, strconv.FormatInt(r.Index, 10), r.Status, deref(r.OutputText),
 		deref(r.Model), itoa(r.InputTokens), itoa(r.CachedInputTokens), itoa(r.OutputTokens),
 		itoa(r.ReasoningTokens), itoa(r.TotalTokens), cost, lat, itoa(int64(r.Attempts)),
-		deref(r.ErrorCode), deref(r.ErrorMessage), deref(r.InputJSON))
+		deref(r.ErrorCode), deref(r.ErrorMessage), deref(r.InputJSON), e.vector(r.Embedding))
 	return e.w.Write(e.rec)
+}
+
+// vector formats v as a JSON array ("" for nil), each value the shortest
+// decimal that reads back as the same float32; a value JSON cannot hold
+// (NaN, ±Inf) is null.
+func (e *csvExporter) vector(v []float32) string {
+	if v == nil {
+		return ""
+	}
+	b := append(e.num[:0], '[')
+	for i, f := range v {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+			b = append(b, "null"...)
+			continue
+		}
+		b = strconv.AppendFloat(b, float64(f), 'g', -1, 32)
+	}
+	b = append(b, ']')
+	e.num = b
+	return string(b)
 }
 
 func (e *csvExporter) Close() error {

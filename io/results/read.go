@@ -24,24 +24,46 @@ type ReadInfo struct {
 // 64-bit position with the line number.
 const maxFiles = 1 << 16
 
+// Fields selects the costly members of a journal record that ReadAll
+// decodes. The others are always decoded: custom_id, index, job, error,
+// usage, model, attempts, latency_ms, rate_limited, time and
+// request_sha256.
+type Fields uint8
+
+// The members a Fields selects.
+const (
+	FieldOutputText Fields = 1 << iota // output_text
+	FieldInput                         // input columns, numbers as json.Number
+	FieldResponse                      // response, its body as the bytes journalled
+	AllFields              = FieldOutputText | FieldInput | FieldResponse
+
+	// fieldMeta (internal) asks the line scanner for the members ReadAll
+	// always decodes beyond Scan's.
+	fieldMeta Fields = 1 << 7
+)
+
 // ReadAll reads the journals at paths, in the order given, and calls fn
-// with every good record, decoded in full (response body, output text and
-// input columns included; numbers in input columns as json.Number), and
-// whether it is the latest record of its key: the last line for that key,
-// a later file winning over an earlier one. Records arrive in file and
-// line order. fn may keep the record; it is not reused.
+// with every good record, decoded with the members want selects (the
+// others left zero), and whether it is the latest record of its key: the
+// last line for that key, a later file winning over an earlier one.
+// Records arrive in file and line order. fn may keep the record; it is not
+// reused.
 //
-// It reads each file twice and stays streaming: the first pass keeps only
-// a 64-bit hash of each key and the 64-bit position of its latest line
-// (about 16 bytes a key plus map overhead), the second decodes one line at
-// a time. Two keys whose hashes collide (probability near n²/2⁶⁵) would
-// make one of them look superseded.
+// It reads each file twice and stays streaming: the first pass (Scan)
+// keeps only a 64-bit hash of each key and the 64-bit position of its
+// latest line (about 16 bytes a key plus map overhead), the second decodes
+// one line at a time. Two keys whose hashes collide (probability near
+// n²/2⁶⁵) would make one of them look superseded. Both passes decode a
+// line on Scan's fast path: members nobody asked for (a response body
+// unless want has FieldResponse) are skipped by bracket counting, not
+// decoded, so a report costs about twice a resume's scan whatever the
+// size of the bodies.
 //
 // A missing file is an error. A torn last line (no newline, or not JSON)
 // is skipped and listed in ReadInfo.Torn; a bad line before the last one
 // is a *CorruptError naming the file and line. An error returned by fn
 // stops the reading and is returned.
-func ReadAll(paths []string, fn func(rec *Record, latest bool) error) (ReadInfo, error) {
+func ReadAll(paths []string, want Fields, fn func(rec *Record, latest bool) error) (ReadInfo, error) {
 	var info ReadInfo
 	if len(paths) > maxFiles {
 		return info, fmt.Errorf("read journals: at most %d files, got %d", maxFiles, len(paths))
@@ -69,12 +91,14 @@ func ReadAll(paths []string, fn func(rec *Record, latest bool) error) (ReadInfo,
 	}
 	info.Keys = int64(len(latest))
 	for i, p := range paths {
+		ls := lineScanner{want: want&AllFields | fieldMeta}
 		err := readLines(p, lines[i], func(n int64, line []byte) error {
 			rec := new(Record)
-			dec := json.NewDecoder(bytes.NewReader(line))
-			dec.UseNumber()
-			if err := dec.Decode(rec); err != nil {
-				return &CorruptError{Path: p, Line: n, Err: err}
+			if ls.decode(line, rec) != nil {
+				*rec = Record{}
+				if err := decodeRead(line, rec, want); err != nil {
+					return &CorruptError{Path: p, Line: n, Err: err}
+				}
 			}
 			return fn(rec, latest[maphash.String(seed, rec.CustomID)] == uint64(i)<<48|uint64(n))
 		})
@@ -87,8 +111,8 @@ func ReadAll(paths []string, fn func(rec *Record, latest bool) error) (ReadInfo,
 
 // ReadLatest calls fn with the latest record of each key only (see
 // ReadAll), in the order of those records in the journals.
-func ReadLatest(paths []string, fn func(*Record) error) (ReadInfo, error) {
-	return ReadAll(paths, func(rec *Record, latest bool) error {
+func ReadLatest(paths []string, want Fields, fn func(*Record) error) (ReadInfo, error) {
+	return ReadAll(paths, want, func(rec *Record, latest bool) error {
 		if !latest {
 			return nil
 		}
@@ -125,6 +149,44 @@ func readLines(path string, n int64, fn func(int64, []byte) error) error {
 		if err := fn(i, bytes.TrimSuffix(line, []byte("\n"))); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// decodeRead is ReadAll's full decoder, for the lines its fast path
+// (lineScanner) hands back: encoding/json over the whole line, numbers in
+// input columns as json.Number, custom_id required; then the members want
+// leaves out are dropped.
+func decodeRead(line []byte, rec *Record, want Fields) error {
+	var s struct {
+		Record
+		CustomID *string `json:"custom_id"` // shadows Record's, to tell a missing one
+	}
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.UseNumber()
+	if err := dec.Decode(&s); err != nil {
+		return err
+	}
+	for _, c := range line[dec.InputOffset():] {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+		default:
+			return fmt.Errorf("invalid character %q after the record", c)
+		}
+	}
+	if s.CustomID == nil {
+		return errors.New("record has no custom_id")
+	}
+	*rec = s.Record
+	rec.CustomID = *s.CustomID
+	if want&FieldOutputText == 0 {
+		rec.OutputText = ""
+	}
+	if want&FieldInput == 0 {
+		rec.Input = nil
+	}
+	if want&FieldResponse == 0 {
+		rec.Response = nil
 	}
 	return nil
 }

@@ -50,7 +50,7 @@ const (
 func TestReport_DuplicatesAndRetries(t *testing.T) {
 	path := writeFile(t, t.TempDir(), "results.jsonl", dupJournal)
 	rep := results.NewReport(prices.Default())
-	info, err := results.ReadAll([]string{path}, func(rec *results.Record, latest bool) error {
+	info, err := results.ReadAll([]string{path}, 0, func(rec *results.Record, latest bool) error {
 		rep.Add(rec, latest)
 		return nil
 	})
@@ -119,7 +119,7 @@ func TestReadLatest_LaterFileWins(t *testing.T) {
 	b := writeFile(t, dir, "b.jsonl", `{"custom_id":"x","index":0,"error":null,"attempts":2,"output_text":"ok"}
 `)
 	var got []string
-	info, err := results.ReadLatest([]string{a, b}, func(rec *results.Record) error {
+	info, err := results.ReadLatest([]string{a, b}, results.AllFields, func(rec *results.Record) error {
 		got = append(got, rec.CustomID+":"+results.StatusOf(rec.Error).String())
 		return nil
 	})
@@ -137,18 +137,18 @@ func TestReadLatest_LaterFileWins(t *testing.T) {
 func TestReadAll_Errors(t *testing.T) {
 	dir := t.TempDir()
 	bad := writeFile(t, dir, "bad.jsonl", "{\"custom_id\":\"a\",\"attempts\":1}\nnot json\n{\"custom_id\":\"b\",\"attempts\":1}\n")
-	_, err := results.ReadAll([]string{bad}, func(*results.Record, bool) error { return nil })
+	_, err := results.ReadAll([]string{bad}, results.AllFields, func(*results.Record, bool) error { return nil })
 	var ce *results.CorruptError
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "bad.jsonl:2:") {
 		t.Errorf("ReadAll(corrupt middle) error = %v, want a CorruptError at bad.jsonl:2", err)
 	}
-	_, err = results.ReadAll([]string{filepath.Join(dir, "missing.jsonl")}, func(*results.Record, bool) error { return nil })
+	_, err = results.ReadAll([]string{filepath.Join(dir, "missing.jsonl")}, 0, func(*results.Record, bool) error { return nil })
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("ReadAll(missing) error = %v, want ErrNotExist", err)
 	}
 	stop := errors.New("stop")
 	good := writeFile(t, dir, "good.jsonl", "{\"custom_id\":\"a\",\"attempts\":1}\n")
-	if _, err := results.ReadAll([]string{good}, func(*results.Record, bool) error { return stop }); err != stop {
+	if _, err := results.ReadAll([]string{good}, results.AllFields, func(*results.Record, bool) error { return stop }); err != stop {
 		t.Errorf("ReadAll() with a failing fn = %v, want its error", err)
 	}
 }
@@ -160,7 +160,7 @@ func TestPriceUsage_UnknownModel(t *testing.T) {
 {"custom_id":"c","error":{"code":"bad_input"},"attempts":0}
 `)
 	rep := results.NewReport(prices.Default())
-	if _, err := results.ReadAll([]string{path}, func(r *results.Record, l bool) error { rep.Add(r, l); return nil }); err != nil {
+	if _, err := results.ReadAll([]string{path}, 0, func(r *results.Record, l bool) error { rep.Add(r, l); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	rep.Finish()

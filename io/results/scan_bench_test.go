@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/llmbatch/llmbatch/io/api"
+	"github.com/llmbatch/llmbatch/io/prices"
 	"github.com/llmbatch/llmbatch/io/results"
 )
 
@@ -164,4 +166,88 @@ func BenchmarkTotalsMemory(b *testing.B) {
 		runtime.KeepAlive(tot)
 	}
 	b.ReportMetric(perRow, "B/row")
+}
+
+// benchJournalMB is the journal size a benchmark uses: def MB, or
+// LLMBATCH_BENCH_JOURNAL_MB.
+func benchJournalMB(b *testing.B, def int64) int64 {
+	b.Helper()
+	s := os.Getenv("LLMBATCH_BENCH_JOURNAL_MB")
+	if s == "" {
+		return def
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return v
+}
+
+// BenchmarkReadPasses times, over one journal of realistic lines (about
+// 1.5 KB with a Responses body; 64 MB, or LLMBATCH_BENCH_JOURNAL_MB), the
+// resume scan (Scan into Totals), the report pass (ReadAll into a Report)
+// and the export pass (ReadLatest into Parquet, discarded), side by side.
+// The goal is report and export within 2x of the scan.
+func BenchmarkReadPasses(b *testing.B) {
+	path, lines := writeBenchJournal(b, benchJournalMB(b, 64)<<20)
+	st, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := results.Scan(path, nil); err != nil { // warm the page cache
+		b.Fatal(err)
+	}
+	paths := []string{path}
+	table := prices.Default()
+	run := func(name string, pass func() int64) {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(st.Size())
+			b.ReportAllocs()
+			for range b.N {
+				if n := pass(); n != int64(lines) {
+					b.Fatalf("%s saw %d rows, want %d", name, n, lines)
+				}
+			}
+			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)/float64(lines)*1e9, "ns/row")
+		})
+	}
+	run("scan", func() int64 {
+		tot := results.NewTotals()
+		if _, err := results.Scan(path, tot.Add); err != nil {
+			b.Fatal(err)
+		}
+		return tot.Keys()
+	})
+	run("report", func() int64 {
+		rep := results.NewReport(table)
+		if _, err := results.ReadAll(paths, 0, func(rec *results.Record, latest bool) error {
+			rep.Add(rec, latest)
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+		rep.Finish()
+		return rep.Rows.Keys
+	})
+	run("export", func() int64 {
+		ex, err := results.NewExporter(io.Discard, results.FormatParquet)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var n int64
+		if _, err := results.ReadLatest(paths, results.AllFields, func(rec *results.Record) error {
+			row, err := results.NewExportRow(rec, table)
+			if err != nil {
+				return err
+			}
+			n++
+			return ex.Write(row)
+		}); err != nil {
+			b.Fatal(err)
+		}
+		if err := ex.Close(); err != nil {
+			b.Fatal(err)
+		}
+		return n
+	})
 }

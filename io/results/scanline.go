@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"github.com/llmbatch/llmbatch/io/api"
@@ -25,10 +26,13 @@ var errSlowPath = errors.New("line needs the full decoder")
 // it accepts some lines that encoding/json would reject; on any line it
 // accepts that encoding/json also accepts, it fills the Record exactly as
 // decodeScan does (FuzzScanLine checks this).
+//
+// ReadAll sets want to read more members (see Fields and extra).
 type lineScanner struct {
 	b         []byte
 	i         int
 	lastModel string // reused when the next line names the same model
+	want      Fields // members read beyond Scan's; zero for Scan
 }
 
 // Members the fast path reads, as bits for duplicate detection.
@@ -68,6 +72,9 @@ func (p *lineScanner) decode(line []byte, rec *Record) error {
 		}
 		p.ws()
 		bit := 0
+		if p.want != 0 && foldsToExtra(key) {
+			return errSlowPath
+		}
 		switch string(key) {
 		case "custom_id":
 			bit = mCustomID
@@ -147,8 +154,8 @@ func (p *lineScanner) decode(line []byte, rec *Record) error {
 				return err
 			}
 			rec.RequestSHA256 = string(s)
-		case "response", "output_text", "input":
-			if err := p.skip(); err != nil {
+		case "response", "output_text", "input", "rate_limited", "time":
+			if bit, err = p.extra(string(key), rec); err != nil {
 				return err
 			}
 		default:
@@ -393,5 +400,193 @@ func (p *lineScanner) skipString() error {
 			p.i = j
 			return nil
 		}
+	}
+}
+
+// Members that ReadAll reads beyond Scan's (see Fields), as bits for
+// duplicate detection; above the bits of Scan's members.
+const (
+	mOutputText = 1 << (iota + 16)
+	mInput
+	mResponse
+	mRateLimited
+	mTime
+	mRequestSHA256
+)
+
+var extraNames = [...]string{"output_text", "input", "response", "rate_limited", "time"}
+
+// foldsToExtra reports whether key is not one of extraNames but
+// encoding/json would match it to one (names match case-insensitively).
+func foldsToExtra(key []byte) bool {
+	for _, m := range extraNames {
+		if len(key) == len(m) && string(key) != m && bytes.EqualFold(key, []byte(m)) {
+			return true
+		}
+	}
+	return false
+}
+
+// extra reads the member key (one of extraNames) into rec if p.want asks
+// for it and skips it otherwise; it returns the member's bit (0 when
+// skipped).
+func (p *lineScanner) extra(key string, rec *Record) (int, error) {
+	switch {
+	case key == "output_text" && p.want&FieldOutputText != 0:
+		return mOutputText, p.str(&rec.OutputText)
+	case key == "input" && p.want&FieldInput != 0:
+		return mInput, p.input(rec)
+	case key == "response" && p.want&FieldResponse != 0:
+		return mResponse, p.response(rec)
+	case p.want&fieldMeta != 0:
+		switch key {
+		case "rate_limited":
+			n, err := p.int()
+			rec.RateLimited = int(n)
+			return mRateLimited, err
+		case "time":
+			return mTime, p.time(&rec.Time)
+		}
+	}
+	return 0, p.skip()
+}
+
+// str reads a string or null (dst left as it is) into dst: a plain one
+// directly, one with escapes through encoding/json on just that value.
+func (p *lineScanner) str(dst *string) error {
+	if p.null() {
+		return nil
+	}
+	start := p.i
+	if s, err := p.plainString(); err == nil {
+		*dst = string(s)
+		return nil
+	}
+	p.i = start
+	if p.i >= len(p.b) || p.b[p.i] != '"' {
+		return errSlowPath
+	}
+	if err := p.skipString(); err != nil {
+		return err
+	}
+	if json.Unmarshal(p.b[start:p.i], dst) != nil {
+		return errSlowPath
+	}
+	return nil
+}
+
+// time reads a plain string or null (dst left as it is) into dst, as
+// time.Time's UnmarshalJSON does.
+func (p *lineScanner) time(dst *time.Time) error {
+	if p.null() {
+		return nil
+	}
+	start := p.i
+	if _, err := p.plainString(); err != nil {
+		return err
+	}
+	if dst.UnmarshalJSON(p.b[start:p.i]) != nil {
+		return errSlowPath
+	}
+	return nil
+}
+
+// input reads the input columns, an object or null, with encoding/json
+// on just that value, numbers as json.Number.
+func (p *lineScanner) input(rec *Record) error {
+	if p.null() {
+		rec.Input = nil
+		return nil
+	}
+	start := p.i
+	if err := p.skip(); err != nil {
+		return err
+	}
+	v := p.b[start:p.i]
+	if v[0] != '{' {
+		return errSlowPath
+	}
+	dec := json.NewDecoder(bytes.NewReader(v))
+	dec.UseNumber()
+	var m map[string]any
+	if dec.Decode(&m) != nil || dec.InputOffset() != int64(len(v)) {
+		return errSlowPath
+	}
+	rec.Input = m
+	return nil
+}
+
+// response reads the response member, an object or null; the body is
+// kept as its bytes, not decoded.
+func (p *lineScanner) response(rec *Record) error {
+	if p.null() {
+		rec.Response = nil
+		return nil
+	}
+	if !p.eat('{') {
+		return errSlowPath
+	}
+	r := new(Response)
+	p.ws()
+	if p.eat('}') {
+		rec.Response = r
+		return nil
+	}
+	var seen int
+	for {
+		p.ws()
+		key, err := p.plainString()
+		if err != nil {
+			return err
+		}
+		p.ws()
+		if !p.eat(':') {
+			return errSlowPath
+		}
+		p.ws()
+		bit := 0
+		switch string(key) {
+		case "status_code":
+			bit = 1
+			n, err := p.int()
+			if err != nil {
+				return err
+			}
+			r.StatusCode = int(n)
+		case "request_id":
+			bit = 2
+			if err := p.str(&r.RequestID); err != nil {
+				return err
+			}
+		case "body":
+			bit = 4
+			start := p.i
+			if err := p.skip(); err != nil {
+				return err
+			}
+			r.Body = bytes.Clone(p.b[start:p.i])
+		default:
+			for _, m := range [...]string{"status_code", "request_id", "body"} {
+				if len(key) == len(m) && bytes.EqualFold(key, []byte(m)) {
+					return errSlowPath
+				}
+			}
+			if err := p.skip(); err != nil {
+				return err
+			}
+		}
+		if seen&bit != 0 {
+			return errSlowPath
+		}
+		seen |= bit
+		p.ws()
+		if p.eat(',') {
+			continue
+		}
+		if p.eat('}') {
+			rec.Response = r
+			return nil
+		}
+		return errSlowPath
 	}
 }

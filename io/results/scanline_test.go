@@ -26,6 +26,12 @@ var scanLineSeeds = []string{
 	`{"custom_id":"m","attempts":99999999999999999999}`,
 	"{\"custom_id\":\"n\xff\"}",
 	`{"custom_id":"o","index":01}`,
+	`{"custom_id":"p","response":{"status_code":200,"request_id":"r\u0041","body":null},"output_text":"tab\there \ud83d\ude00","rate_limited":2,"time":"2026-01-02T10:00:05.123Z","request_sha256":"ab","input":{"n":12345678901234567890,"f":1.50,"s":[1,{"x":null}]}}`,
+	`{"custom_id":"q","response":{"Body":{}},"input":null,"time":null,"rate_limited":null,"output_text":null}`,
+	`{"custom_id":"r","response":{"body":[1,2],"body":3},"input":{"a":1},"input":{"b":2}}`,
+	`{"custom_id":"s","Output_Text":"x","TIME":"2026-01-02T10:00:05Z","input":"not an object","response":{}}`,
+	`{"custom_id":"t","time":"2026-13-02T10:00:05Z","output_text":"\ud800","response":{"status_code":1.5}}`,
+	"{\"custom_id\":\"u\",\"output_text\":\"bad \xff byte\\n\",\"response\":{\"status_code\":200,\"x\":[\"]\"],\"body\":{\"object\":\"list\"}}}",
 }
 
 // FuzzScanLine checks the fast line decoder against encoding/json: on a
@@ -47,6 +53,21 @@ func FuzzScanLine(f *testing.F) {
 			g, _ := json.Marshal(fast)
 			t.Fatalf("line %q:\nencoding/json: %s\nfast:          %s", line, s, g)
 		}
+		// ReadAll's modes: its fast path against its full decoder.
+		for _, want := range []Fields{0, FieldOutputText, FieldInput | FieldResponse, AllFields} {
+			var slow, fast Record
+			slowErr := decodeRead(line, &slow, want)
+			ls := lineScanner{want: want | fieldMeta}
+			fastErr := ls.decode(line, &fast)
+			if fastErr != nil && fastErr != errSlowPath {
+				t.Fatalf("fast decoder (want %b) returned %v, want nil or errSlowPath", want, fastErr)
+			}
+			if slowErr == nil && fastErr == nil && !reflect.DeepEqual(slow, fast) {
+				s, _ := json.Marshal(slow)
+				g, _ := json.Marshal(fast)
+				t.Fatalf("line %q, want %b:\nencoding/json: %s\nfast:          %s", line, want, s, g)
+			}
+		}
 	})
 }
 
@@ -56,6 +77,18 @@ func TestScanLine_FastPathTakesJournalLines(t *testing.T) {
 		var ls lineScanner
 		if err := ls.decode([]byte(s), &rec); err != nil {
 			t.Errorf("seed %d: fast decoder refused a journal line: %v", i, err)
+		}
+		ls.want = AllFields | fieldMeta
+		if err := ls.decode([]byte(s), &rec); err != nil {
+			t.Errorf("seed %d: fast decoder reading every member refused a journal line: %v", i, err)
+		}
+	}
+	// Lines the fast path reads although their strings have escapes.
+	for _, i := range []int{0, 19} {
+		var rec Record
+		ls := lineScanner{want: AllFields | fieldMeta}
+		if err := ls.decode([]byte(scanLineSeeds[i]), &rec); err != nil {
+			t.Errorf("seed %d: fast decoder reading every member refused it: %v", i, err)
 		}
 	}
 }

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/llmbatch/llmbatch/io/embeddings"
+	"github.com/llmbatch/llmbatch/io/results"
+)
+
+// TestCLI_ExportEmbeddings exports the journal of an embeddings job: each
+// row's vector, as the journal holds it, comes out as a Parquet list of
+// float32 and as a JSON array in CSV; a row without one is null / empty.
+func TestCLI_ExportEmbeddings(t *testing.T) {
+	dir := t.TempDir()
+	// A packed answer as a server sends it (float arrays: it ignored
+	// encoding_format), split into rows as a run journals it.
+	answer := `{"object":"list","data":[{"object":"embedding","index":1,"embedding":[0.125,-2,1e-7]},{"object":"embedding","index":0,"embedding":[3.5,0,-0.75]}],"model":"text-embedding-3-small","usage":{"prompt_tokens":12,"total_tokens":12}}`
+	rs, err := embeddings.API{}.Unpack([]byte(answer), []int64{5, 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	want := map[string][]float32{}
+	for i, r := range rs {
+		key := fmt.Sprintf("k%d", i)
+		line, _ := json.Marshal(&results.Record{CustomID: key, Index: int64(i), Response: &results.Response{StatusCode: 200, Body: r.Body},
+			Usage: r.Usage, Model: r.Model, Attempts: 1, LatencyMS: 40})
+		b.Write(append(line, '\n'))
+		if want[key], err = embeddings.Vector(r.Body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.WriteString(`{"custom_id":"k2","index":2,"response":null,"error":{"code":"invalid_request_error","message":"too long","status_code":400,"retryable":false},"usage":{},"attempts":1,"latency_ms":30}` + "\n")
+	journal := filepath.Join(dir, "results.jsonl")
+	if err := os.WriteFile(journal, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	pq := filepath.Join(dir, "out.parquet")
+	if code, _, stderr := runCLI(t, "export", journal, "-o", pq); code != exitOK {
+		t.Fatalf("export: exit %d, stderr %s", code, stderr)
+	}
+	rows, err := parquet.ReadFile[results.ExportRow](pq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 3 {
+		t.Fatalf("%d rows, want 3", len(rows))
+	}
+	for _, r := range rows {
+		if w := want[r.Key]; !slices.Equal(r.Embedding, w) || (w == nil) != (r.Embedding == nil) {
+			t.Errorf("parquet row %s: embedding %v, want %v", r.Key, r.Embedding, w)
+		}
+	}
+	if !slices.Equal(rows[1].Embedding, []float32{0.125, -2, 1e-7}) {
+		t.Errorf("row k1 = %v: not the answer's item of index 1", rows[1].Embedding)
+	}
+
+	csvPath := filepath.Join(dir, "out.csv")
+	if code, _, stderr := runCLI(t, "export", journal, "-o", csvPath); code != exitOK {
+		t.Fatalf("export csv: exit %d, stderr %s", code, stderr)
+	}
+	data, _ := os.ReadFile(csvPath)
+	recs, err := csv.NewReader(strings.NewReader(string(data))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := slices.Index(recs[0], "embedding")
+	if col < 0 || len(recs) != 4 {
+		t.Fatalf("CSV header %v, %d lines", recs[0], len(recs))
+	}
+	if got := []string{recs[1][col], recs[2][col], recs[3][col]}; !slices.Equal(got, []string{"[3.5,0,-0.75]", "[0.125,-2,1e-07]", ""}) {
+		t.Errorf("CSV embeddings = %q", got)
+	}
+}
