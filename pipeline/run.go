@@ -78,14 +78,6 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 	}
 	defer closer.Close()
 
-	lock, err := results.Lock(cfg.Output)
-	if err != nil {
-		return nil, &UsageError{Err: err}
-	}
-	defer lock.Close()
-	if err := results.RemoveStaleTemps(results.SummaryPath(cfg.Output)); err != nil {
-		cfg.Logger.Warn("cannot remove a temp file left by a killed run", "err", err)
-	}
 	totals := results.NewTotals()
 	spend, err := newCosts(&cfg)
 	if err != nil {
@@ -94,29 +86,40 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 	// Request tags, to tell a row whose request changed, are kept for the
 	// records written under our job's fingerprint: rows kept by a --force
 	// run were journalled by another job, with other requests.
-	info, err := results.Scan(cfg.Output, func(rec *results.Record) {
+	journal, info, err := results.Resume(cfg.Output, func(rec *results.Record) {
 		if rec.Job != nil {
 			totals.KeepRequests(rec.Job.Fingerprint == job.Fingerprint)
 		}
 		totals.Add(rec)
 		spend.record(rec, "")
+	}, func(info results.ScanInfo) error {
+		if info.Lines > 0 && !cfg.Force && info.Job != nil {
+			if d := compareJobs(info.Job, job); d != "" && !lastRunWas(cfg.Output, job) {
+				return usageErrorf("%s was written by a different job (%s); use another -o, or --force to resume with the new settings", cfg.Output, d)
+			}
+		}
+		return nil
 	})
 	totals.KeepRequests(false)
-	if err != nil {
+	var uerr *UsageError
+	switch {
+	case errors.As(err, &uerr):
+		return nil, err
+	case err != nil:
 		return nil, &UsageError{Err: err}
 	}
-	if info.Lines > 0 && !cfg.Force && info.Job != nil {
-		if d := compareJobs(info.Job, job); d != "" && !lastRunWas(cfg.Output, job) {
-			return nil, usageErrorf("%s was written by a different job (%s); use another -o, or --force to resume with the new settings", cfg.Output, d)
+	ok := false
+	defer func() {
+		if !ok { // an error before the run: the run did not close it
+			journal.Close()
 		}
+	}()
+	if info.TempsLeft != nil {
+		cfg.Logger.Warn("cannot remove a temp file left by a killed run", "err", info.TempsLeft)
 	}
 	if info.TornBytes > 0 {
 		cfg.Logger.Warn("cut a torn last line from the journal (the previous run died mid-write); that row will be sent again",
 			"journal", cfg.Output, "bytes", info.TornBytes)
-	}
-	journal, err := results.OpenJournal(cfg.Output, info.Size)
-	if err != nil {
-		return nil, &StopError{Reason: "cannot open the journal", Err: err}
 	}
 	journal.SyncInterval = cfg.SyncInterval
 	journal.Redact = secret.NewRedactor(cfg.APIKey)
@@ -162,6 +165,7 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 			}
 		}()
 	}
+	ok = true
 	return r.run(ctx)
 }
 

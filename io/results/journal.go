@@ -48,6 +48,9 @@ type ScanInfo struct {
 	Size      int64 // bytes of good records: where appending resumes
 	TornBytes int64 // bytes of a torn last line, cut on Open
 	Job       *Job  // the job of the last record that names one (a --force run adds one)
+	// TempsLeft is set by Resume when the temp files of a killed run
+	// could not be removed (harmless: they only take space).
+	TempsLeft error
 }
 
 // Scan reads the journal at path and calls fn with each good record. A
@@ -182,6 +185,7 @@ type Journal struct {
 	Redact *secret.Redactor
 
 	f        *os.File
+	lock     *os.File // held from Resume to Close; nil for OpenJournal
 	path     string
 	buf      bytes.Buffer
 	enc      *json.Encoder
@@ -293,6 +297,9 @@ func (j *Journal) Close() error {
 	err := j.sync()
 	if cerr := j.f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("close journal %s: %w", j.path, cerr)
+	}
+	if lerr := j.closeLock(); err == nil {
+		err = lerr
 	}
 	return err
 }
