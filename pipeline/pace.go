@@ -142,7 +142,7 @@ func (p *pacer) begin(ctx context.Context, req *request, est *estimate) (*ticket
 func (p *pacer) acquire(ctx context.Context) error {
 	for {
 		p.mu.Lock()
-		probe := p.open(p.now())
+		grow := p.open(p.now())
 		if p.inflight < p.window {
 			p.inflight++
 			if p.opened.IsZero() {
@@ -158,8 +158,8 @@ func (p *pacer) acquire(ctx context.Context) error {
 		p.mu.Unlock()
 		var timeout <-chan time.Time
 		var timer *time.Timer
-		if probe > 0 {
-			timer = time.NewTimer(probe)
+		if grow > 0 {
+			timer = time.NewTimer(grow)
 			timeout = timer.C
 		}
 		select {
