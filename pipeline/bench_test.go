@@ -363,3 +363,74 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(m.Run())
 }
+
+// BenchmarkOpening measures how fast a job without flags opens its window:
+// 4 x concurrency rows (four round trips at full concurrency) against a
+// simulator with a fixed latency, without rate limits ("no-headers") and
+// with limits far above what the job needs ("ample-headers", so that every
+// answer carries x-ratelimit-* headers). "ideal" is rows/s over
+// concurrency/latency; every round trip spent opening costs a quarter.
+// "no-headers" also runs the bare net/http loop of BenchmarkOverhead over
+// the same rows at the same concurrency: "bare-ideal" is its rows/s over
+// concurrency/latency, what this machine allows any client (answers
+// arrive in waves of concurrency, and each wave costs CPU).
+// The 2 s case is the goal's (>= 0.93); the others are quicker to run:
+//
+//	go test -run '^$' -bench 'Opening/50ms' -benchtime 1x -count 3 ./pipeline/
+func BenchmarkOpening(b *testing.B) {
+	for _, c := range []struct {
+		name    string
+		conc    int
+		latency time.Duration
+	}{
+		{"50ms-c64", 64, 50 * time.Millisecond},
+		{"200ms-c1024", 1024, 200 * time.Millisecond},
+		{"2s-c1024", 1024, 2 * time.Second},
+	} {
+		for _, headers := range []string{"no-headers", "ample-headers"} {
+			b.Run(c.name+"/"+headers, func(b *testing.B) {
+				rows := 4 * c.conc
+				input := writeBenchInput(b, b.TempDir(), rows)
+				var bodies [][]byte
+				if headers == "no-headers" {
+					for i := range rows {
+						bodies = append(bodies, must(json.Marshal(map[string]any{"model": "gpt-4.1-mini", "input": benchText(i), "max_output_tokens": benchMaxOut})))
+					}
+				}
+				var wall, bare time.Duration
+				for b.Loop() {
+					sc := sim.Config{Latency: c.latency}
+					if headers == "ample-headers" {
+						sc.RPM, sc.TPM = 100_000_000, 1_000_000_000
+					}
+					srv := sim.New(sc)
+					base, err := srv.Start("")
+					if err != nil {
+						b.Fatal(err)
+					}
+					w, _, lim := benchJob(b, input, base, pipeline.Config{Concurrency: c.conc})
+					srv.Close()
+					if lim > 0 {
+						b.Fatalf("%d rate-limited answers, want none", lim)
+					}
+					wall += w
+					if bodies != nil {
+						srv = sim.New(sc)
+						if base, err = srv.Start(""); err != nil {
+							b.Fatal(err)
+						}
+						bare += bareLoop(b, base, bodies, c.conc)
+						srv.Close()
+					}
+				}
+				ideal := float64(c.conc) / c.latency.Seconds()
+				achieved := float64(rows) * float64(b.N) / wall.Seconds()
+				b.ReportMetric(achieved/ideal, "ideal")
+				b.ReportMetric(achieved, "rows/s")
+				if bodies != nil {
+					b.ReportMetric(float64(rows)*float64(b.N)/bare.Seconds()/ideal, "bare-ideal")
+				}
+			})
+		}
+	}
+}

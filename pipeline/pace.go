@@ -21,11 +21,12 @@ import (
 // lost to it.
 const pacingBurst = 100 * time.Millisecond
 
-// probeTimeout is how long the opening probe may hold the job to one
-// request: an endpoint that has not answered by then (a slow reasoning
-// model) gets the full window at once rather than a job stalled on its
-// first answer.
-const probeTimeout = 2 * time.Second
+// openingStep is how often the window doubles while the job waits for its
+// first answer: from one request when the first attempt is admitted to
+// 1,024 in ten steps. An endpoint that answers (or refuses) within a few
+// steps tells the pacer its limits before more than a few requests are
+// out; a slow one does not hold the job for a whole round trip.
+const openingStep = 25 * time.Millisecond
 
 // maxChunks bounds the reservations one take makes (a cost far above the
 // burst is taken in burst-sized chunks).
@@ -34,11 +35,16 @@ const maxChunks = 1 << 16
 // pacer decides when a worker may send. It holds one token bucket
 // (*rate.Limiter) per limited dimension, requests and tokens, set from
 // Config.RPM and Config.TPM and from the endpoint's x-ratelimit-* headers
-// (the stricter wins), and a slow-start window on attempts in flight: the
-// job opens with one request, reads the headers of its answer, then lets
-// one more attempt in flight per answer (doubling every round trip) up to
-// Config.Concurrency. With --rpm or --tpm given, or when the first answer
-// takes longer than probeTimeout, the window opens fully at once. A
+// (the stricter wins), and a window on attempts in flight. With --rpm or
+// --tpm given the window is Config.Concurrency from the start. Otherwise
+// the job opens with one request and, until the first answer arrives, the
+// window doubles every openingStep. The first answer then sets it from its
+// headers: Config.Concurrency when it carries no x-ratelimit-* headers
+// (nothing to learn; a 429 still halves it) or when its remaining requests
+// and tokens cover that many requests; else as many requests as they cover
+// (at least one), and from there one more per answer (doubling every round
+// trip). Attempts already in flight above that bound finish; no more are
+// sent until the window has room. A
 // rate-limit answer drains the buckets, so that when the pool's pause
 // (retry.Gate) ends, sends resume at the limit's pace instead of all at
 // once, and halves the window once per pause: a burst of rate-limit answers
@@ -69,9 +75,9 @@ type pacer struct {
 	rpm, tpm   int64         // the limits req and tok pace to
 	learnedRPM int64         // from x-ratelimit-limit-*; 0: unknown
 	learnedTPM int64
-	answered   bool // an answer has arrived: the opening probe is over
-	created    time.Time
-	window     int // attempts allowed in flight
+	answered   bool      // an answer has arrived: the opening is over
+	opened     time.Time // when the first attempt was admitted; zero before
+	window     int       // attempts allowed in flight
 	inflight   int
 	admitted   uint64        // attempts admitted so far: ticket.seq
 	halvedAt   uint64        // admitted when the window was last halved
@@ -106,7 +112,6 @@ type ticket struct {
 func newPacer(cfg *Config, gate *retry.Gate) *pacer {
 	p := &pacer{gate: gate, maxConc: cfg.Concurrency, flagRPM: int64(cfg.RPM), flagTPM: int64(cfg.TPM),
 		now: time.Now, window: 1, ratio: 1}
-	p.created = p.now()
 	if p.flagRPM > 0 || p.flagTPM > 0 {
 		p.window = p.maxConc // the limits are known: the buckets pace from the start
 	}
@@ -137,14 +142,12 @@ func (p *pacer) begin(ctx context.Context, req *request, est *estimate) (*ticket
 func (p *pacer) acquire(ctx context.Context) error {
 	for {
 		p.mu.Lock()
-		probe := time.Duration(-1)
-		if !p.answered && p.window < p.maxConc {
-			if probe = probeTimeout - p.now().Sub(p.created); probe <= 0 {
-				p.window = p.maxConc
-			}
-		}
+		grow := p.open(p.now())
 		if p.inflight < p.window {
 			p.inflight++
+			if p.opened.IsZero() {
+				p.opened = p.now()
+			}
 			p.mu.Unlock()
 			return nil
 		}
@@ -155,8 +158,8 @@ func (p *pacer) acquire(ctx context.Context) error {
 		p.mu.Unlock()
 		var timeout <-chan time.Time
 		var timer *time.Timer
-		if probe > 0 {
-			timer = time.NewTimer(probe)
+		if grow > 0 {
+			timer = time.NewTimer(grow)
 			timeout = timer.C
 		}
 		select {
@@ -171,6 +174,48 @@ func (p *pacer) acquire(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// open grows the window before the first answer: it doubles every
+// openingStep since the first attempt was admitted. It returns how long
+// until it grows next, or -1 when it will not grow before an answer
+// arrives; p.mu must be held.
+func (p *pacer) open(now time.Time) time.Duration {
+	if p.answered || p.window >= p.maxConc || p.opened.IsZero() {
+		return -1
+	}
+	steps := int(now.Sub(p.opened) / openingStep)
+	if steps >= 30 {
+		p.window = p.maxConc
+		return -1
+	}
+	p.window = max(p.window, min(p.maxConc, 1<<steps))
+	if p.window >= p.maxConc {
+		return -1
+	}
+	return p.opened.Add(time.Duration(steps+1) * openingStep).Sub(now)
+}
+
+// firstWindow is the window the first answer allows: Config.Concurrency
+// unless its headers show room for fewer requests, then that many (at
+// least one). A request's tokens are what the answer's usage counted, or
+// what the attempt was charged when that is more.
+func (p *pacer) firstWindow(t *ticket, ans *httpapi.Answer) int {
+	rl := ans.RateLimit
+	w := int64(p.maxConc)
+	if rl.RemainingRequests >= 0 {
+		w = min(w, rl.RemainingRequests)
+	}
+	u := ans.Result.Usage
+	per := u.InputTokens + u.OutputTokens
+	if t.est != nil && t.est.maxOut > 0 {
+		per = max(per, u.InputTokens+t.est.maxOut)
+	}
+	per = max(per, int64(math.Ceil(t.tokens)))
+	if rl.RemainingTokens >= 0 && per > 0 {
+		w = min(w, rl.RemainingTokens/per)
+	}
+	return int(max(w, 1))
 }
 
 // release frees a slot; p.mu must be held.
@@ -359,6 +404,9 @@ func (p *pacer) end(t *ticket, ans *httpapi.Answer, err error) {
 	}
 	newReq, newTok := p.apply(now)
 
+	if first && p.flagRPM <= 0 && p.flagTPM <= 0 {
+		p.window = p.firstWindow(t, ans)
+	}
 	switch {
 	case limited:
 		// Once per pause: not for an attempt sent before the last halving
@@ -371,8 +419,7 @@ func (p *pacer) end(t *ticket, ans *httpapi.Answer, err error) {
 				testHookHalved(p.window)
 			}
 		}
-	case first && !rl.Known():
-		p.window = p.maxConc // the endpoint announces no limits: no need to ramp up
+	case first: // the headers set the window
 	case p.window < p.maxConc:
 		p.window++
 	}

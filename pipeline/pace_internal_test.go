@@ -76,8 +76,8 @@ func TestPacer_LearnsLimitsFromHeaders(t *testing.T) {
 	if p.rpm != 1200 || p.tpm != 90_000 {
 		t.Errorf("paced to rpm %d tpm %d, want 1200 and 90000", p.rpm, p.tpm)
 	}
-	if p.window != 2 {
-		t.Errorf("window after one answer with limits = %d, want 2 (ramping up)", p.window)
+	if p.window != 8 {
+		t.Errorf("window after one answer with room for 1199 requests = %d, want 8 (all of --concurrency)", p.window)
 	}
 	c.add(time.Second)
 	got := delays(p, c.now(), 3, &estimate{})
@@ -232,5 +232,97 @@ func TestPacer_NoHalvingForAttemptsSentBeforeThePauseEnds(t *testing.T) {
 	p.end(tk, limited, e)
 	if p.window != 8 || p.halvings != 1 {
 		t.Errorf("window %d, %d halvings; want 8 and 1", p.window, p.halvings)
+	}
+}
+
+// TestPacer_FirstAnswerSetsTheWindow: the first answer opens the window as
+// far as its headers allow.
+func TestPacer_FirstAnswerSetsTheWindow(t *testing.T) {
+	limits := func(reqs, toks int64) httpapi.RateLimit {
+		return httpapi.RateLimit{LimitRequests: 10_000, RemainingRequests: reqs, ResetRequests: time.Second,
+			LimitTokens: 1_000_000, RemainingTokens: toks, ResetTokens: time.Second}
+	}
+	usage := api.Usage{InputTokens: 84, OutputTokens: 16, TotalTokens: 100}
+	for _, tt := range []struct {
+		name string
+		rl   httpapi.RateLimit
+		want int
+	}{
+		{"NoHeaders", noLimits, 64},
+		{"AmpleRoom", limits(9_999, 999_900), 64},
+		{"FewRequestsLeft", limits(5, 999_900), 5},
+		{"FewTokensLeft", limits(9_999, 1_234), 12}, // 100 tokens a request
+		{"NothingLeft", limits(0, 0), 1},
+		{"OnlyRequestHeaders", httpapi.RateLimit{LimitRequests: 100, RemainingRequests: 40, ResetRequests: time.Second,
+			LimitTokens: -1, RemainingTokens: -1, ResetTokens: -1}, 40},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p, c := newTestPacer(Config{Concurrency: 64})
+			tk := admit(t, p, c)
+			c.add(300 * time.Millisecond)
+			p.end(tk, &httpapi.Answer{StatusCode: 200, RateLimit: tt.rl, Result: api.Result{Status: "completed", Usage: usage}}, nil)
+			if p.window != tt.want {
+				t.Errorf("window after the first answer = %d, want %d", p.window, tt.want)
+			}
+		})
+	}
+}
+
+// admit takes a slot and a reservation for one attempt, as begin does.
+func admit(t *testing.T, p *pacer, c *fakeClock) *ticket {
+	t.Helper()
+	if err := p.acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	tk, _ := p.reserve(c.now(), &estimate{})
+	return tk
+}
+
+// TestPacer_OpensWhileWaitingForTheFirstAnswer: before any answer the
+// window doubles every openingStep from the first admission, so a slow
+// endpoint does not hold the job to one request for a whole round trip.
+func TestPacer_OpensWhileWaitingForTheFirstAnswer(t *testing.T) {
+	p, c := newTestPacer(Config{Concurrency: 100})
+	p.mu.Lock()
+	if d := p.open(c.now()); d != -1 || p.window != 1 {
+		t.Fatalf("before the first admission: window %d, next growth in %v; want 1 and none (-1)", p.window, d)
+	}
+	p.mu.Unlock()
+	admit(t, p, c)
+	for _, tt := range []struct {
+		at     time.Duration
+		window int
+		next   time.Duration
+	}{
+		{0, 1, openingStep},
+		{openingStep / 2, 1, openingStep / 2},
+		{openingStep, 2, openingStep},
+		{3 * openingStep, 8, openingStep},
+		{6 * openingStep, 64, openingStep},
+		{7 * openingStep, 100, -1},
+	} {
+		c.t = p.opened.Add(tt.at)
+		p.mu.Lock()
+		next := p.open(c.now())
+		w := p.window
+		p.mu.Unlock()
+		if w != tt.window || next != tt.next {
+			t.Errorf("%v after the first admission: window %d, next growth in %v; want %d and %v", tt.at, w, next, tt.window, tt.next)
+		}
+	}
+	// The first answer then bounds it, even below the requests in flight.
+	rl := httpapi.RateLimit{LimitRequests: 100, RemainingRequests: 3, ResetRequests: time.Second,
+		LimitTokens: -1, RemainingTokens: -1, ResetTokens: -1}
+	p.inflight = 90
+	p.end(&ticket{}, &httpapi.Answer{StatusCode: 200, RateLimit: rl}, nil)
+	if p.window != 3 {
+		t.Errorf("window after a first answer with 3 requests left = %d, want 3", p.window)
+	}
+	c.add(time.Hour)
+	p.mu.Lock()
+	p.open(c.now())
+	p.mu.Unlock()
+	if p.window != 3 {
+		t.Errorf("window an hour after the first answer = %d, want 3 (time opens it only before an answer)", p.window)
 	}
 }

@@ -238,3 +238,62 @@ func TestRun_BurstOf429sHalvesTheWindowOnce(t *testing.T) {
 		t.Errorf("requests in flight at the first arrivals after the pause: %v, want the halved window's several at a time", after)
 	}
 }
+
+// TestRun_OpensBeforeTheFirstAnswer fronts a slow sim (400 ms an answer)
+// with a gateway that counts the requests that arrive before it sends its
+// first answer: a job without flags must not hold its whole --concurrency
+// to one probe for a round trip, with or without x-ratelimit-* headers.
+// The limits announced are far above what the job needs, so their first
+// answer lets the window open fully.
+func TestRun_OpensBeforeTheFirstAnswer(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		sim  sim.Config
+	}{
+		{"NoHeaders", sim.Config{Seed: 5, Latency: 400 * time.Millisecond}},
+		{"AmpleHeaders", sim.Config{Seed: 5, Latency: 400 * time.Millisecond, RPM: 1_000_000, TPM: 100_000_000}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, simBase := startSim(t, tt.sim)
+			target, err := url.Parse(strings.TrimSuffix(simBase, "/v1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			proxy := httputil.NewSingleHostReverseProxy(target)
+			var (
+				mu       sync.Mutex
+				answered bool
+				before   int // requests arrived before the first answer
+			)
+			gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				if !answered {
+					before++
+				}
+				mu.Unlock()
+				proxy.ServeHTTP(w, r)
+				mu.Lock()
+				answered = true
+				mu.Unlock()
+			}))
+			t.Cleanup(gw.Close)
+			dir := t.TempDir()
+			cfg := baseConfig(dir, writeInput(t, dir, 64), gw.URL+"/v1")
+			cfg.Concurrency = 32
+			sum, err := pipeline.Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Rows.OK != 64 || srv.Stats().ByStatus[429] != 0 {
+				t.Fatalf("ok %d, sim answered %v; want 64 rows ok and no 429", sum.Rows.OK, srv.Stats().ByStatus)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			// The window doubles every 25 ms while the first answer is
+			// awaited: 32 within 125 ms of the first send.
+			if before < 16 {
+				t.Errorf("%d requests sent before the first answer, want at least 16 of --concurrency 32", before)
+			}
+		})
+	}
+}
