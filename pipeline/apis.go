@@ -28,6 +28,18 @@ func LookupAPI(name string) (api.API, bool) {
 	return nil, false
 }
 
+// registered reports whether a is one of the APIs above. Their Decode,
+// DecodeStream and Unpack accept only valid JSON (TestAPIsRejectInvalidJSON),
+// so the bodies the HTTP client returns through them are valid JSON.
+func registered(a api.API) bool {
+	for _, b := range apis {
+		if a == b {
+			return true
+		}
+	}
+	return false
+}
+
 // APINames lists the names LookupAPI knows, the default first.
 func APINames() []string {
 	names := make([]string, len(apis))

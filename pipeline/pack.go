@@ -35,7 +35,7 @@ type packer struct {
 	size    int
 	counter *tokens.Counter
 	rows    []*request
-	tokens  int64
+	bytes   int64 // of the rows' bodies: a bound of their input tokens
 }
 
 // newPacker returns a packer for the job's API, or nil when it does not
@@ -74,12 +74,15 @@ func (k *packer) add(req *request) []*request {
 		out = append(out, k.flush()...)
 		return append(out, req)
 	}
-	t := req.cost(k.counter).InputTokens
-	if len(k.rows) > 0 && k.tokens+t > MaxPackTokens {
+	// Tokens are counted (which costs more than the rest of a row) only
+	// when the bound says the pack may pass MaxPackTokens; the workers
+	// count the rest, in parallel (pack.weightsOf).
+	n := int64(len(req.body))
+	if len(k.rows) > 0 && k.bytes+n > MaxPackTokens && k.inputTokens()+req.cost(k.counter).InputTokens > MaxPackTokens {
 		out = k.flush()
 	}
 	k.rows = append(k.rows, req)
-	k.tokens += t
+	k.bytes += n
 	if len(k.rows) >= k.size {
 		out = append(out, k.flush()...)
 	}
@@ -90,7 +93,7 @@ func (k *packer) add(req *request) []*request {
 // row itself when alone).
 func (k *packer) flush() []*request {
 	rows := k.rows
-	k.rows, k.tokens = nil, 0
+	k.rows, k.bytes = nil, 0
 	switch len(rows) {
 	case 0:
 		return nil
@@ -98,10 +101,8 @@ func (k *packer) flush() []*request {
 		return rows
 	}
 	bodies := make([][]byte, len(rows))
-	weights := make([]int64, len(rows))
 	for i, r := range rows {
 		bodies[i] = r.body
-		weights[i] = r.cost(k.counter).InputTokens
 	}
 	body, err := k.p.Pack(bodies)
 	if err != nil {
@@ -111,22 +112,50 @@ func (k *packer) flush() []*request {
 	sum := sha256.Sum256(body)
 	first := rows[0]
 	return []*request{{key: first.key, index: first.index, body: body, sha: hex.EncodeToString(sum[:]),
-		model: first.model, api: first.api, pack: &pack{p: k.p, rows: rows, weights: weights}}}
+		model: first.model, api: first.api, pack: &pack{p: k.p, rows: rows, counter: k.counter}}}
+}
+
+// inputTokens counts the input tokens of the gathered rows. A row's
+// input tokens are never more than its body's bytes (a token is at least
+// a byte of the text, which the body holds at least as long; an id of a
+// pre-tokenized input at least a digit; what Meter cannot read it counts
+// a token per 4 bytes: TestPackBound), so the packer counts them only
+// when the bytes pass MaxPackTokens.
+func (k *packer) inputTokens() int64 {
+	var n int64
+	for _, r := range k.rows {
+		n += r.cost(k.counter).InputTokens
+	}
+	return n
 }
 
 // pack is a packed request's rows and the decoder of its answers.
 type pack struct {
 	p       api.Packer
 	rows    []*request
-	weights []int64
+	counter *tokens.Counter
+	weights []int64      // the rows' input tokens, counted on first use (weightsOf)
 	results []api.Result // of the last answer decoded
+}
+
+// weightsOf returns the rows' input tokens, which split the answer's
+// usage. They are counted by the worker that sends the pack, not by the
+// producer, which reads and builds every row in turn.
+func (p *pack) weightsOf() []int64 {
+	if p.weights == nil {
+		p.weights = make([]int64, len(p.rows))
+		for i, r := range p.rows {
+			p.weights[i] = r.cost(p.counter).InputTokens
+		}
+	}
+	return p.weights
 }
 
 // Decode implements httpapi.Decoder: it unpacks the answer, keeping the
 // rows' results, and returns the request's whole result.
 func (p *pack) Decode(body []byte) (api.Result, error) {
 	p.results = nil
-	rs, err := p.p.Unpack(body, p.weights)
+	rs, err := p.p.Unpack(body, p.weightsOf())
 	if err != nil {
 		return api.Partial(body), err
 	}
@@ -157,7 +186,7 @@ func (p *pack) unpack(rec *results.Record) []*results.Record {
 	if rec.Error != nil || p.results == nil {
 		u := rec.Usage
 		for i, n := range []int64{u.InputTokens, u.CachedInputTokens, u.OutputTokens, u.ReasoningTokens, u.TotalTokens} {
-			split[i] = api.Split(n, p.weights)
+			split[i] = api.Split(n, p.weightsOf())
 		}
 	}
 	for i, row := range p.rows {

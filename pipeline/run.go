@@ -124,6 +124,9 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 	journal.SyncInterval = cfg.SyncInterval
 	journal.Redact = secret.NewRedactor(cfg.APIKey)
 	endpoint := cfg.Endpoint
+	// Bodies our client returns were parsed whole by a registered API:
+	// the journal may copy them as they are (results.Response.Checked).
+	checked := endpoint == nil && (cfg.API == nil || registered(cfg.API))
 	if endpoint == nil {
 		hc := cfg.HTTPClient
 		if hc == nil {
@@ -135,7 +138,7 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 	}
 	r := &runner{cfg: &cfg, b: b, reader: reader, stream: stream, ropts: ropts, journal: journal, job: job, needJob: info.Job == nil || compareJobs(info.Job, job) != "",
 		answerGuard: answerGuard{baseURL: cfg.BaseURL},
-		endpoint:    endpoint, totals: totals, start: time.Now(), seed: maphash.MakeSeed(), costs: spend}
+		endpoint:    endpoint, checked: checked, totals: totals, start: time.Now(), seed: maphash.MakeSeed(), costs: spend}
 	r.total.Store(-1)
 	r.pace = newPacer(&cfg, &r.gate)
 	r.exec = pool{r}
@@ -194,6 +197,7 @@ type runner struct {
 	job      *results.Job
 	needJob  bool // the journal names no job, or another (--force): the next record carries ours
 	endpoint Endpoint
+	checked  bool // the endpoint's answer bodies are known to be valid JSON
 	policy   retry.Policy
 	gate     retry.Gate
 	pace     *pacer
@@ -609,7 +613,7 @@ func (r *runner) send(stopCtx, reqCtx context.Context, req *request) (rec *resul
 	rec = &results.Record{CustomID: req.key, Index: req.index, Attempts: attempts, RequestSHA256: req.sha, Model: req.model,
 		RateLimited: rateLimited, Time: time.Now().UTC(), Input: req.keep}
 	if ans != nil {
-		rec.Response = &results.Response{StatusCode: ans.StatusCode, RequestID: ans.RequestID, Body: ans.Body}
+		rec.Response = &results.Response{StatusCode: ans.StatusCode, RequestID: ans.RequestID, Body: ans.Body, Checked: r.checked}
 		rec.LatencyMS = ans.Latency.Milliseconds()
 		rec.Usage = ans.Result.Usage
 		rec.OutputText = ans.Result.OutputText

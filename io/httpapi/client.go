@@ -79,9 +79,10 @@ type Client struct {
 	// UserAgent is sent as User-Agent when non-empty.
 	UserAgent string
 
-	once sync.Once
-	hc   *http.Client     // HTTPClient with redirects checked (CheckRedirect)
-	red  *secret.Redactor // APIKey's, for error texts built from answers
+	once   sync.Once
+	hc     *http.Client     // HTTPClient with redirects checked (CheckRedirect)
+	red    *secret.Redactor // APIKey's, for error texts built from answers
+	header http.Header      // every request's headers: Header, then ours
 }
 
 // Answer is what the endpoint said to one request.
@@ -227,20 +228,10 @@ func (c *Client) send(ctx context.Context, path string, body []byte, dec Decoder
 	if err != nil {
 		return nil, &Error{Class: Fatal, Code: "bad_request_url", Message: "cannot build request: invalid base URL"}
 	}
-	for k, v := range c.Header {
+	// The headers are the same for every request: built once, their
+	// values shared (net/http only reads them).
+	for k, v := range c.header {
 		req.Header[k] = v
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	if c.UserAgent != "" {
-		req.Header.Set("User-Agent", c.UserAgent)
-	}
-	if c.APIKey != "" {
-		if c.RawAuth {
-			req.Header.Set("Authorization", c.APIKey)
-		} else {
-			req.Header.Set("Authorization", "Bearer "+c.APIKey)
-		}
 	}
 	start := time.Now()
 	resp, err := hc.Do(req)
@@ -278,10 +269,28 @@ func (c *Client) send(ctx context.Context, path string, body []byte, dec Decoder
 }
 
 // httpClient is HTTPClient (or http.DefaultClient) with CheckRedirect run
-// before the caller's own redirect policy.
+// before the caller's own redirect policy. The first call also builds the
+// redactor and the request headers.
 func (c *Client) httpClient() *http.Client {
 	c.once.Do(func() {
 		c.red = secret.NewRedactor(c.APIKey)
+		h := make(http.Header, len(c.Header)+4)
+		for k, v := range c.Header {
+			h[k] = v
+		}
+		h.Set("Content-Type", "application/json")
+		h.Set("Accept", "application/json")
+		if c.UserAgent != "" {
+			h.Set("User-Agent", c.UserAgent)
+		}
+		if c.APIKey != "" {
+			if c.RawAuth {
+				h.Set("Authorization", c.APIKey)
+			} else {
+				h.Set("Authorization", "Bearer "+c.APIKey)
+			}
+		}
+		c.header = h
 		base := c.HTTPClient
 		if base == nil {
 			base = http.DefaultClient
@@ -356,11 +365,26 @@ func where(u *url.URL) string {
 	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }
 
+// requestIDHeaders are the headers that may carry an answer's request id,
+// in the order they are tried, in canonical form (see header).
+var requestIDHeaders = []string{"X-Request-Id", "Llm_provider-X-Request-Id", "X-Litellm-Call-Id"}
+
+// header is h.Get(name) for a name already in canonical form
+// (textproto.CanonicalMIMEHeaderKey), as net/http stores the headers it
+// reads: a map look-up that does not allocate, where Get of a lower-case
+// name builds the canonical key on every call.
+func header(h http.Header, name string) string {
+	if v := h[name]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // requestID reads the request id an answer carries: x-request-id, else
 // the ones LiteLLM sends.
 func requestID(h http.Header) string {
-	for _, name := range []string{"x-request-id", "llm_provider-x-request-id", "x-litellm-call-id"} {
-		if v := h.Get(name); v != "" {
+	for _, name := range requestIDHeaders {
+		if v := header(h, name); v != "" {
 			return v
 		}
 	}
@@ -460,10 +484,10 @@ func text(raw json.RawMessage) string {
 // header, passed on), each as retry.ParseRetryAfter reads it.
 func retryAfter(h http.Header) time.Duration {
 	now := time.Now()
-	if d, ok := retry.ParseRetryAfter(h.Get("retry-after-ms"), h.Get("retry-after"), now); ok {
+	if d, ok := retry.ParseRetryAfter(header(h, "Retry-After-Ms"), header(h, "Retry-After"), now); ok {
 		return d
 	}
-	if d, ok := retry.ParseRetryAfter(h.Get("llm_provider-retry-after-ms"), h.Get("llm_provider-retry-after"), now); ok {
+	if d, ok := retry.ParseRetryAfter(header(h, "Llm_provider-Retry-After-Ms"), header(h, "Llm_provider-Retry-After"), now); ok {
 		return d
 	}
 	return 0
@@ -509,7 +533,7 @@ func classify(ctx context.Context, ans *Answer, h http.Header, raw []byte, readE
 		e.Class = RowFailed
 	}
 	if e.Class != Fatal {
-		switch strings.ToLower(h.Get("x-should-retry")) {
+		switch strings.ToLower(header(h, "X-Should-Retry")) {
 		case "true":
 			e.Class = Retryable
 		case "false":
@@ -522,7 +546,11 @@ func classify(ctx context.Context, ans *Answer, h http.Header, raw []byte, readE
 
 // isEventStream reports whether an answer is a server-sent event stream.
 func isEventStream(h http.Header) bool {
-	mt, _, err := mime.ParseMediaType(h.Get("Content-Type"))
+	ct := header(h, "Content-Type")
+	if !strings.Contains(strings.ToLower(ct), "event-stream") {
+		return false // the usual application/json, read without allocating
+	}
+	mt, _, err := mime.ParseMediaType(ct)
 	return err == nil && mt == "text/event-stream"
 }
 

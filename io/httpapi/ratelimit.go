@@ -22,21 +22,22 @@ func (r RateLimit) Known() bool {
 	return r.LimitRequests >= 0 || r.LimitTokens >= 0 || r.RemainingRequests >= 0 || r.RemainingTokens >= 0
 }
 
-// ParseRateLimit reads the x-ratelimit-* headers. Reset values are Go
+// ParseRateLimit reads the x-ratelimit-* headers (of a header read by
+// net/http, whose keys are canonical). Reset values are Go
 // duration strings ("1s", "6m0s", "20ms"); plain numbers are seconds.
 func ParseRateLimit(h http.Header) RateLimit {
 	return RateLimit{
-		LimitRequests:     headerInt(h, "x-ratelimit-limit-requests"),
-		LimitTokens:       headerInt(h, "x-ratelimit-limit-tokens"),
-		RemainingRequests: headerInt(h, "x-ratelimit-remaining-requests"),
-		RemainingTokens:   headerInt(h, "x-ratelimit-remaining-tokens"),
-		ResetRequests:     headerDuration(h, "x-ratelimit-reset-requests"),
-		ResetTokens:       headerDuration(h, "x-ratelimit-reset-tokens"),
+		LimitRequests:     headerInt(h, "X-Ratelimit-Limit-Requests"),
+		LimitTokens:       headerInt(h, "X-Ratelimit-Limit-Tokens"),
+		RemainingRequests: headerInt(h, "X-Ratelimit-Remaining-Requests"),
+		RemainingTokens:   headerInt(h, "X-Ratelimit-Remaining-Tokens"),
+		ResetRequests:     headerDuration(h, "X-Ratelimit-Reset-Requests"),
+		ResetTokens:       headerDuration(h, "X-Ratelimit-Reset-Tokens"),
 	}
 }
 
 func headerInt(h http.Header, name string) int64 {
-	v := h.Get(name)
+	v := header(h, name)
 	if v == "" {
 		return -1
 	}
@@ -48,9 +49,21 @@ func headerInt(h http.Header, name string) int64 {
 }
 
 func headerDuration(h http.Header, name string) time.Duration {
-	v := h.Get(name)
+	v := header(h, name)
 	if v == "" {
 		return -1
+	}
+	// A plain number (seconds) ends in a digit and a duration in a unit;
+	// the likely parse goes first, since a failed one allocates its error.
+	// (The only plain number ParseDuration reads is "0", which is 0 either
+	// way.)
+	if c := v[len(v)-1]; c >= '0' && c <= '9' {
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			if f >= 0 && f < 1e9 {
+				return time.Duration(f * float64(time.Second))
+			}
+			return -1
+		}
 	}
 	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
 		return d

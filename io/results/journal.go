@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -189,6 +190,7 @@ type Journal struct {
 	path     string
 	buf      bytes.Buffer
 	enc      *json.Encoder
+	line     []byte // a line with a spliced body (encode)
 	lastSync time.Time
 	dirty    bool
 	n        int64
@@ -244,11 +246,11 @@ func (j *Journal) Append(rec *Record) error {
 		cp.Response = &fixed
 		rec = &cp
 	}
-	j.buf.Reset()
-	if err := j.enc.Encode(rec); err != nil { // Encode adds the newline
+	line, err := j.encode(rec)
+	if err != nil {
 		return fmt.Errorf("%w %q: %w", ErrEncode, rec.CustomID, err)
 	}
-	if _, err := j.f.Write(j.Redact.JSON(j.buf.Bytes())); err != nil {
+	if _, err := j.f.Write(j.Redact.JSON(line)); err != nil {
 		j.err = fmt.Errorf("write journal %s: %w", j.path, osErr(err))
 		return j.err
 	}
@@ -262,6 +264,91 @@ func (j *Journal) Append(rec *Record) error {
 		return j.sync()
 	}
 	return nil
+}
+
+// encode returns rec's line, with its newline, in j's buffers.
+//
+// A response body is what makes a line long, and encoding/json scans a
+// json.RawMessage twice over (to check it and to compact it). A body the
+// client parsed already (Response.Checked) that is compact, as most
+// servers send it, is spliced into the line instead: the line is
+// byte for byte what encoding/json writes (TestJournal_SpliceIsEncodingJSON).
+func (j *Journal) encode(rec *Record) ([]byte, error) {
+	j.buf.Reset()
+	r := rec.Response
+	if r == nil || !r.Checked || len(r.Body) == 0 || !plainString(r.RequestID) || !compactJSON(r.Body) {
+		err := j.enc.Encode(rec) // Encode adds the newline
+		return j.buf.Bytes(), err
+	}
+	cp := *rec
+	cp.Response = nil
+	if err := j.enc.Encode(&cp); err != nil {
+		return nil, err
+	}
+	// The first `,"response":null,` is the member's: quotes inside
+	// strings are escaped, and nothing before it (custom_id, index, job)
+	// holds a null.
+	const hole = `,"response":null`
+	line := j.buf.Bytes()
+	i := bytes.Index(line, []byte(hole+","))
+	if i < 0 {
+		j.buf.Reset()
+		err := j.enc.Encode(rec)
+		return j.buf.Bytes(), err
+	}
+	out := j.line[:0]
+	out = append(out, line[:i]...)
+	out = append(out, `,"response":{"status_code":`...)
+	out = strconv.AppendInt(out, int64(r.StatusCode), 10)
+	out = append(out, `,"request_id":"`...)
+	out = append(out, r.RequestID...)
+	out = append(out, `","body":`...)
+	out = append(out, r.Body...)
+	out = append(out, '}')
+	out = append(out, line[i+len(hole):]...)
+	j.line = out
+	return out, nil
+}
+
+// plainString reports whether encoding/json writes s as it is between
+// quotes: printable ASCII without '"' and '\\'.
+func plainString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// compactJSON reports whether the valid JSON text b has no whitespace
+// outside its strings, so that compacting it changes nothing (and it has
+// no line break: one inside a string would be escaped).
+func compactJSON(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			return false
+		case '"':
+			// Skip to the closing quote: the next one not escaped by an
+			// odd run of backslashes.
+			for {
+				k := bytes.IndexByte(b[i+1:], '"')
+				if k < 0 {
+					return false
+				}
+				i += 1 + k
+				n := 0
+				for n < i && b[i-1-n] == '\\' {
+					n++
+				}
+				if n%2 == 0 {
+					break
+				}
+			}
+		}
+	}
+	return true
 }
 
 // Records returns how many records this Journal appended.

@@ -50,6 +50,11 @@ type Response struct {
 	StatusCode int             `json:"status_code"`
 	RequestID  string          `json:"request_id"`
 	Body       json.RawMessage `json:"body"`
+	// Checked says Body is known to be valid JSON (the HTTP client
+	// parsed it whole): Journal.Append then copies it into the line as it
+	// is, when it is compact, instead of scanning it again. It must never
+	// be set on a body nobody parsed: the line written would not be JSON.
+	Checked bool `json:"-"`
 }
 
 // Error is a record's "error" member. Retryable records (the row ran out
