@@ -28,6 +28,7 @@ type answerGuard struct {
 	sig     string
 	held    []*results.Record
 	baseURL string
+	path    string // the API's path, for the hint
 }
 
 const (
@@ -104,7 +105,10 @@ func (g *answerGuard) stopError(rec *results.Record) error {
 	case strings.Contains(code, "model"):
 		hint = "check --model (or the body's \"model\") names a model this endpoint serves"
 	case e.StatusCode == 404:
-		hint = fmt.Sprintf("check that the base URL (%s) ends in /v1 and that the endpoint serves POST /responses (requests go to BASE/responses)", g.baseURL)
+		hint = fmt.Sprintf("check that the base URL (%s) ends in /v1 and that the endpoint serves POST %s (requests go to BASE%s)", g.baseURL, g.path, g.path)
+		if g.path == apis[0].Path() {
+			hint += "; a server that offers only chat completions wants --endpoint chat"
+		}
 	case e.StatusCode == 400 && strings.Contains(code, "header"):
 		hint = "the endpoint wants a header: add it with -H 'Name: value'"
 	default:

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 
 	"github.com/llmbatch/llmbatch/io/api"
@@ -112,7 +113,7 @@ func (k *packer) flush() []*request {
 	sum := sha256.Sum256(body)
 	first := rows[0]
 	return []*request{{key: first.key, index: first.index, body: body, sha: hex.EncodeToString(sum[:]),
-		model: first.model, api: first.api, pack: &pack{p: k.p, rows: rows, counter: k.counter}}}
+		model: first.model, api: first.api, pack: &pack{p: k.p, rows: rows}}}
 }
 
 // inputTokens counts the input tokens of the gathered rows. A row's
@@ -133,19 +134,25 @@ func (k *packer) inputTokens() int64 {
 type pack struct {
 	p       api.Packer
 	rows    []*request
-	counter *tokens.Counter
-	weights []int64      // the rows' input tokens, counted on first use (weightsOf)
+	weights []int64      // the rows' shares of the usage, on first use (weightsOf)
 	results []api.Result // of the last answer decoded
 }
 
-// weightsOf returns the rows' input tokens, which split the answer's
-// usage. They are counted by the worker that sends the pack, not by the
-// producer, which reads and builds every row in turn.
+// weightsOf returns the rows' weights in the split of the answer's usage:
+// the length of each row's input as JSON text. The rows' bodies are equal
+// but for their input, so that is a body's length less what the first
+// body holds besides its input: no token is counted and no body but the
+// first is parsed.
 func (p *pack) weightsOf() []int64 {
 	if p.weights == nil {
 		p.weights = make([]int64, len(p.rows))
+		var first struct {
+			Input json.RawMessage `json:"input"`
+		}
+		_ = json.Unmarshal(p.rows[0].body, &first)
+		rest := len(p.rows[0].body) - len(first.Input)
 		for i, r := range p.rows {
-			p.weights[i] = r.cost(p.counter).InputTokens
+			p.weights[i] = max(int64(len(r.body)-rest), 1)
 		}
 	}
 	return p.weights

@@ -137,7 +137,7 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 			Header: cfg.Header, HTTPClient: hc, UserAgent: "llmbatch"}
 	}
 	r := &runner{cfg: &cfg, b: b, reader: reader, stream: stream, ropts: ropts, journal: journal, job: job, needJob: info.Job == nil || compareJobs(info.Job, job) != "",
-		answerGuard: answerGuard{baseURL: cfg.BaseURL},
+		answerGuard: answerGuard{baseURL: cfg.BaseURL, path: cfg.api().Path()},
 		endpoint:    endpoint, checked: checked, totals: totals, start: time.Now(), seed: maphash.MakeSeed(), costs: spend}
 	r.total.Store(-1)
 	r.pace = newPacer(&cfg, &r.gate)

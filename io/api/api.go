@@ -93,9 +93,9 @@ type Packer interface {
 	// Pack joins the bodies of rows into one request body.
 	Pack(bodies [][]byte) ([]byte, error)
 	// Unpack splits a 2xx answer to a packed request into one Result per
-	// row, in the order the rows were packed. weights are the rows' input
-	// token estimates: usage is split in proportion to them, so that the
-	// rows' usages sum exactly to the request's.
+	// row, in the order the rows were packed. weights are the rows'
+	// shares (e.g. their input lengths): usage is split in proportion to
+	// them, so that the rows' usages sum exactly to the request's.
 	Unpack(body []byte, weights []int64) ([]Result, error)
 }
 

@@ -7,9 +7,9 @@
 // decimal floats on the wire and in the journal. A row's journalled body is
 // its share of the answer: {"object":"list","data":[its item, index 0],
 // "model":...,"usage":its share}. Usage is per request; Unpack splits it
-// over the packed rows in proportion to their input token estimates
-// (largest remainder), so that the rows' usages sum exactly to what the
-// request reported.
+// over the packed rows in proportion to weights the caller gives (llmbatch
+// gives each row's input length), largest remainder, so that the rows'
+// usages sum exactly to what the request reported.
 package embeddings
 
 import (
@@ -191,6 +191,9 @@ func rowBody(model string, vec []byte, u api.Usage) json.RawMessage {
 // and returns it as JSON: base64 strings as they came, arrays re-encoded
 // as base64 of little-endian float32s.
 func compact(raw json.RawMessage) ([]byte, error) {
+	if plainBase64(raw) {
+		return raw, nil
+	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
 		b, err := base64.StdEncoding.DecodeString(s)
@@ -243,4 +246,29 @@ func Decode32(raw json.RawMessage) ([]float32, error) {
 		return nil, errors.New("embedding is neither base64 nor an array of numbers")
 	}
 	return v, nil
+}
+
+// plainBase64 reports whether raw is a JSON string of standard base64
+// (no escapes, padded) whose bytes are a whole number of float32s: the
+// common case, checked without decoding.
+func plainBase64(raw []byte) bool {
+	n := len(raw) - 2
+	if n < 0 || raw[0] != '"' || raw[n+1] != '"' || n%4 != 0 {
+		return false
+	}
+	b := raw[1 : n+1]
+	pad := 0
+	for i, c := range b {
+		switch {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '+', c == '/':
+			if pad > 0 {
+				return false
+			}
+		case c == '=' && i >= n-2:
+			pad++
+		default:
+			return false
+		}
+	}
+	return (n/4*3-pad)%4 == 0
 }

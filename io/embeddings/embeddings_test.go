@@ -93,3 +93,28 @@ func TestFillRefuses(t *testing.T) {
 		}
 	}
 }
+
+func TestPlainBase64(t *testing.T) {
+	for _, c := range []struct {
+		raw  string
+		want bool
+	}{
+		{`"` + b64(1, 2) + `"`, true},
+		{`"` + b64(1) + `"`, true},
+		{`""`, true},
+		{`"AAA="`, false},       // 2 bytes: not a float32
+		{`"AA=A"`, false},       // padding inside
+		{`"AAAA\u0041"`, false}, // escapes go the slow way
+		{`[1,2]`, false},
+		{`"AAA"`, false},
+	} {
+		if got := plainBase64([]byte(c.raw)); got != c.want {
+			t.Errorf("plainBase64(%s) = %v, want %v", c.raw, got, c.want)
+		}
+		if c.want {
+			if _, err := compact([]byte(c.raw)); err != nil {
+				t.Errorf("compact(%s): %v", c.raw, err)
+			}
+		}
+	}
+}
