@@ -33,21 +33,31 @@ const (
 	probeRequests    = 16
 )
 
-// costs tracks what a job has spent and, under Config.MaxCost, what its
-// requests in flight may still cost. It is safe for concurrent use.
+// ledger is the job's one account of what it has done and spent, under
+// one lock: the journal's totals (row states, usage per model: what
+// progress, the summary and the closing lines show) and, for the cost cap,
+// the cost of the journal's records, of the records made but not yet
+// journalled, and the estimates of the requests in flight. It is safe for
+// concurrent use.
 //
-// Spent covers the journal's records (earlier runs included) plus every
-// record this run has made, counted when the worker makes it, before the
-// writer appends it, so that a reservation turns into its true cost
-// atomically and the cap never sees a gap.
-type costs struct {
+// A record moves through it in two steps, so that the cap never sees a
+// gap: when a worker makes it (settle), its reservation becomes its true
+// cost, pending; when the writer has journalled it (journalled), it joins
+// the totals and the pending cost becomes spent. The cap's cost is priced
+// record by record like the summary's (prices are exact, so the sums
+// agree), except that an answer naming a model the table lacks is priced,
+// for the cap only, as the model the request named.
+type ledger struct {
 	table   *prices.Table
 	max     prices.Money // 0: no cap
 	counter *tokens.Counter
 	logger  *slog.Logger
 
 	mu       sync.Mutex
-	spent    prices.Money
+	totals   *results.Totals // the journal's records, earlier runs included
+	spent    prices.Money    // cost of the journal's records
+	pending  map[*results.Record]prices.Money
+	pendingC prices.Money // sum of pending
 	reserved prices.Money
 	inFlight int64           // reservations held
 	settled  int64           // reservations released by this run
@@ -57,8 +67,9 @@ type costs struct {
 	unpriced string          // a journal model without a price, under a cap
 }
 
-func newCosts(cfg *Config) (*costs, error) {
-	c := &costs{table: cfg.Prices, max: cfg.MaxCost, logger: cfg.Logger, warned: map[string]bool{}, changed: make(chan struct{})}
+func newLedger(cfg *Config, totals *results.Totals) (*ledger, error) {
+	c := &ledger{table: cfg.Prices, max: cfg.MaxCost, logger: cfg.Logger, totals: totals, warned: map[string]bool{},
+		changed: make(chan struct{}), pending: map[*results.Record]prices.Money{}}
 	if c.max < 0 {
 		return nil, usageErrorf("--max-cost must not be negative")
 	}
@@ -71,21 +82,30 @@ func newCosts(cfg *Config) (*costs, error) {
 	return c, nil
 }
 
-// record adds a record's cost to spent. fallback is the model the request
-// named, used under a cap when the answer's model has no price.
-func (c *costs) record(rec *results.Record, fallback string) {
+// record adds a record read from the journal.
+func (c *ledger) record(rec *results.Record) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.add(rec, fallback)
+	c.totals.Add(rec)
+	c.learn(rec)
+	c.spent = addSat(c.spent, c.price(rec, ""))
 }
 
-func (c *costs) add(rec *results.Record, fallback string) {
+// learn feeds a record's output tokens to the output estimate.
+func (c *ledger) learn(rec *results.Record) {
+	u := rec.Usage
+	if (u.InputTokens != 0 || u.OutputTokens != 0) && (rec.Error == nil || u.OutputTokens > 0) {
+		c.out.add(u.OutputTokens)
+	}
+}
+
+// price is a record's cost for the cap. fallback is the model the request
+// named, used when the answer's model has no price; with none, the cap
+// cannot be enforced (unpriced).
+func (c *ledger) price(rec *results.Record, fallback string) prices.Money {
 	u := rec.Usage
 	if u.InputTokens == 0 && u.OutputTokens == 0 {
-		return
-	}
-	if rec.Error == nil || u.OutputTokens > 0 {
-		c.out.add(u.OutputTokens)
+		return 0
 	}
 	p, ok := c.table.Lookup(rec.Model)
 	if !ok {
@@ -96,13 +116,13 @@ func (c *costs) add(rec *results.Record, fallback string) {
 		}
 		if fallback == "" {
 			c.unpriced = rec.Model
-			return
+			return 0
 		}
 		if p, ok = c.table.Lookup(fallback); !ok {
-			return
+			return 0
 		}
 	}
-	c.spent = addSat(c.spent, p.Cost(u.InputTokens, u.CachedInputTokens, u.OutputTokens))
+	return p.Cost(u.InputTokens, u.CachedInputTokens, u.OutputTokens)
 }
 
 // reserve holds req's estimated cost under a cap and returns the amount
@@ -112,7 +132,7 @@ func (c *costs) add(rec *results.Record, fallback string) {
 // *StopError means the cap is reached: nothing is in flight and spent plus
 // req's estimate would pass it. A *UsageError means the cap cannot be
 // enforced; ctx's error that the job stopped while req waited.
-func (c *costs) reserve(ctx context.Context, req *request) (prices.Money, error) {
+func (c *ledger) reserve(ctx context.Context, req *request) (prices.Money, error) {
 	if c.max <= 0 {
 		return 0, nil
 	}
@@ -141,7 +161,7 @@ func (c *costs) reserve(ctx context.Context, req *request) (prices.Money, error)
 			}
 		}
 		est := p.Cost(int64(in), 0, out)
-		fits := addSat(addSat(c.spent, c.reserved), est) <= c.max
+		fits := addSat(addSat(c.spent, addSat(c.pendingC, c.reserved)), est) <= c.max
 		switch {
 		case fits && (!probe || c.inFlight == 0) && c.inFlight < limit:
 			c.reserved += est
@@ -150,7 +170,7 @@ func (c *costs) reserve(ctx context.Context, req *request) (prices.Money, error)
 		case c.inFlight == 0:
 			return 0, &StopError{Reason: fmt.Sprintf(
 				"cost cap reached: spent %s of --max-cost %s, and the next request, estimated at %s, would pass it; finished rows are in the journal: re-run with a higher --max-cost to resume",
-				c.spent, c.max, est)}
+				addSat(c.spent, c.pendingC), c.max, est)}
 		}
 		// Wait for a request in flight to settle.
 		ch := c.changed
@@ -166,9 +186,10 @@ func (c *costs) reserve(ctx context.Context, req *request) (prices.Money, error)
 	}
 }
 
-// settle releases a reservation and, when rec is not nil, adds its cost,
-// in one step, and wakes the requests waiting for room under the cap.
-func (c *costs) settle(held prices.Money, rec *results.Record, fallback string) {
+// settle releases a reservation and, when rec is not nil, holds its true
+// cost as pending until the writer journals it, in one step, and wakes
+// the requests waiting for room under the cap.
+func (c *ledger) settle(held prices.Money, rec *results.Record, fallback string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.max > 0 {
@@ -179,8 +200,45 @@ func (c *costs) settle(held prices.Money, rec *results.Record, fallback string) 
 		c.changed = make(chan struct{})
 	}
 	if rec != nil {
-		c.add(rec, fallback)
+		c.learn(rec)
+		p := c.price(rec, fallback)
+		c.pending[rec] = p
+		c.pendingC = addSat(c.pendingC, p)
 	}
+}
+
+// journalled adds rec, as the writer journalled it (written: the record
+// written in its place, when it could not be encoded), to the totals, and
+// its pending cost to spent.
+func (c *ledger) journalled(rec, written *results.Record) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.totals.Add(written)
+	p, ok := c.pending[rec]
+	if !ok { // made by the producer (a bad row): never pending
+		p = c.price(written, "")
+	} else {
+		delete(c.pending, rec)
+		c.pendingC -= p
+	}
+	c.spent = addSat(c.spent, p)
+}
+
+// dropped forgets a pending record that the writer could not journal.
+func (c *ledger) dropped(rec *results.Record) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p, ok := c.pending[rec]; ok {
+		delete(c.pending, rec)
+		c.pendingC -= p
+	}
+}
+
+// read calls fn with the totals, under the lock.
+func (c *ledger) read(fn func(t *results.Totals)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fn(c.totals)
 }
 
 // outputHist is a histogram of output token counts: exact below

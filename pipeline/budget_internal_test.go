@@ -47,11 +47,11 @@ func TestOutputHist_Quantile(t *testing.T) {
 	}
 }
 
-func testCosts(t *testing.T, max prices.Money) *costs {
+func testCosts(t *testing.T, max prices.Money) *ledger {
 	t.Helper()
 	cfg := Config{MaxCost: max}.withDefaults()
 	cfg.Logger = slog.New(slog.DiscardHandler)
-	c, err := newCosts(&cfg)
+	c, err := newLedger(&cfg, results.NewTotals())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -79,7 +78,7 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 	defer closer.Close()
 
 	totals := results.NewTotals()
-	spend, err := newCosts(&cfg)
+	spend, err := newLedger(&cfg, totals)
 	if err != nil {
 		return nil, err
 	}
@@ -90,8 +89,7 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 		if rec.Job != nil {
 			totals.KeepRequests(rec.Job.Fingerprint == job.Fingerprint)
 		}
-		totals.Add(rec)
-		spend.record(rec, "")
+		spend.record(rec)
 	}, func(info results.ScanInfo) error {
 		if info.Lines > 0 && !cfg.Force && info.Job != nil {
 			if d := compareJobs(info.Job, job); d != "" && !lastRunWas(cfg.Output, job) {
@@ -138,7 +136,7 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 	}
 	r := &runner{cfg: &cfg, b: b, reader: reader, stream: stream, ropts: ropts, journal: journal, job: job, needJob: info.Job == nil || compareJobs(info.Job, job) != "",
 		answerGuard: answerGuard{baseURL: cfg.BaseURL, path: cfg.api().Path()},
-		endpoint:    endpoint, checked: checked, totals: totals, start: time.Now(), seed: maphash.MakeSeed(), costs: spend}
+		endpoint:    endpoint, checked: checked, start: time.Now(), seed: maphash.MakeSeed(), ledger: spend}
 	r.total.Store(-1)
 	r.pace = newPacer(&cfg, &r.gate)
 	r.exec = pool{r}
@@ -203,15 +201,12 @@ type runner struct {
 	pace     *pacer
 	start    time.Time
 
-	mu     sync.Mutex // guards totals: the writer adds, the producer reads
-	totals *results.Totals
-
 	total                                         atomic.Int64
 	skipped, requests, retries, limited, inFlight atomic.Int64
 
 	stop context.CancelCauseFunc
 
-	costs *costs // spent so far and the MaxCost reservations
+	ledger *ledger // the journal's totals, what was spent, the MaxCost reservations
 
 	pk   *packer  // nil unless the API packs rows
 	exec executor // how requests reach the endpoint
@@ -525,9 +520,8 @@ func (r *runner) finished(key string) bool {
 // skipped unsent. With Force such rows are skipped (the journalled result
 // is kept) and counted in a warning.
 func (r *runner) unchanged(req *request, row *rows.Row) error {
-	r.mu.Lock()
-	tag := r.totals.RequestTag(req.key)
-	r.mu.Unlock()
+	var tag uint32
+	r.ledger.read(func(t *results.Totals) { tag = t.RequestTag(req.key) })
 	if tag == 0 || tag == results.RequestTag(req.sha) {
 		return nil
 	}
@@ -548,10 +542,9 @@ func (r *runner) unchanged(req *request, row *rows.Row) error {
 }
 
 // status returns key's state in the journal.
-func (r *runner) status(key string) results.Status {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.totals.Status(key)
+func (r *runner) status(key string) (st results.Status) {
+	r.ledger.read(func(t *results.Totals) { st = t.Status(key) })
+	return st
 }
 
 // send makes up to MaxAttempts attempts for req and returns its record, or
@@ -561,14 +554,14 @@ func (r *runner) send(stopCtx, reqCtx context.Context, req *request) (rec *resul
 	if stopCtx.Err() != nil {
 		return nil
 	}
-	held, err := r.costs.reserve(stopCtx, req)
+	held, err := r.ledger.reserve(stopCtx, req)
 	if err != nil {
 		if stopCtx.Err() == nil {
 			r.stop(err)
 		}
 		return nil // the row stays pending
 	}
-	defer func() { r.costs.settle(held, rec, req.model) }()
+	defer func() { r.ledger.settle(held, rec, req.model) }()
 	r.inFlight.Add(1)
 	defer r.inFlight.Add(-1)
 	var ans *httpapi.Answer
@@ -663,11 +656,13 @@ func (r *runner) write(out <-chan *results.Record, cancelReq context.CancelFunc)
 				return werr
 			}
 			if werr != nil {
+				r.ledger.dropped(rec)
 				continue
 			}
 			if r.needJob {
 				rec.Job = r.job
 			}
+			made := rec
 			err := r.journal.Append(rec)
 			if errors.Is(err, results.ErrEncode) {
 				// One record's values, not the journal: keep what was
@@ -678,13 +673,12 @@ func (r *runner) write(out <-chan *results.Record, cancelReq context.CancelFunc)
 				err = r.journal.Append(rec)
 			}
 			if err != nil {
+				r.ledger.dropped(made)
 				fail(err)
 				continue
 			}
 			r.needJob = false
-			r.mu.Lock()
-			r.totals.Add(rec)
-			r.mu.Unlock()
+			r.ledger.journalled(made, rec)
 		case <-tick.C:
 			if werr != nil {
 				continue
@@ -705,9 +699,7 @@ func (r *runner) write(out <-chan *results.Record, cancelReq context.CancelFunc)
 
 func (r *runner) summary() *results.Summary {
 	s := &results.Summary{Job: r.job}
-	r.mu.Lock()
-	s.Fill(r.totals, r.total.Load())
-	r.mu.Unlock()
+	r.ledger.read(func(t *results.Totals) { s.Fill(t, r.total.Load()) })
 	s.FillCost(r.cfg.Prices)
 	s.Rows.Skipped = r.skipped.Load()
 	s.Run = results.RunCounters{
@@ -721,15 +713,16 @@ func (r *runner) summary() *results.Summary {
 }
 
 func (r *runner) snapshot(final bool) Progress {
-	r.mu.Lock()
-	p := Progress{
-		OK:        r.totals.Count(results.OK),
-		Failed:    r.totals.Count(results.Failed),
-		Retryable: r.totals.Count(results.Retryable),
-		Usage:     r.totals.TotalUsage(),
-		Cost:      results.PriceUsage(r.cfg.Prices, r.totals.Usage).Total,
-	}
-	r.mu.Unlock()
+	var p Progress
+	r.ledger.read(func(t *results.Totals) {
+		p = Progress{
+			OK:        t.Count(results.OK),
+			Failed:    t.Count(results.Failed),
+			Retryable: t.Count(results.Retryable),
+			Usage:     t.TotalUsage(),
+			Cost:      results.PriceUsage(r.cfg.Prices, t.Usage).Total,
+		}
+	})
 	p.Done = p.OK + p.Failed
 	p.Total = r.total.Load()
 	p.Skipped = r.skipped.Load()
