@@ -35,7 +35,22 @@ const (
 	FieldOutputText Fields = 1 << iota // output_text
 	FieldInput                         // input columns, numbers as json.Number
 	FieldResponse                      // response, its body as the bytes journalled
-	AllFields              = FieldOutputText | FieldInput | FieldResponse
+	// FieldInputJSON reads input as the one JSON object NewExportRow
+	// writes in input_json, kept inside the record (Input stays nil
+	// unless FieldInput is asked too). The text of a journal written by
+	// llmbatch is taken as it is, not decoded.
+	FieldInputJSON
+	// FieldEmbedding reads response with its body only when it is an
+	// embeddings answer (an object whose "object" is "list"); other
+	// bodies are left nil, not copied.
+	FieldEmbedding
+
+	// AllFields decodes every member.
+	AllFields = FieldOutputText | FieldInput | FieldResponse
+	// ExportFields reads what NewExportRow needs.
+	ExportFields = FieldOutputText | FieldInputJSON | FieldEmbedding
+
+	fieldMask = AllFields | FieldInputJSON | FieldEmbedding
 
 	// fieldMeta (internal) asks the line scanner for the members ReadAll
 	// always decodes beyond Scan's.
@@ -91,7 +106,7 @@ func ReadAll(paths []string, want Fields, fn func(rec *Record, latest bool) erro
 	}
 	info.Keys = int64(len(latest))
 	for i, p := range paths {
-		ls := lineScanner{want: want&AllFields | fieldMeta}
+		ls := lineScanner{want: want&fieldMask | fieldMeta}
 		err := readLines(p, lines[i], func(n int64, line []byte) error {
 			rec := new(Record)
 			if ls.decode(line, rec) != nil {
@@ -126,7 +141,7 @@ func ReadEach(paths []string, want Fields, fn func(rec *Record) error) (ReadInfo
 			return info, fmt.Errorf("open journal: %w", err)
 		}
 	}
-	ls := lineScanner{want: want&AllFields | fieldMeta}
+	ls := lineScanner{want: want&fieldMask | fieldMeta}
 	var rec Record
 	for _, p := range paths {
 		n, torn, err := eachLine(p, func(n int64, line []byte) error {
@@ -277,10 +292,23 @@ func decodeRead(line []byte, rec *Record, want Fields) error {
 	if want&FieldOutputText == 0 {
 		rec.OutputText = ""
 	}
+	if want&FieldInputJSON != 0 {
+		text, err := encodeInput(rec.Input)
+		if err != nil {
+			return err
+		}
+		rec.inputJSON = text
+	}
 	if want&FieldInput == 0 {
 		rec.Input = nil
 	}
-	if want&FieldResponse == 0 {
+	switch {
+	case want&FieldResponse != 0:
+	case want&FieldEmbedding != 0 && rec.Response != nil:
+		if !isEmbeddingList(rec.Response.Body) {
+			rec.Response.Body = nil
+		}
+	default:
 		rec.Response = nil
 	}
 	return nil

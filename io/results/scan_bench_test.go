@@ -235,7 +235,7 @@ func BenchmarkReadPasses(b *testing.B) {
 			b.Fatal(err)
 		}
 		var n int64
-		if _, err := results.ReadLatest(paths, results.AllFields, func(rec *results.Record) error {
+		if _, err := results.ReadLatest(paths, results.ExportFields, func(rec *results.Record) error {
 			row, err := results.NewExportRow(rec, table)
 			if err != nil {
 				return err
