@@ -71,8 +71,9 @@ const (
 // n²/2⁶⁵) would make one of them look superseded. Both passes decode a
 // line on Scan's fast path: members nobody asked for (a response body
 // unless want has FieldResponse) are skipped by bracket counting, not
-// decoded, so a report costs about twice a resume's scan whatever the
-// size of the bodies.
+// decoded, so reading the latest records (an export) costs about twice a
+// resume's scan whatever the size of the bodies. A pass that needs no
+// record kept (a Report) reads once with ReadEach.
 //
 // A missing file is an error. A torn last line (no newline, or not JSON)
 // is skipped and listed in ReadInfo.Torn; a bad line before the last one
