@@ -73,7 +73,7 @@ func export(ctx context.Context, args []string, env environ) (err error) {
 		return err
 	}
 	var n, unpriced int64
-	info, err := results.ReadLatest(paths, results.AllFields, func(rec *results.Record) error {
+	info, err := results.ReadLatest(paths, results.ExportFields, func(rec *results.Record) error {
 		row, err := results.NewExportRow(rec, table)
 		if err != nil {
 			return err

@@ -83,3 +83,54 @@ func TestCLI_ExportEmbeddings(t *testing.T) {
 		t.Errorf("CSV embeddings = %q", got)
 	}
 }
+
+// TestCLI_ExportInputJSONText exports journals whose input columns come
+// in the form llmbatch writes and in forms other writers produce
+// (whitespace, unsorted keys, escapes, duplicate keys), across two shards:
+// input_json is, for each, the text encoding/json gives the decoded
+// columns (sorted keys, no HTML escapes), and the latest record wins.
+func TestCLI_ExportInputJSONText(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.jsonl")
+	b := filepath.Join(dir, "b.jsonl")
+	os.WriteFile(a, []byte(`{"custom_id":"1","index":1,"attempts":1,"input":{"n":12345678901234567890,"text":"He said \"hi\" <b>\n"}}
+{"custom_id":"2","index":2,"attempts":1,"input":{ "z" : 1.50 , "a" : [ true , null ] }}
+{"custom_id":"3","index":3,"attempts":1,"input":{"s":"\u003c\/\u00e9\ud83d\ude00\u0008","s":"dup"}}
+{"custom_id":"4","index":4,"attempts":1,"input":{"old":true}}
+`), 0o644)
+	os.WriteFile(b, []byte(`{"custom_id":"4","index":4,"attempts":1,"input":{"new":"\u2028"}}
+{"custom_id":"5","index":5,"attempts":1,"input":{}}
+`), 0o644)
+	out := filepath.Join(dir, "out.csv")
+	if code, _, stderr := runCLI(t, "export", a, b, "-o", out); code != exitOK {
+		t.Fatalf("export: exit %d, stderr %s", code, stderr)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := slices.Index(recs[0], "input_json")
+	got := map[string]string{}
+	for _, r := range recs[1:] {
+		got[r[0]] = r[col]
+	}
+	want := map[string]string{
+		"1": `{"n":12345678901234567890,"text":"He said \"hi\" <b>\n"}`,
+		"2": `{"a":[true,null],"z":1.50}`,
+		"3": `{"s":"dup"}`,
+		"4": `{"new":"\u2028"}`,
+		"5": ``,
+	}
+	if len(got) != len(want) {
+		t.Errorf("exported keys %v, want %v", got, want)
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("key %s: input_json = %s, want %s", k, got[k], w)
+		}
+	}
+}

@@ -46,8 +46,8 @@ func report(ctx context.Context, args []string, env environ) error {
 		return err
 	}
 	rep := results.NewReport(table)
-	info, err := results.ReadAll(paths, 0, func(rec *results.Record, latest bool) error {
-		rep.Add(rec, latest)
+	info, err := results.ReadEach(paths, 0, func(rec *results.Record) error {
+		rep.Add(rec)
 		return ctx.Err()
 	})
 	if err != nil {

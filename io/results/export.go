@@ -53,6 +53,7 @@ var exportHeader = []string{"key", "index", "status", "output_text", "model", "i
 	"latency_ms", "attempts", "error_code", "error_message", "input_json", "embedding"}
 
 // NewExportRow flattens rec, pricing its usage with table (nil: unknown).
+// rec needs the members ExportFields reads (AllFields does too).
 func NewExportRow(rec *Record, table *prices.Table) (ExportRow, error) {
 	row := ExportRow{
 		Key: rec.CustomID, Index: rec.Index, Status: StatusOf(rec.Error).String(),
@@ -84,14 +85,15 @@ func NewExportRow(rec *Record, table *prices.Table) (ExportRow, error) {
 			return row, fmt.Errorf("key %s: %w", rec.CustomID, err)
 		}
 	}
-	if len(rec.Input) > 0 {
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(rec.Input); err != nil {
+	text := rec.inputJSON
+	if text == nil {
+		var err error
+		if text, err = encodeInput(rec.Input); err != nil {
 			return row, fmt.Errorf("key %s: encode input columns: %w", rec.CustomID, err)
 		}
-		s := string(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	}
+	if text != nil {
+		s := string(text)
 		row.InputJSON = &s
 	}
 	return row, nil

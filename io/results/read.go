@@ -35,7 +35,22 @@ const (
 	FieldOutputText Fields = 1 << iota // output_text
 	FieldInput                         // input columns, numbers as json.Number
 	FieldResponse                      // response, its body as the bytes journalled
-	AllFields              = FieldOutputText | FieldInput | FieldResponse
+	// FieldInputJSON reads input as the one JSON object NewExportRow
+	// writes in input_json, kept inside the record (Input stays nil
+	// unless FieldInput is asked too). The text of a journal written by
+	// llmbatch is taken as it is, not decoded.
+	FieldInputJSON
+	// FieldEmbedding reads response with its body only when it is an
+	// embeddings answer (an object whose "object" is "list"); other
+	// bodies are left nil, not copied.
+	FieldEmbedding
+
+	// AllFields decodes every member.
+	AllFields = FieldOutputText | FieldInput | FieldResponse
+	// ExportFields reads what NewExportRow needs.
+	ExportFields = FieldOutputText | FieldInputJSON | FieldEmbedding
+
+	fieldMask = AllFields | FieldInputJSON | FieldEmbedding
 
 	// fieldMeta (internal) asks the line scanner for the members ReadAll
 	// always decodes beyond Scan's.
@@ -56,8 +71,9 @@ const (
 // n²/2⁶⁵) would make one of them look superseded. Both passes decode a
 // line on Scan's fast path: members nobody asked for (a response body
 // unless want has FieldResponse) are skipped by bracket counting, not
-// decoded, so a report costs about twice a resume's scan whatever the
-// size of the bodies.
+// decoded, so reading the latest records (an export) costs about twice a
+// resume's scan whatever the size of the bodies. A pass that needs no
+// record kept (a Report) reads once with ReadEach.
 //
 // A missing file is an error. A torn last line (no newline, or not JSON)
 // is skipped and listed in ReadInfo.Torn; a bad line before the last one
@@ -91,7 +107,7 @@ func ReadAll(paths []string, want Fields, fn func(rec *Record, latest bool) erro
 	}
 	info.Keys = int64(len(latest))
 	for i, p := range paths {
-		ls := lineScanner{want: want&AllFields | fieldMeta}
+		ls := lineScanner{want: want&fieldMask | fieldMeta}
 		err := readLines(p, lines[i], func(n int64, line []byte) error {
 			rec := new(Record)
 			if ls.decode(line, rec) != nil {
@@ -107,6 +123,101 @@ func ReadAll(paths []string, want Fields, fn func(rec *Record, latest bool) erro
 		}
 	}
 	return info, nil
+}
+
+// ReadEach reads the journals at paths, in the order given, in one pass,
+// and calls fn with every good record in file and line order, decoded with
+// the members want selects as ReadAll does. It keeps no state per key, so
+// it cannot tell which records are their key's latest (a Report tells it
+// itself) and leaves ReadInfo.Keys zero; it reads each line once, which
+// makes it about as fast as a resume's scan. fn must not keep rec: it is
+// reused for the next line.
+//
+// Missing files, torn last lines, bad lines and fn's errors are handled
+// as ReadAll handles them.
+func ReadEach(paths []string, want Fields, fn func(rec *Record) error) (ReadInfo, error) {
+	var info ReadInfo
+	for _, p := range paths {
+		if _, err := os.Stat(p); err != nil {
+			return info, fmt.Errorf("open journal: %w", err)
+		}
+	}
+	ls := lineScanner{want: want&fieldMask | fieldMeta}
+	var rec Record
+	for _, p := range paths {
+		n, torn, err := eachLine(p, func(n int64, line []byte) error {
+			rec = Record{}
+			if ls.decode(line, &rec) != nil {
+				rec = Record{}
+				if err := decodeRead(line, &rec, want); err != nil {
+					return &CorruptError{Path: p, Line: n, Err: err}
+				}
+			}
+			return fn(&rec)
+		})
+		info.Lines += n
+		if err != nil {
+			return info, err
+		}
+		if torn > 0 {
+			info.Torn = append(info.Torn, fmt.Sprintf("%s: %d bytes", p, torn))
+		}
+	}
+	return info, nil
+}
+
+// eachLine calls fn with every line of the file at path (1-based line
+// numbers, newline stripped) but a torn last one: a last line without a
+// newline is not passed; a line that fn refuses with a *CorruptError is an
+// error only if another line follows it, else it is torn. It returns the
+// good lines and the torn line's length.
+func eachLine(path string, fn func(int64, []byte) error) (good, torn int64, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, fmt.Errorf("open journal: %w", err)
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<20)
+	var (
+		line    []byte
+		n       int64
+		pending *CorruptError // a bad line, fatal unless it turns out to be the last
+	)
+	for {
+		line = line[:0]
+		var rerr error
+		for {
+			frag, err := br.ReadSlice('\n')
+			line = append(line, frag...)
+			if err != bufio.ErrBufferFull {
+				rerr = err
+				break
+			}
+		}
+		if len(line) == 0 && rerr == io.EOF {
+			return good, torn, nil
+		}
+		if rerr != nil && rerr != io.EOF {
+			return good, 0, fmt.Errorf("read journal %s: %w", path, rerr)
+		}
+		n++
+		if pending != nil {
+			return good, 0, pending
+		}
+		if rerr == io.EOF { // no newline: torn
+			return good, int64(len(line)), nil
+		}
+		err := fn(n, line[:len(line)-1])
+		var ce *CorruptError
+		if errors.As(err, &ce) && ce.Path == path && ce.Line == n {
+			pending, torn = ce, int64(len(line))
+			continue
+		}
+		if err != nil {
+			return good, 0, err
+		}
+		good++
+	}
 }
 
 // ReadLatest calls fn with the latest record of each key only (see
@@ -182,10 +293,23 @@ func decodeRead(line []byte, rec *Record, want Fields) error {
 	if want&FieldOutputText == 0 {
 		rec.OutputText = ""
 	}
+	if want&FieldInputJSON != 0 {
+		text, err := encodeInput(rec.Input)
+		if err != nil {
+			return err
+		}
+		rec.inputJSON = text
+	}
 	if want&FieldInput == 0 {
 		rec.Input = nil
 	}
-	if want&FieldResponse == 0 {
+	switch {
+	case want&FieldResponse != 0:
+	case want&FieldEmbedding != 0 && rec.Response != nil:
+		if !isEmbeddingList(rec.Response.Body) {
+			rec.Response.Body = nil
+		}
+	default:
 		rec.Response = nil
 	}
 	return nil

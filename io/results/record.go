@@ -43,6 +43,10 @@ type Record struct {
 	RateLimited int `json:"rate_limited,omitempty"`
 	// Time is when the row finished (its record was made), UTC.
 	Time time.Time `json:"time,omitzero"`
+
+	// inputJSON is the input member as NewExportRow writes it, when the
+	// record was read with FieldInputJSON.
+	inputJSON []byte
 }
 
 // Response is the Batch-API-compatible "response" member of a record.

@@ -9,9 +9,14 @@ import (
 
 // Report is what one or more journals say about a job: row states, usage,
 // cost, requests and latency. Build one with NewReport, Add every record
-// that ReadAll gives, then Finish.
+// of the journals in order (as ReadEach gives them), then Finish.
 //
-// Row states count each key once, by its latest record. Everything about
+// Row states count each key once, by its latest record: the Report keeps
+// each key's latest state as Totals does (a hash and 2 bits in a table of
+// 8-byte slots, 10 to 15 bytes a key; 0.25 byte for index keys), and the
+// error code of the keys whose latest record failed, so one pass over the
+// journals is enough. Two keys whose 62-bit hashes collide (probability
+// near n²/2⁶³) would count as one. Everything about
 // requests (usage, cost, requests, retries, 429s, the attempts histogram,
 // latency) counts every record, superseded ones included, because every
 // answered request was sent and paid for: a row that failed as incomplete
@@ -45,6 +50,10 @@ type Report struct {
 
 	table   *prices.Table
 	latency Histogram
+	keys    *Totals           // each key's latest state (its put only)
+	codes   map[uint64]string // error code of the keys whose latest record failed, by hash
+	// interned holds one copy of each error code, shared by codes.
+	interned map[string]string
 }
 
 // ReportRows counts keys by their latest record.
@@ -60,34 +69,50 @@ type ReportRows struct {
 // NewReport returns an empty report that prices usage with table (nil:
 // every model unknown).
 func NewReport(table *prices.Table) *Report {
-	return &Report{table: table, Attempts: make(map[int]int64),
-		Rows:  ReportRows{ByError: make(map[string]int64)},
-		Usage: UsageSum{PerModel: make(map[string]api.Usage)}}
+	return &Report{table: table, Attempts: make(map[int]int64), keys: NewTotals(), codes: make(map[uint64]string),
+		interned: make(map[string]string),
+		Rows:     ReportRows{ByError: make(map[string]int64)},
+		Usage:    UsageSum{PerModel: make(map[string]api.Usage)}}
 }
 
-// Add accounts for one record; latest tells whether it is its key's latest.
-func (r *Report) Add(rec *Record, latest bool) {
+// Add accounts for one record. Records must come in journal order (file
+// by file, line by line), so that each key's last one is its latest.
+func (r *Report) Add(rec *Record) {
 	r.Records++
-	if latest {
+	st := StatusOf(rec.Error)
+	old := r.keys.put(rec.CustomID, st, 0)
+	if old == Pending {
 		r.Rows.Keys++
-		switch StatusOf(rec.Error) {
-		case OK:
-			r.Rows.OK++
-		case Failed:
-			r.Rows.Failed++
-		case Retryable:
-			r.Rows.Retryable++
+	} else {
+		r.Superseded++
+	}
+	if old != Pending {
+		r.count(old, -1)
+	}
+	if failed := old == Failed || old == Retryable; failed || st != OK {
+		h := r.keys.hash(rec.CustomID)
+		if failed {
+			code := r.codes[h]
+			if r.Rows.ByError[code]--; r.Rows.ByError[code] == 0 {
+				delete(r.Rows.ByError, code)
+			}
+			delete(r.codes, h)
 		}
-		if rec.Error != nil {
+		if st != OK {
 			code := rec.Error.Code
 			if code == "" {
 				code = "(no code)"
 			}
+			if c, ok := r.interned[code]; ok {
+				code = c
+			} else {
+				r.interned[code] = code
+			}
 			r.Rows.ByError[code]++
+			r.codes[h] = code
 		}
-	} else {
-		r.Superseded++
 	}
+	r.count(st, 1)
 	u := r.Usage.PerModel[rec.Model]
 	u.Add(rec.Usage)
 	r.Usage.PerModel[rec.Model] = u
@@ -107,6 +132,18 @@ func (r *Report) Add(rec *Record, latest bool) {
 		if rec.Time.After(r.End) {
 			r.End = rec.Time
 		}
+	}
+}
+
+// count adds d to the keys counted in state st.
+func (r *Report) count(st Status, d int64) {
+	switch st {
+	case OK:
+		r.Rows.OK += d
+	case Failed:
+		r.Rows.Failed += d
+	case Retryable:
+		r.Rows.Retryable += d
 	}
 }
 

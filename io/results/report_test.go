@@ -3,13 +3,16 @@ package results_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/llmbatch/llmbatch/io/api"
 	"github.com/llmbatch/llmbatch/io/prices"
 	"github.com/llmbatch/llmbatch/io/results"
 )
@@ -50,16 +53,16 @@ const (
 func TestReport_DuplicatesAndRetries(t *testing.T) {
 	path := writeFile(t, t.TempDir(), "results.jsonl", dupJournal)
 	rep := results.NewReport(prices.Default())
-	info, err := results.ReadAll([]string{path}, 0, func(rec *results.Record, latest bool) error {
-		rep.Add(rec, latest)
+	info, err := results.ReadEach([]string{path}, 0, func(rec *results.Record) error {
+		rep.Add(rec)
 		return nil
 	})
 	if err != nil {
-		t.Fatalf("ReadAll() error = %v", err)
+		t.Fatalf("ReadEach() error = %v", err)
 	}
 	rep.Finish()
-	if info.Lines != 6 || info.Keys != 4 || len(info.Torn) != 1 {
-		t.Errorf("ReadAll() info = %+v, want 6 lines, 4 keys, 1 torn", info)
+	if info.Lines != 6 || len(info.Torn) != 1 {
+		t.Errorf("ReadEach() info = %+v, want 6 lines, 1 torn", info)
 	}
 	wantRows := results.ReportRows{Keys: 4, OK: 3, Failed: 1, ByError: map[string]int64{"bad_input": 1}}
 	if got := rep.Rows; got.Keys != wantRows.Keys || got.OK != wantRows.OK || got.Failed != wantRows.Failed ||
@@ -160,7 +163,7 @@ func TestPriceUsage_UnknownModel(t *testing.T) {
 {"custom_id":"c","error":{"code":"bad_input"},"attempts":0}
 `)
 	rep := results.NewReport(prices.Default())
-	if _, err := results.ReadAll([]string{path}, 0, func(r *results.Record, l bool) error { rep.Add(r, l); return nil }); err != nil {
+	if _, err := results.ReadEach([]string{path}, 0, func(r *results.Record) error { rep.Add(r); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	rep.Finish()
@@ -174,5 +177,111 @@ func TestPriceUsage_UnknownModel(t *testing.T) {
 	b, _ := json.Marshal(c)
 	if !strings.Contains(string(b), `"my-llama":"unknown"`) || !strings.Contains(string(b), `"total":"unknown"`) {
 		t.Errorf("cost JSON = %s", b)
+	}
+}
+
+// TestReport_OnePassMatchesLatestRecords builds journals in which keys
+// (index keys and string keys) are answered, fail, fail again with another
+// code and are answered again across files, and checks that the one-pass
+// Report counts rows exactly as the latest records (ReadLatest) say.
+func TestReport_OnePassMatchesLatestRecords(t *testing.T) {
+	dir := t.TempDir()
+	codes := []string{"", "rate_limit_exceeded", "server_error", "bad_input", "max_output_tokens"}
+	var paths []string
+	seq := uint64(7)
+	next := func(n int) int { seq = seq*6364136223846793005 + 1442695040888963407; return int(seq>>33) % n }
+	for f := range 3 {
+		var b strings.Builder
+		for range 400 {
+			k := next(150)
+			key := strconv.Itoa(k) // index keys, kept densely
+			if k%3 == 0 {
+				key = "row-" + key // string keys, hashed
+			}
+			rec := results.Record{CustomID: key, Attempts: 1 + next(3), Model: "gpt-5-mini",
+				Usage: api.Usage{InputTokens: int64(next(100)), OutputTokens: int64(next(100))}}
+			switch c := next(len(codes) + 2); {
+			case c < len(codes) && c > 0:
+				rec.Error = &results.Error{Code: codes[c], Retryable: c <= 2}
+			case c == 0:
+				rec.Error = &results.Error{Code: "", Message: "no code"}
+			}
+			line, err := json.Marshal(rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Write(line)
+			b.WriteByte('\n')
+		}
+		paths = append(paths, writeFile(t, dir, fmt.Sprintf("shard%d.jsonl", f), b.String()))
+	}
+	want := results.ReportRows{ByError: map[string]int64{}}
+	var lines int64
+	if _, err := results.ReadAll(paths, 0, func(rec *results.Record, latest bool) error {
+		lines++
+		if !latest {
+			return nil
+		}
+		want.Keys++
+		switch results.StatusOf(rec.Error) {
+		case results.OK:
+			want.OK++
+		case results.Failed:
+			want.Failed++
+		case results.Retryable:
+			want.Retryable++
+		}
+		if rec.Error != nil {
+			code := rec.Error.Code
+			if code == "" {
+				code = "(no code)"
+			}
+			want.ByError[code]++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rep := results.NewReport(nil)
+	if _, err := results.ReadEach(paths, 0, func(rec *results.Record) error { rep.Add(rec); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	rep.Finish()
+	got := rep.Rows
+	if got.Keys != want.Keys || got.OK != want.OK || got.Failed != want.Failed || got.Retryable != want.Retryable ||
+		!maps.Equal(got.ByError, want.ByError) {
+		t.Errorf("Rows = %+v\nwant   %+v", got, want)
+	}
+	if rep.Records != lines || rep.Superseded != lines-want.Keys {
+		t.Errorf("Records, Superseded = %d, %d, want %d, %d", rep.Records, rep.Superseded, lines, lines-want.Keys)
+	}
+	if want.Keys < 100 || want.Failed == 0 || want.Retryable == 0 || len(want.ByError) < 4 {
+		t.Fatalf("the journals do not exercise the report: %+v", want)
+	}
+}
+
+func TestReadEach_Errors(t *testing.T) {
+	dir := t.TempDir()
+	bad := writeFile(t, dir, "bad.jsonl", "{\"custom_id\":\"a\",\"attempts\":1}\nnot json\n{\"custom_id\":\"b\",\"attempts\":1}\n")
+	_, err := results.ReadEach([]string{bad}, 0, func(*results.Record) error { return nil })
+	var ce *results.CorruptError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "bad.jsonl:2:") {
+		t.Errorf("ReadEach(corrupt middle) error = %v, want a CorruptError at bad.jsonl:2", err)
+	}
+	good := writeFile(t, dir, "good.jsonl", "{\"custom_id\":\"a\",\"attempts\":1}\n")
+	torn := writeFile(t, dir, "torn.jsonl", "{\"custom_id\":\"a\",\"attempts\":1}\n{\"custom_id\":\"b\",\"att\n")
+	var n int
+	info, err := results.ReadEach([]string{torn, good}, 0, func(*results.Record) error { n++; return nil })
+	if err != nil || n != 2 || info.Lines != 2 || len(info.Torn) != 1 || !strings.HasSuffix(info.Torn[0], "torn.jsonl: 22 bytes") {
+		t.Errorf("ReadEach(unparsable last line) = %+v, %v after %d records, want 2 lines and torn.jsonl: 22 bytes", info, err, n)
+	}
+	n = 0
+	_, err = results.ReadEach([]string{good, filepath.Join(dir, "missing.jsonl")}, 0, func(*results.Record) error { n++; return nil })
+	if !errors.Is(err, os.ErrNotExist) || n != 0 {
+		t.Errorf("ReadEach(missing) error = %v after %d records, want ErrNotExist before any", err, n)
+	}
+	stop := errors.New("stop")
+	if _, err := results.ReadEach([]string{good}, 0, func(*results.Record) error { return stop }); err != stop {
+		t.Errorf("ReadEach() with a failing fn = %v, want its error", err)
 	}
 }

@@ -185,7 +185,7 @@ func benchJournalMB(b *testing.B, def int64) int64 {
 
 // BenchmarkReadPasses times, over one journal of realistic lines (about
 // 1.5 KB with a Responses body; 64 MB, or LLMBATCH_BENCH_JOURNAL_MB), the
-// resume scan (Scan into Totals), the report pass (ReadAll into a Report)
+// resume scan (Scan into Totals), the report pass (ReadEach into a Report)
 // and the export pass (ReadLatest into Parquet, discarded), side by side.
 // The goal is report and export within 2x of the scan.
 func BenchmarkReadPasses(b *testing.B) {
@@ -220,8 +220,8 @@ func BenchmarkReadPasses(b *testing.B) {
 	})
 	run("report", func() int64 {
 		rep := results.NewReport(table)
-		if _, err := results.ReadAll(paths, 0, func(rec *results.Record, latest bool) error {
-			rep.Add(rec, latest)
+		if _, err := results.ReadEach(paths, 0, func(rec *results.Record) error {
+			rep.Add(rec)
 			return nil
 		}); err != nil {
 			b.Fatal(err)
@@ -235,7 +235,7 @@ func BenchmarkReadPasses(b *testing.B) {
 			b.Fatal(err)
 		}
 		var n int64
-		if _, err := results.ReadLatest(paths, results.AllFields, func(rec *results.Record) error {
+		if _, err := results.ReadLatest(paths, results.ExportFields, func(rec *results.Record) error {
 			row, err := results.NewExportRow(rec, table)
 			if err != nil {
 				return err

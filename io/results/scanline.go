@@ -434,9 +434,9 @@ func (p *lineScanner) extra(key string, rec *Record) (int, error) {
 	switch {
 	case key == "output_text" && p.want&FieldOutputText != 0:
 		return mOutputText, p.str(&rec.OutputText)
-	case key == "input" && p.want&FieldInput != 0:
+	case key == "input" && p.want&(FieldInput|FieldInputJSON) != 0:
 		return mInput, p.input(rec)
-	case key == "response" && p.want&FieldResponse != 0:
+	case key == "response" && p.want&(FieldResponse|FieldEmbedding) != 0:
 		return mResponse, p.response(rec)
 	case p.want&fieldMeta != 0:
 		switch key {
@@ -491,11 +491,12 @@ func (p *lineScanner) time(dst *time.Time) error {
 	return nil
 }
 
-// input reads the input columns, an object or null, with encoding/json
-// on just that value, numbers as json.Number.
+// input reads the input columns, an object or null: with FieldInput
+// with encoding/json on just that value, numbers as json.Number; with
+// FieldInputJSON as its input_json text (see inputJSON).
 func (p *lineScanner) input(rec *Record) error {
 	if p.null() {
-		rec.Input = nil
+		rec.Input, rec.inputJSON = nil, nil
 		return nil
 	}
 	start := p.i
@@ -505,6 +506,16 @@ func (p *lineScanner) input(rec *Record) error {
 	v := p.b[start:p.i]
 	if v[0] != '{' {
 		return errSlowPath
+	}
+	if p.want&FieldInputJSON != 0 {
+		text, ok := inputJSON(v)
+		if !ok {
+			return errSlowPath
+		}
+		rec.inputJSON = text
+		if p.want&FieldInput == 0 {
+			return nil
+		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(v))
 	dec.UseNumber()
@@ -564,7 +575,11 @@ func (p *lineScanner) response(rec *Record) error {
 			if err := p.skip(); err != nil {
 				return err
 			}
-			r.Body = bytes.Clone(p.b[start:p.i])
+			if body := p.b[start:p.i]; p.want&FieldResponse != 0 || isEmbeddingList(body) {
+				r.Body = bytes.Clone(body)
+			} else {
+				r.Body = nil
+			}
 		default:
 			for _, m := range [...]string{"status_code", "request_id", "body"} {
 				if len(key) == len(m) && bytes.EqualFold(key, []byte(m)) {

@@ -3,6 +3,7 @@ package results
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -32,6 +33,13 @@ var scanLineSeeds = []string{
 	`{"custom_id":"s","Output_Text":"x","TIME":"2026-01-02T10:00:05Z","input":"not an object","response":{}}`,
 	`{"custom_id":"t","time":"2026-13-02T10:00:05Z","output_text":"\ud800","response":{"status_code":1.5}}`,
 	"{\"custom_id\":\"u\",\"output_text\":\"bad \xff byte\\n\",\"response\":{\"status_code\":200,\"x\":[\"]\"],\"body\":{\"object\":\"list\"}}}",
+	`{"custom_id":"v","input":{"a":"x<y>&z \u003c \/ \u00e9 \u0001 \u001f \u0008 \b\f\n\r\t\"\\ \u2028 \u2029","b":[1.50,-0,1E400,{"z":null,"a":true}],"c":{}},"response":{"body":{"data":[],"object":"list"}}}`,
+	`{"custom_id":"w","input":{"b":1,"a":2}}`,
+	`{"custom_id":"x","input":{"a":1,"a":2}}`,
+	`{"custom_id":"y","input":{ "a" : [ 1 , 2 ] }}`,
+	"{\"custom_id\":\"z\",\"input\":{\"s\":\"raw \u2028 sep\",\"t\":\"\\ud83d\\ude00\",\"k\\u0041\":1}}",
+	`{"custom_id":"z1","input":{}}`,
+	`{"custom_id":"z2","input":{"a":{"b":{"c":[[[]]]}},"n":01}}`,
 }
 
 // FuzzScanLine checks the fast line decoder against encoding/json: on a
@@ -54,7 +62,7 @@ func FuzzScanLine(f *testing.F) {
 			t.Fatalf("line %q:\nencoding/json: %s\nfast:          %s", line, s, g)
 		}
 		// ReadAll's modes: its fast path against its full decoder.
-		for _, want := range []Fields{0, FieldOutputText, FieldInput | FieldResponse, AllFields} {
+		for _, want := range []Fields{0, FieldOutputText, FieldInput | FieldResponse, AllFields, ExportFields, AllFields | ExportFields} {
 			var slow, fast Record
 			slowErr := decodeRead(line, &slow, want)
 			ls := lineScanner{want: want | fieldMeta}
@@ -89,6 +97,44 @@ func TestScanLine_FastPathTakesJournalLines(t *testing.T) {
 		ls := lineScanner{want: AllFields | fieldMeta}
 		if err := ls.decode([]byte(scanLineSeeds[i]), &rec); err != nil {
 			t.Errorf("seed %d: fast decoder reading every member refused it: %v", i, err)
+		}
+	}
+}
+
+// TestInputJSON_JournalTextIsTakenAsItIs checks that the input columns as
+// a Journal writes them are in canonical form (so export copies them
+// instead of decoding them), and that other forms give the text
+// encoding/json gives.
+func TestInputJSON_JournalTextIsTakenAsItIs(t *testing.T) {
+	in := map[string]any{"text": "He said \"hi\" <b>\n\ttab \x01 é 😀 \u2028", "n": json.Number("12345678901234567890"),
+		"f": json.Number("1.50"), "list": []any{json.Number("1"), nil, true, map[string]any{"z": "", "a": false}}, "empty": map[string]any{}}
+	journal, err := encodeInput(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if end, ok := canonicalValue(journal, 0, 0); !ok || end != len(journal) {
+		t.Errorf("canonicalValue(%s) = %d, %v; want the whole text canonical", journal, end, ok)
+	}
+	for _, v := range []string{string(journal), `{"b":1,"a":2}`, `{ "a" : 1 }`, `{"a":"\u003c\/"}`, `{"a":"\u00e9"}`,
+		`{"a":"\u0008"}`, `{"a":"\ud83d\ude00"}`, `{"a":"` + "\u2028" + `"}`, `{"k\u0041":1}`, `{"a":1E400,"b":-0.0e-1}`} {
+		dec := json.NewDecoder(strings.NewReader(v))
+		dec.UseNumber()
+		var m map[string]any
+		if err := dec.Decode(&m); err != nil {
+			t.Fatal(err)
+		}
+		want, _ := encodeInput(m)
+		got, ok := inputJSON([]byte(v))
+		if !ok || string(got) != string(want) {
+			t.Errorf("inputJSON(%s) = %s, %v; want %s", v, got, ok, want)
+		}
+	}
+	if got, ok := inputJSON([]byte(`{}`)); !ok || got != nil {
+		t.Errorf("inputJSON({}) = %q, %v; want nil, true", got, ok)
+	}
+	for _, v := range []string{`[]`, `{"a":}`, `{"a":1,}`, `{"a":01}`, `{"a":"\x"}`, `{"a" 1}`} {
+		if got, ok := inputJSON([]byte(v)); ok {
+			t.Errorf("inputJSON(%s) = %s, true; want not ok", v, got)
 		}
 	}
 }
