@@ -107,7 +107,10 @@ func TestRun_SameClientErrorAtTheStartStopsTheJob(t *testing.T) {
 					t.Errorf("error %q lacks %q", err, w)
 				}
 			}
-			if sent := requests.Load() - before; sent > 5+int64(cfg.Concurrency) {
+			// The 5 answers, the requests in flight when the 5th came
+			// back, and those workers started before the stop reached
+			// them (a loaded machine widens that window).
+			if sent := requests.Load() - before; sent > 5+2*int64(cfg.Concurrency) {
 				t.Errorf("sent %d requests, want the job stopped after about 5", sent)
 			}
 			if recs := readJournal(t, cfg.Output); len(recs) != 0 {
