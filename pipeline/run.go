@@ -639,6 +639,9 @@ func fatalReason(e *httpapi.Error) string {
 // a timer and rewrites the summary every SummaryInterval. After a write
 // error it stops the job and discards what still arrives (those rows stay
 // pending).
+// maxBatch bounds the records the writer writes with one write.
+const maxBatch = 256
+
 func (r *runner) write(out <-chan *results.Record, cancelReq context.CancelFunc) error {
 	tick := time.NewTicker(min(r.cfg.SummaryInterval, results.DefaultSyncInterval))
 	defer tick.Stop()
@@ -649,36 +652,74 @@ func (r *runner) write(out <-chan *results.Record, cancelReq context.CancelFunc)
 		r.stop(&StopError{Reason: "cannot write the journal", Err: err})
 		cancelReq()
 	}
+	type entry struct{ made, written *results.Record }
+	batch := make([]entry, 0, maxBatch)
 	for {
 		select {
 		case rec, ok := <-out:
 			if !ok {
 				return werr
 			}
+			// Take what else is queued, and write it all with one
+			// write: whole lines, so a crash can tear the last one at
+			// most, as with one write a line.
+			batch = append(batch[:0], entry{made: rec})
+		more:
+			for len(batch) < maxBatch {
+				select {
+				case rec, ok := <-out:
+					if !ok {
+						break more // the next receive sees the close
+					}
+					batch = append(batch, entry{made: rec})
+				default:
+					break more
+				}
+			}
 			if werr != nil {
-				r.ledger.dropped(rec)
+				for _, e := range batch {
+					r.ledger.dropped(e.made)
+				}
 				continue
 			}
-			if r.needJob {
-				rec.Job = r.job
+			var err error
+			for i := range batch {
+				rec := batch[i].made
+				if r.needJob {
+					rec.Job = r.job
+					r.needJob = false
+				}
+				err = r.journal.Add(rec)
+				if errors.Is(err, results.ErrEncode) {
+					// One record's values, not the journal: keep what was
+					// paid for and record the row as failed.
+					rec = &results.Record{CustomID: rec.CustomID, Index: rec.Index, Job: rec.Job, Usage: rec.Usage, Model: rec.Model,
+						Attempts: rec.Attempts, LatencyMS: rec.LatencyMS, RequestSHA256: rec.RequestSHA256, RateLimited: rec.RateLimited,
+						Time: rec.Time, Error: &results.Error{Code: "encode_error", Message: err.Error()}}
+					err = r.journal.Add(rec)
+				}
+				if err != nil {
+					break
+				}
+				batch[i].written = rec
 			}
-			made := rec
-			err := r.journal.Append(rec)
-			if errors.Is(err, results.ErrEncode) {
-				// One record's values, not the journal: keep what was
-				// paid for and record the row as failed.
-				rec = &results.Record{CustomID: rec.CustomID, Index: rec.Index, Job: rec.Job, Usage: rec.Usage, Model: rec.Model,
-					Attempts: rec.Attempts, LatencyMS: rec.LatencyMS, RequestSHA256: rec.RequestSHA256, RateLimited: rec.RateLimited,
-					Time: rec.Time, Error: &results.Error{Code: "encode_error", Message: err.Error()}}
-				err = r.journal.Append(rec)
+			if err == nil {
+				// Even when the write fails part way, the lines before
+				// the failure are in the journal, whole.
+				var whole int
+				whole, err = r.journal.Flush()
+				for _, e := range batch[:whole] {
+					r.ledger.journalled(e.made, e.written)
+				}
+				batch = batch[whole:]
 			}
 			if err != nil {
-				r.ledger.dropped(made)
+				for _, e := range batch {
+					r.ledger.dropped(e.made)
+				}
 				fail(err)
 				continue
 			}
-			r.needJob = false
-			r.ledger.journalled(made, rec)
 		case <-tick.C:
 			if werr != nil {
 				continue

@@ -187,6 +187,8 @@ type Journal struct {
 
 	f        *os.File
 	lock     *os.File // held from Resume to Close; nil for OpenJournal
+	pend     []byte   // lines added, not yet written (Flush)
+	ends     []int    // where each line of pend ends
 	path     string
 	buf      bytes.Buffer
 	enc      *json.Encoder
@@ -230,12 +232,21 @@ func OpenJournal(path string, size int64) (*Journal, error) {
 	return j, nil
 }
 
-// Append writes rec as one line with a single write, and fsyncs if the
-// last sync is older than SyncInterval. After a write error every later
-// call returns that error. The line is valid UTF-8: invalid bytes of a
-// response body are replaced by U+FFFD, one for each byte, as
-// encoding/json does in strings. Redact is applied to the whole line.
+// Append writes rec as one line with a single write (Add, then Flush).
 func (j *Journal) Append(rec *Record) error {
+	if err := j.Add(rec); err != nil {
+		return err
+	}
+	_, err := j.Flush()
+	return err
+}
+
+// Add encodes rec as one line and holds it until Flush; nothing is written
+// yet. A record that cannot be encoded is an ErrEncode and adds nothing.
+// The line is valid UTF-8: invalid bytes of a response body are replaced
+// by U+FFFD, one for each byte, as encoding/json does in strings. Redact
+// is applied to the whole line.
+func (j *Journal) Add(rec *Record) error {
 	if j.err != nil {
 		return j.err
 	}
@@ -250,21 +261,53 @@ func (j *Journal) Append(rec *Record) error {
 	if err != nil {
 		return fmt.Errorf("%w %q: %w", ErrEncode, rec.CustomID, err)
 	}
-	if _, err := j.f.Write(j.Redact.JSON(line)); err != nil {
-		j.err = fmt.Errorf("write journal %s: %w", j.path, osErr(err))
-		return j.err
+	j.pend = append(j.pend, j.Redact.JSON(line)...)
+	j.ends = append(j.ends, len(j.pend))
+	return nil
+}
+
+// Flush writes the lines Add holds with one write and returns how many
+// were written whole. A crash during the write can tear the last line at
+// most, which a resume cuts; a write that fails part way (a full disk)
+// has written the lines before the failure whole. It fsyncs if the last
+// sync is older than SyncInterval. After a write error every later call
+// returns that error, and the lines not written are dropped.
+func (j *Journal) Flush() (int, error) {
+	if j.err != nil {
+		return 0, j.err
 	}
-	j.n++
-	j.dirty = true
+	whole := len(j.ends)
+	if len(j.pend) > 0 {
+		n, err := j.f.Write(j.pend)
+		if err != nil {
+			whole = 0
+			for whole < len(j.ends) && j.ends[whole] <= n {
+				whole++
+			}
+		}
+		j.n += int64(whole)
+		j.dirty = j.dirty || n > 0
+		if cap(j.pend) > maxPend {
+			j.pend = nil // do not keep a huge batch's buffer
+		}
+		j.pend, j.ends = j.pend[:0], j.ends[:0]
+		if err != nil {
+			j.err = fmt.Errorf("write journal %s: %w", j.path, osErr(err))
+			return whole, j.err
+		}
+	}
 	iv := j.SyncInterval
 	if iv <= 0 {
 		iv = DefaultSyncInterval
 	}
 	if j.SyncInterval >= 0 && time.Since(j.lastSync) >= iv {
-		return j.sync()
+		return whole, j.sync()
 	}
-	return nil
+	return whole, nil
 }
+
+// maxPend is the largest batch buffer a Journal keeps between Flushes.
+const maxPend = 4 << 20
 
 // encode returns rec's line, with its newline, in j's buffers.
 //
