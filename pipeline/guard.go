@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
+	"github.com/llmbatch/llmbatch/io/httpapi"
 	"github.com/llmbatch/llmbatch/io/results"
 )
 
@@ -22,14 +24,26 @@ const misconfigRows = 5
 // not journalled, so that a fixed re-run sends them. Any other outcome
 // first (a 2xx, another error) disarms it, and the held records are
 // journalled as they would have been. It is safe for concurrent use.
+//
+// A base URL that is well formed but where nothing listens (a wrong port,
+// a server not started) is the same mistake without an answer: rows that
+// ran out of attempts with every connection refused (or the host not
+// found) count like a 4xx as long as nothing has answered this run
+// (noteAnswer). Once anything answered, such rows are a transient outage
+// and are journalled to retry, as before.
 type answerGuard struct {
-	mu      sync.Mutex
-	state   int // guardWatching, guardDisarmed or guardTripped
-	sig     string
-	held    []*results.Record
-	baseURL string
-	path    string // the API's path, for the hint
+	mu       sync.Mutex
+	state    int // guardWatching, guardDisarmed or guardTripped
+	sig      string
+	held     []*results.Record
+	baseURL  string
+	path     string      // the API's path, for the hint
+	answered atomic.Bool // an HTTP answer arrived this run
 }
+
+// noteAnswer records that the endpoint answered an attempt (any status):
+// from now on, refused connections are an outage, not a wrong base URL.
+func (g *answerGuard) noteAnswer() { g.answered.Store(true) }
 
 const (
 	guardWatching = iota
@@ -44,6 +58,9 @@ func (g *answerGuard) observe(rec *results.Record) ([]*results.Record, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	sig, ok := clientErrorSig(rec)
+	if !ok && !g.answered.Load() {
+		sig, ok = unreachableSig(rec)
+	}
 	switch g.state {
 	case guardDisarmed:
 		return []*results.Record{rec}, nil
@@ -93,8 +110,31 @@ func clientErrorSig(rec *results.Record) (string, bool) {
 	return fmt.Sprintf("%d %s", e.StatusCode, e.Code), true
 }
 
+// unreachableSig returns a signature for a record that ran out of
+// attempts without reaching the endpoint: every connection refused, or
+// the host not found.
+func unreachableSig(rec *results.Record) (string, bool) {
+	e := rec.Error
+	if e == nil || e.StatusCode != 0 || e.Code != httpapi.CodeConnection {
+		return "", false
+	}
+	msg := strings.ToLower(e.Message)
+	switch {
+	case strings.Contains(msg, "refused"): // "connect: connection refused"; Windows: "actively refused it"
+		return "unreachable refused", true
+	case strings.Contains(msg, "no such host"):
+		return "unreachable no such host", true
+	}
+	return "", false
+}
+
 func (g *answerGuard) stopError(rec *results.Record) error {
 	e := rec.Error
+	if e.StatusCode == 0 {
+		return &StopError{Reason: fmt.Sprintf("nothing answered at %s: the first %d rows all ran out of attempts (%d each) with %q; those rows were not journalled: "+
+			"check the base URL (--base-url or OPENAI_BASE_URL: host and port) and that the server is running, then re-run the same command to resume",
+			g.baseURL, misconfigRows, rec.Attempts, e.Message)}
+	}
 	what := fmt.Sprintf("%d", e.StatusCode)
 	if e.Code != "" && e.Code != what {
 		what += " " + e.Code

@@ -582,6 +582,9 @@ func (r *runner) send(stopCtx, reqCtx context.Context, req *request) (rec *resul
 		r.pace.end(t, a, err)
 		ans = a
 		var e *httpapi.Error
+		if a != nil || (errors.As(err, &e) && e.StatusCode > 0) {
+			r.answerGuard.noteAnswer()
+		}
 		if errors.As(err, &e) {
 			if e.StatusCode == 429 {
 				r.limited.Add(1)
