@@ -439,3 +439,30 @@ func TestCorruptMiddle_RefusedWithLineNumber(t *testing.T) {
 		t.Errorf("a refused run changed the corrupt journal")
 	}
 }
+
+// TestSIGHUP_DrainsLikeAnInterrupt: a job whose terminal closes (SIGHUP)
+// stops sending, journals the answers in flight and writes its summary,
+// exit 130, instead of dying mid-run.
+func TestSIGHUP_DrainsLikeAnInterrupt(t *testing.T) {
+	skipShort(t)
+	const n = 300
+	dir := t.TempDir()
+	input := writeRows(t, dir, n)
+	journal := filepath.Join(dir, "results.jsonl")
+	sim := startSimProc(t, "--latency", "50ms", "--latency-jitter", "50ms")
+	cmd, stderr, status := startJob(t, jobArgs(input, journal, sim.base, "--concurrency", "8")...)
+	if !waitFor(20*time.Second, func() bool { return len(readJournalFile(t, journal).lines) >= 20 }) {
+		t.Fatalf("no rows journalled; stderr:\n%s", stderr)
+	}
+	cmd.Process.Signal(syscall.SIGHUP)
+	if got := waitStatus(t, status, 30*time.Second, stderr); got != exitInterrupted {
+		t.Fatalf("exit status = %d, want %d; stderr:\n%s", got, exitInterrupted, stderr)
+	}
+	lines := readJournalFile(t, journal).lines
+	if st := sim.stats(t); st.Completed != len(lines) {
+		t.Errorf("sim completed %d answers, the journal holds %d: the answers in flight were not drained", st.Completed, len(lines))
+	}
+	if sum := readSummaryFile(t, journal); sum.Rows.OK != int64(len(lines)) || !strings.Contains(sum.Run.Stopped, "interrupted") {
+		t.Errorf("summary: %d ok, stopped %q; want %d and interrupted", sum.Rows.OK, sum.Run.Stopped, len(lines))
+	}
+}

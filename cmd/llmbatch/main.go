@@ -37,7 +37,9 @@ const (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGHUP too: a job whose terminal closes drains and writes its
+	// summary like an interrupted one.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		<-ctx.Done()
 		stop() // a second signal kills the process at once
@@ -58,7 +60,8 @@ type environ struct {
 	isTTY func() bool
 }
 
-const usage = `llmbatch runs bulk prompts through an OpenAI-compatible /v1/responses endpoint.
+const usage = `llmbatch runs bulk prompts through an OpenAI-compatible endpoint:
+/v1/responses (default), /v1/chat/completions or /v1/embeddings (--endpoint).
 
 Usage:
   llmbatch run      [flags] INPUT     run or resume a job (INPUT: .jsonl, .ndjson, .csv, .tsv, .parquet, or - for JSONL on stdin)

@@ -207,10 +207,10 @@ func printDone(env environ, o *runOptions, s *results.Summary) {
 	printCost(env, s.Cost)
 	fmt.Fprintf(env.stderr, "journal: %s  summary: %s\n", o.Output, results.SummaryPath(o.Output))
 	if s.Rows.Retryable > 0 {
-		fmt.Fprintf(env.stderr, "%d rows ran out of attempts on transient errors: re-run the same command to send them again\n", s.Rows.Retryable)
+		fmt.Fprintf(env.stderr, "%s ran out of attempts on transient errors: re-run the same command to send them again\n", rowsN(s.Rows.Retryable))
 	}
 	if s.Rows.Failed > 0 {
-		fmt.Fprintf(env.stderr, "%d rows failed for good: see their \"error\" in the journal; --retry-failed sends them again\n", s.Rows.Failed)
+		fmt.Fprintf(env.stderr, "%s failed for good: see their \"error\" in the journal; --retry-failed sends them again\n", rowsN(s.Rows.Failed))
 	}
 }
 
@@ -230,4 +230,12 @@ func or(s, def string) string {
 		return s
 	}
 	return def
+}
+
+// rowsN is "1 row" or "N rows".
+func rowsN(n int64) string {
+	if n == 1 {
+		return "1 row"
+	}
+	return fmt.Sprintf("%d rows", n)
 }
