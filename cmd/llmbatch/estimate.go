@@ -77,13 +77,19 @@ func estimate(ctx context.Context, args []string, env environ) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(est)
 	}
-	switch est.AssumedFrom {
-	case "":
-		fmt.Fprintf(env.stdout, "output: max_output_tokens per row (low 0)\n")
-	case "--assume-output":
-		fmt.Fprintf(env.stdout, "output: %d tokens per row assumed (--assume-output), capped at max_output_tokens\n", est.Assumption)
+	capField := "max_output_tokens"
+	if cfg.API != nil {
+		capField = cfg.API.OutputCap()
+	}
+	switch {
+	case capField == "":
+		fmt.Fprintf(env.stdout, "output: none (%s answers have no output tokens)\n", cfg.API.Name())
+	case est.AssumedFrom == "":
+		fmt.Fprintf(env.stdout, "output: %s per row (low 0)\n", capField)
+	case est.AssumedFrom == "--assume-output":
+		fmt.Fprintf(env.stdout, "output: %d tokens per row assumed (--assume-output), capped at %s\n", est.Assumption, capField)
 	default:
-		fmt.Fprintf(env.stdout, "output: %d tokens per row assumed (average of %s), capped at max_output_tokens\n", est.Assumption, est.AssumedFrom)
+		fmt.Fprintf(env.stdout, "output: %d tokens per row assumed (average of %s), capped at %s\n", est.Assumption, est.AssumedFrom, capField)
 	}
 	fmt.Fprintf(env.stdout, "prices: list prices as of %s, standard tier, input uncached\n\n", est.AsOf)
 	tw := tabwriter.NewWriter(env.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
