@@ -1,7 +1,6 @@
 package results
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -63,68 +62,32 @@ type ScanInfo struct {
 // between calls.
 func Scan(path string, fn func(*Record)) (ScanInfo, error) {
 	var info ScanInfo
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return info, nil
 	}
-	if err != nil {
-		return info, fmt.Errorf("open journal: %w", err)
-	}
-	defer f.Close()
-	br := bufio.NewReaderSize(f, 1<<20)
 	var (
-		line    []byte
-		lineNo  int64
-		pending *CorruptError // a bad line, fatal unless it turns out to be the last
-		rec     Record
-		ls      lineScanner
+		rec Record
+		ls  lineScanner
 	)
-	for {
-		line = line[:0]
-		var rerr error
-		for {
-			frag, err := br.ReadSlice('\n')
-			line = append(line, frag...)
-			if err != bufio.ErrBufferFull {
-				rerr = err
-				break
-			}
-		}
-		if len(line) == 0 && rerr == io.EOF {
-			break
-		}
-		if rerr != nil && rerr != io.EOF {
-			return info, fmt.Errorf("read journal %s: %w", path, rerr)
-		}
-		lineNo++
-		if pending != nil {
-			return info, pending
-		}
-		if rerr == io.EOF { // no newline: torn
-			info.TornBytes = int64(len(line))
-			break
-		}
+	good, torn, err := eachLine(path, func(n int64, line []byte) error {
 		rec = Record{}
-		err := ls.decode(line, &rec)
-		if err != nil {
+		if ls.decode(line, &rec) != nil {
 			rec = Record{}
-			err = decodeScan(line, &rec)
-		}
-		if err != nil {
-			pending = &CorruptError{Path: path, Line: lineNo, Err: err}
-			info.TornBytes = int64(len(line))
-			continue
+			if err := decodeScan(line, &rec); err != nil {
+				return &CorruptError{Path: path, Line: n, Err: err}
+			}
 		}
 		if rec.Job != nil {
 			info.Job = rec.Job
 		}
-		info.Lines++
-		info.Size += int64(len(line))
+		info.Size += int64(len(line)) + 1 // and its newline
 		if fn != nil {
 			fn(&rec)
 		}
-	}
-	return info, nil
+		return nil
+	})
+	info.Lines, info.TornBytes = good, torn
+	return info, err
 }
 
 // decodeScan decodes the part of a line that Scan needs with encoding/json;
