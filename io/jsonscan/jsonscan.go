@@ -140,16 +140,20 @@ func skipSpace(b []byte, i int) int {
 // stringEnd returns the index just after the string that starts at b[i].
 func stringEnd(b []byte, i int) int {
 	for j := i + 1; j < len(b); {
-		k := bytes.IndexAny(b[j:], `"\`)
+		k := bytes.IndexByte(b[j:], '"')
 		if k < 0 {
 			return len(b)
 		}
 		j += k
-		if b[j] == '\\' {
-			j += 2
-			continue
+		// The quote is escaped when an odd number of backslashes precede it.
+		n := 0
+		for p := j - 1; p > i && b[p] == '\\'; p-- {
+			n++
 		}
-		return j + 1
+		if n%2 == 0 {
+			return j + 1
+		}
+		j++
 	}
 	return len(b)
 }
