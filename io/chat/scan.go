@@ -110,10 +110,22 @@ func scanChoice(b []byte) (ch choice, ok bool) {
 	return ch, ok
 }
 
-// scanString reads a string or null (as "").
+// scanString reads a string or null (as ""); the values every answer
+// repeats are not allocated.
 func scanString(v []byte) (string, bool) {
-	if jsonscan.IsNull(v) {
+	switch string(v) {
+	case "null":
 		return "", true
+	case `"chat.completion"`:
+		return "chat.completion", true
+	case `"stop"`:
+		return "stop", true
+	case `"length"`:
+		return "length", true
+	case `"tool_calls"`:
+		return "tool_calls", true
+	case `"content_filter"`:
+		return "content_filter", true
 	}
 	return jsonscan.String(v)
 }

@@ -244,10 +244,26 @@ func scanItem(b []byte) (it wireItem, ok bool) {
 	return it, ok
 }
 
-// scanString reads a string or null (as "").
+// scanString reads a string or null (as ""); the values every answer
+// repeats are not allocated.
 func scanString(v []byte) (string, bool) {
-	if jsonscan.IsNull(v) {
+	switch string(v) {
+	case "null":
 		return "", true
+	case `"response"`:
+		return "response", true
+	case `"completed"`:
+		return "completed", true
+	case `"incomplete"`:
+		return "incomplete", true
+	case `"failed"`:
+		return "failed", true
+	case `"message"`:
+		return "message", true
+	case `"output_text"`:
+		return "output_text", true
+	case `"reasoning"`:
+		return "reasoning", true
 	}
 	return jsonscan.String(v)
 }
