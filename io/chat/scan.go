@@ -1,8 +1,6 @@
 package chat
 
 import (
-	"encoding/json"
-
 	"github.com/llmbatch/llmbatch/io/api"
 	"github.com/llmbatch/llmbatch/io/jsonscan"
 )
@@ -11,7 +9,7 @@ import (
 // reflection, for the shapes answers have; ok is false for anything else
 // (invalid JSON among it), which json.Unmarshal then decodes.
 func scan(body []byte) (a answer, ok bool) {
-	if !json.Valid(body) {
+	if !jsonscan.Valid(body) {
 		return a, false
 	}
 	var seen uint8

@@ -109,7 +109,7 @@ var wireKeys = []string{"object", "status", "model", "output", "usage", "error",
 // reflection, for the shapes answers have; ok is false for anything else
 // (invalid JSON among it), which json.Unmarshal then decodes.
 func scan(body []byte) (w wire, ok bool) {
-	if !json.Valid(body) {
+	if !jsonscan.Valid(body) {
 		return w, false
 	}
 	var seen uint8

@@ -13,7 +13,7 @@ import (
 // anything it does not read itself (invalid JSON, a value that is not an
 // object, an escaped key), which DecodeObject then decodes (and reports).
 func scanObject(b []byte) (map[string]any, bool) {
-	if !json.Valid(b) {
+	if !jsonscan.Valid(b) {
 		return nil, false
 	}
 	// Valid JSON has only JSON white space around the value.
