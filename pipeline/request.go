@@ -91,6 +91,7 @@ type builder struct {
 	base         map[string]any // cfg.Body decoded
 	api          api.API        // the job's API; nil until the first row when chosen by a Batch line
 	buf          bytes.Buffer
+	out          []byte // the last body appendBody wrote
 	sb           strings.Builder
 }
 
@@ -231,13 +232,18 @@ func (b *builder) build(row *rows.Row) (*request, error) {
 	if len(b.cfg.KeepColumns) > 0 {
 		req.keep = b.kept(row)
 	}
-	b.buf.Reset()
-	enc := json.NewEncoder(&b.buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(body); err != nil {
-		return nil, fmt.Errorf("encode request: %v", err)
+	if out, ok := appendBody(b.out[:0], body); ok {
+		b.out = out
+		req.body = bytes.Clone(out)
+	} else {
+		b.buf.Reset()
+		enc := json.NewEncoder(&b.buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(body); err != nil {
+			return nil, fmt.Errorf("encode request: %v", err)
+		}
+		req.body = bytes.Clone(bytes.TrimSuffix(b.buf.Bytes(), []byte("\n")))
 	}
-	req.body = bytes.Clone(bytes.TrimSuffix(b.buf.Bytes(), []byte("\n")))
 	sum := sha256.Sum256(req.body)
 	req.sha = hex.EncodeToString(sum[:])
 	return req, nil

@@ -74,13 +74,7 @@ func (p *Policy) Do(ctx context.Context, op func(attempt int) error) (attempts i
 	if max <= 0 {
 		max = DefaultMaxAttempts
 	}
-	b := backoff.NewExponentialBackOff(
-		backoff.WithInitialInterval(or(p.Initial, DefaultInitial)),
-		backoff.WithMaxInterval(or(p.Max, DefaultMax)),
-		backoff.WithMultiplier(2),
-		backoff.WithRandomizationFactor(0),
-		backoff.WithMaxElapsedTime(0),
-	)
+	var b *backoff.ExponentialBackOff // made at the first retry: most operations need none
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return attempt - 1, err
@@ -101,6 +95,15 @@ func (p *Policy) Do(ctx context.Context, op func(attempt int) error) (attempts i
 		hint := h.RetryHint()
 		if !hint.Retry || attempt >= max {
 			return attempt, err
+		}
+		if b == nil {
+			b = backoff.NewExponentialBackOff(
+				backoff.WithInitialInterval(or(p.Initial, DefaultInitial)),
+				backoff.WithMaxInterval(or(p.Max, DefaultMax)),
+				backoff.WithMultiplier(2),
+				backoff.WithRandomizationFactor(0),
+				backoff.WithMaxElapsedTime(0),
+			)
 		}
 		wait := p.wait(b.NextBackOff(), hint.After)
 		if hint.PauseAll && p.Gate != nil {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+
+	"github.com/llmbatch/llmbatch/io/jsonscan"
 )
 
 // Usage is a normalised token count. Cached tokens are a subset of input
@@ -129,4 +131,89 @@ func deref(p *count) int64 {
 		return 0
 	}
 	return int64(*p)
+}
+
+// ScanUsage reads a usage value (an object or null) as encoding/json
+// would decode it into a *WireUsage, without reflection; ok is false when
+// val holds anything the fast path does not read itself (then decode it
+// with encoding/json). val must be valid JSON.
+func ScanUsage(val []byte) (w *WireUsage, ok bool) {
+	if jsonscan.IsNull(val) {
+		return nil, true
+	}
+	w = new(WireUsage)
+	var seen uint16
+	ok = jsonscan.Object(val, func(key, v []byte) bool {
+		var bit uint16
+		var field **count
+		var plain *count
+		var details *count // the one field of a details object
+		var detailKey string
+		switch string(key) {
+		case "input_tokens":
+			bit, field = 1<<0, &w.InputTokens
+		case "output_tokens":
+			bit, field = 1<<1, &w.OutputTokens
+		case "prompt_tokens":
+			bit, field = 1<<2, &w.PromptTokens
+		case "completion_tokens":
+			bit, field = 1<<3, &w.CompletionTokens
+		case "total_tokens":
+			bit, field = 1<<4, &w.TotalTokens
+		case "prompt_cache_hit_tokens":
+			bit, plain = 1<<5, &w.PromptCacheHitTokens
+		case "input_tokens_details":
+			bit, details, detailKey = 1<<6, &w.InputTokensDetails.CachedTokens, "cached_tokens"
+		case "output_tokens_details":
+			bit, details, detailKey = 1<<7, &w.OutputTokensDetails.ReasoningTokens, "reasoning_tokens"
+		case "prompt_tokens_details":
+			bit, details, detailKey = 1<<8, &w.PromptTokensDetails.CachedTokens, "cached_tokens"
+		case "completion_tokens_details":
+			bit, details, detailKey = 1<<9, &w.CompletionTokensDetails.ReasoningTokens, "reasoning_tokens"
+		default:
+			return !jsonscan.Folds(key, usageKeys...)
+		}
+		if seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		switch {
+		case field != nil:
+			if jsonscan.IsNull(v) {
+				return true
+			}
+			c := new(count)
+			*field = c
+			return scanCount(v, c)
+		case plain != nil:
+			return scanCount(v, plain)
+		}
+		if jsonscan.IsNull(v) {
+			return true
+		}
+		var once bool
+		return jsonscan.Object(v, func(k, dv []byte) bool {
+			if string(k) != detailKey {
+				return !jsonscan.Folds(k, detailKey)
+			}
+			if once {
+				return false
+			}
+			once = true
+			return scanCount(dv, details)
+		})
+	})
+	return w, ok
+}
+
+// usageKeys are WireUsage's JSON names.
+var usageKeys = []string{"input_tokens", "output_tokens", "prompt_tokens", "completion_tokens", "total_tokens",
+	"prompt_cache_hit_tokens", "input_tokens_details", "output_tokens_details", "prompt_tokens_details", "completion_tokens_details"}
+
+// scanCount reads a number (or null) into c.
+func scanCount(v []byte, c *count) bool {
+	if len(v) == 0 || !(v[0] == '-' || v[0] >= '0' && v[0] <= '9' || jsonscan.IsNull(v)) {
+		return false
+	}
+	return c.UnmarshalJSON(v) == nil
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 
 	"github.com/llmbatch/llmbatch/io/api"
+	"github.com/llmbatch/llmbatch/io/jsonscan"
 	"github.com/llmbatch/llmbatch/io/tokens"
 )
 
@@ -78,20 +79,27 @@ type answer struct {
 	Object  string         `json:"object"`
 	Model   string         `json:"model"`
 	Usage   *api.WireUsage `json:"usage"`
-	Choices []struct {
-		FinishReason string `json:"finish_reason"`
-		Message      *struct {
-			Content json.RawMessage `json:"content"`
-			Refusal *string         `json:"refusal"`
-		} `json:"message"`
-	} `json:"choices"`
+	Choices []choice       `json:"choices"`
+}
+
+type choice struct {
+	FinishReason string   `json:"finish_reason"`
+	Message      *message `json:"message"`
+}
+
+type message struct {
+	Content json.RawMessage `json:"content"`
+	Refusal *string         `json:"refusal"`
 }
 
 // Decode implements api.API.
 func (API) Decode(body []byte) (api.Result, error) {
-	var a answer
-	if err := json.Unmarshal(body, &a); err != nil {
-		return api.Partial(body), err
+	a, ok := scan(body)
+	if !ok {
+		a = answer{}
+		if err := json.Unmarshal(body, &a); err != nil {
+			return api.Partial(body), err
+		}
 	}
 	r := api.Result{Model: a.Model, Status: "completed", Usage: a.Usage.Usage()}
 	if len(a.Choices) == 0 || a.Choices[0].Message == nil {
@@ -113,6 +121,9 @@ func (API) Decode(body []byte) (api.Result, error) {
 // content reads a message's content: a string, null, or an array of text
 // parts (joined).
 func content(raw json.RawMessage) string {
+	if s, ok := jsonscan.String(raw); ok {
+		return s
+	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
 		return s

@@ -83,6 +83,9 @@ type Client struct {
 	hc     *http.Client     // HTTPClient with redirects checked (CheckRedirect)
 	red    *secret.Redactor // APIKey's, for error texts built from answers
 	header http.Header      // every request's headers: Header, then ours
+	// targets holds, per path, a request whose URL and Host every
+	// request to that path copies: the URL is parsed once.
+	targets sync.Map
 }
 
 // Answer is what the endpoint said to one request.
@@ -224,7 +227,7 @@ func (c *Client) Send(ctx context.Context, path string, body []byte, dec Decoder
 
 func (c *Client) send(ctx context.Context, path string, body []byte, dec Decoder) (*Answer, error) {
 	hc := c.httpClient()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.BaseURL, "/")+path, bytes.NewReader(body))
+	req, err := c.newRequest(ctx, path, body)
 	if err != nil {
 		return nil, &Error{Class: Fatal, Code: "bad_request_url", Message: "cannot build request: invalid base URL"}
 	}
@@ -266,6 +269,42 @@ func (c *Client) send(ctx context.Context, path string, body []byte, dec Decoder
 			Message: fmt.Sprintf("answer body exceeds %d bytes", max), RequestID: ans.RequestID}
 	}
 	return ans, classify(ctx, ans, resp.Header, raw, readErr, dec)
+}
+
+// newRequest is http.NewRequestWithContext(ctx, POST, BaseURL+path, body)
+// with the URL parsed once per path, not once per request.
+func (c *Client) newRequest(ctx context.Context, path string, body []byte) (*http.Request, error) {
+	t, ok := c.targets.Load(path)
+	if !ok {
+		req, err := http.NewRequest(http.MethodPost, strings.TrimRight(c.BaseURL, "/")+path, nil)
+		if err != nil {
+			return nil, err
+		}
+		t, _ = c.targets.LoadOrStore(path, req)
+	}
+	tmpl := t.(*http.Request)
+	u := *tmpl.URL
+	if u.User != nil {
+		user := *u.User
+		u.User = &user
+	}
+	req := &http.Request{
+		Method:        http.MethodPost,
+		URL:           &u,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        make(http.Header, len(c.header)),
+		Host:          tmpl.Host,
+		Body:          http.NoBody,
+		GetBody:       func() (io.ReadCloser, error) { return http.NoBody, nil },
+		ContentLength: int64(len(body)),
+	}
+	if len(body) > 0 {
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	}
+	return req.WithContext(ctx), nil
 }
 
 // httpClient is HTTPClient (or http.DefaultClient) with CheckRedirect run

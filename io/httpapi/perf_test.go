@@ -3,8 +3,12 @@ package httpapi_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -78,4 +82,42 @@ func TestHeaderLookupsDoNotAllocate(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("ParseRateLimit: %v allocations, want 0", allocs)
 	}
+}
+
+// TestClient_SendURLParsedOnce: requests to several paths of one client,
+// concurrent ones among them, each go to their own path below a base URL
+// with a path of its own, with their own body; a base URL that does not
+// parse fails every request the same way.
+func TestClient_SendURLParsedOnce(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if want := `{"path":"` + r.URL.Path + `"}`; string(body) != want || r.ContentLength != int64(len(want)) || r.Host != strings.TrimPrefix(srvURL(r), "http://") {
+			t.Errorf("request to %s (host %s): body %s, length %d", r.URL.Path, r.Host, body, r.ContentLength)
+		}
+		w.Write([]byte(`{"status":"completed","output":[]}`))
+	}))
+	defer srv.Close()
+	c := &httpapi.Client{BaseURL: srv.URL + "/proxy/v1/"}
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			path := []string{"/responses", "/chat/completions"}[i%2]
+			if _, err := c.Send(context.Background(), path, []byte(`{"path":"/proxy/v1`+path+`"}`), responses.API{}); err != nil && i%2 == 0 {
+				t.Errorf("%s: %v", path, err)
+			}
+		})
+	}
+	wg.Wait()
+	bad := &httpapi.Client{BaseURL: "http://[::1"}
+	for range 2 {
+		_, err := bad.Send(context.Background(), "/responses", []byte(`{}`), responses.API{})
+		if e, ok := err.(*httpapi.Error); !ok || e.Class != httpapi.Fatal || e.Code != "bad_request_url" {
+			t.Errorf("bad base URL: %v", err)
+		}
+	}
+}
+
+// srvURL is the URL the test server was reached at.
+func srvURL(r *http.Request) string {
+	return "http://" + r.Context().Value(http.LocalAddrContextKey).(net.Addr).String()
 }

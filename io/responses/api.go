@@ -60,10 +60,18 @@ func (API) Meter(body []byte, c *tokens.Counter) api.Meter {
 // latter retryable for server_error and rate_limit_exceeded; any other
 // status is unexpected.
 func (API) Decode(body []byte) (api.Result, error) {
-	var w wire
-	if err := json.Unmarshal(body, &w); err != nil {
-		return api.Partial(body), err
+	w, ok := scan(body)
+	if !ok {
+		w = wire{}
+		if err := json.Unmarshal(body, &w); err != nil {
+			return api.Partial(body), err
+		}
 	}
+	return w.result()
+}
+
+// result reads a decoded answer.
+func (w *wire) result() (api.Result, error) {
 	r := api.Result{Status: w.Status, Model: w.Model, Usage: w.Usage.Usage()}
 	if w.Status == "" && w.Output == nil {
 		return r, errors.New("no status and no output")

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/llmbatch/llmbatch/io/api"
+	"github.com/llmbatch/llmbatch/io/jsonscan"
 )
 
 // wire is the part of a response object that is read.
@@ -99,4 +100,170 @@ func (w *wire) failure(f *api.Failure) {
 	if json.Unmarshal(w.Error, &msg) == nil && msg != "" {
 		f.Message = msg
 	}
+}
+
+// wireKeys are wire's JSON names.
+var wireKeys = []string{"object", "status", "model", "output", "usage", "error", "incomplete_details"}
+
+// scan decodes body as json.Unmarshal would into a wire, without
+// reflection, for the shapes answers have; ok is false for anything else
+// (invalid JSON among it), which json.Unmarshal then decodes.
+func scan(body []byte) (w wire, ok bool) {
+	if !jsonscan.Valid(body) {
+		return w, false
+	}
+	var seen uint8
+	ok = jsonscan.Object(body, func(key, v []byte) bool {
+		var bit uint8
+		switch string(key) {
+		case "object":
+			bit = 1 << 0
+		case "status":
+			bit = 1 << 1
+		case "model":
+			bit = 1 << 2
+		case "output":
+			bit = 1 << 3
+		case "usage":
+			bit = 1 << 4
+		case "error":
+			bit = 1 << 5
+		case "incomplete_details":
+			bit = 1 << 6
+		default:
+			return !jsonscan.Folds(key, wireKeys...)
+		}
+		if seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		null := jsonscan.IsNull(v)
+		var ok bool
+		switch string(key) {
+		case "object":
+			w.Object, ok = scanString(v)
+		case "status":
+			w.Status, ok = scanString(v)
+		case "model":
+			w.Model, ok = scanString(v)
+		case "output":
+			if null {
+				return true
+			}
+			w.Output = []wireItem{}
+			return jsonscan.Array(v, func(item []byte) bool {
+				it, ok := scanItem(item)
+				w.Output = append(w.Output, it)
+				return ok
+			})
+		case "usage":
+			w.Usage, ok = api.ScanUsage(v)
+		case "error":
+			w.Error, ok = v, true
+		case "incomplete_details":
+			if null {
+				return true
+			}
+			var once bool
+			w.IncompleteDetails = &struct {
+				Reason string `json:"reason"`
+			}{}
+			return jsonscan.Object(v, func(k, rv []byte) bool {
+				if string(k) != "reason" {
+					return !jsonscan.Folds(k, "reason")
+				}
+				if once {
+					return false
+				}
+				once = true
+				w.IncompleteDetails.Reason, ok = scanString(rv)
+				return ok
+			})
+		}
+		return ok
+	})
+	return w, ok
+}
+
+// scanItem reads an output item (an object; not null).
+func scanItem(b []byte) (it wireItem, ok bool) {
+	var seen uint8
+	ok = jsonscan.Object(b, func(key, v []byte) bool {
+		switch string(key) {
+		case "type":
+			if seen&1 != 0 {
+				return false
+			}
+			seen |= 1
+			var ok bool
+			it.Type, ok = scanString(v)
+			return ok
+		case "content":
+			if seen&2 != 0 {
+				return false
+			}
+			seen |= 2
+			if jsonscan.IsNull(v) {
+				return true
+			}
+			it.Content = make([]struct {
+				Type string `json:"type"`
+				Text string `json:"text"`
+			}, 0, 1)
+			return jsonscan.Array(v, func(part []byte) bool {
+				var p struct {
+					Type string `json:"type"`
+					Text string `json:"text"`
+				}
+				var pseen uint8
+				ok := jsonscan.Object(part, func(k, pv []byte) bool {
+					var bit uint8
+					var dst *string
+					switch string(k) {
+					case "type":
+						bit, dst = 1, &p.Type
+					case "text":
+						bit, dst = 2, &p.Text
+					default:
+						return !jsonscan.Folds(k, "type", "text")
+					}
+					if pseen&bit != 0 {
+						return false
+					}
+					pseen |= bit
+					var ok bool
+					*dst, ok = scanString(pv)
+					return ok
+				})
+				it.Content = append(it.Content, p)
+				return ok
+			})
+		}
+		return !jsonscan.Folds(key, "type", "content")
+	})
+	return it, ok
+}
+
+// scanString reads a string or null (as ""); the values every answer
+// repeats are not allocated.
+func scanString(v []byte) (string, bool) {
+	switch string(v) {
+	case "null":
+		return "", true
+	case `"response"`:
+		return "response", true
+	case `"completed"`:
+		return "completed", true
+	case `"incomplete"`:
+		return "incomplete", true
+	case `"failed"`:
+		return "failed", true
+	case `"message"`:
+		return "message", true
+	case `"output_text"`:
+		return "output_text", true
+	case `"reasoning"`:
+		return "reasoning", true
+	}
+	return jsonscan.String(v)
 }

@@ -127,6 +127,9 @@ func (r *JSONLReader) trimLine(max int, tooLong bool) ([]byte, bool, error) {
 // that they are sent on exactly as written. Trailing data after the object
 // is an error.
 func DecodeObject(b []byte) (map[string]any, error) {
+	if m, ok := scanObject(b); ok {
+		return m, nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var m map[string]any

@@ -1,0 +1,302 @@
+// Package jsonscan checks and walks JSON text without decoding it: Valid
+// checks a whole text in one pass (as json.Valid does), Object and Array
+// walk the members of an object and the elements of an array, String reads
+// a string's value. It lets a hot decoder read the few fields it needs
+// from an answer without reflection or allocating what it skips.
+//
+// Object and Array check what they walk but not every value they skip:
+// callers check the whole text with Valid first. A walker that meets
+// anything it does not handle itself (an escaped object key, a duplicate
+// or case-folded key, a value of an unexpected type) returns false, and
+// its caller falls back to encoding/json, so the result is always
+// encoding/json's.
+package jsonscan
+
+import (
+	"bytes"
+	"encoding/json"
+	"unicode/utf8"
+)
+
+// Object calls fn with each member of the object b (a key without its
+// quotes, and the value's text). It returns false when b is not an
+// object, a key holds an escape, or fn returns false. b must be valid JSON.
+func Object(b []byte, fn func(key, val []byte) bool) bool {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return false
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return true
+	}
+	for i < len(b) {
+		if b[i] != '"' {
+			return false
+		}
+		end := stringEnd(b, i)
+		if end < 0 {
+			return false
+		}
+		key := b[i+1 : end-1]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			return false
+		}
+		i = skipSpace(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return false
+		}
+		i = skipSpace(b, i+1)
+		vend := valueEnd(b, i)
+		if vend < 0 || !fn(key, b[i:vend]) {
+			return false
+		}
+		i = skipSpace(b, vend)
+		if i >= len(b) {
+			return false
+		}
+		if b[i] == '}' {
+			return true
+		}
+		if b[i] != ',' {
+			return false
+		}
+		i = skipSpace(b, i+1)
+	}
+	return false
+}
+
+// Array calls fn with the text of each element of the array b. It returns
+// false when b is not an array or fn returns false. b must be valid JSON.
+func Array(b []byte, fn func(val []byte) bool) bool {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '[' {
+		return false
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return true
+	}
+	for i < len(b) {
+		vend := valueEnd(b, i)
+		if vend < 0 || !fn(b[i:vend]) {
+			return false
+		}
+		i = skipSpace(b, vend)
+		if i >= len(b) {
+			return false
+		}
+		if b[i] == ']' {
+			return true
+		}
+		if b[i] != ',' {
+			return false
+		}
+		i = skipSpace(b, i+1)
+	}
+	return false
+}
+
+// String returns the value of the JSON string val; ok is false when val is
+// not a string.
+func String(val []byte) (s string, ok bool) {
+	if len(val) < 2 || val[0] != '"' {
+		return "", false
+	}
+	in := val[1 : len(val)-1]
+	// Escapes, and invalid UTF-8 that encoding/json replaces: its own
+	// decoder says what they mean.
+	if bytes.IndexByte(in, '\\') < 0 && utf8.Valid(in) {
+		return string(in), true
+	}
+	if json.Unmarshal(val, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// IsNull reports whether val is the literal null.
+func IsNull(val []byte) bool { return string(val) == "null" }
+
+// Folds reports whether key equals one of names but for case, as
+// encoding/json would match it to a field of that name while an exact
+// comparison does not.
+func Folds(key []byte, names ...string) bool {
+	for _, n := range names {
+		if bytes.EqualFold(key, []byte(n)) {
+			return true
+		}
+	}
+	return false
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\r', '\n':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// Valid reports whether b is one JSON value with only white space around
+// it, as json.Valid does (nesting deeper than encoding/json's 10000 levels
+// included), checking every byte in one pass.
+func Valid(b []byte) bool {
+	i := valueEnd(b, skipSpace(b, 0))
+	return i >= 0 && skipSpace(b, i) == len(b)
+}
+
+// maxDepth is encoding/json's limit on nesting.
+const maxDepth = 10000
+
+// stringEnd returns the index just after the string that starts at b[i],
+// or -1 when it is not a valid JSON string.
+func stringEnd(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			return j + 1
+		case c == '\\':
+			j++
+			if j >= len(b) {
+				return -1
+			}
+			switch b[j] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if j+4 >= len(b) {
+					return -1
+				}
+				for _, h := range b[j+1 : j+5] {
+					if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
+						return -1
+					}
+				}
+				j += 4
+			default:
+				return -1
+			}
+		case c < 0x20:
+			return -1
+		}
+	}
+	return -1
+}
+
+// valueEnd returns the index just after the value that starts at b[i], or
+// -1 when it is not a valid JSON value.
+func valueEnd(b []byte, i int) int {
+	return valueEndDepth(b, i, 0)
+}
+
+func valueEndDepth(b []byte, i, depth int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch c := b[i]; c {
+	case '"':
+		return stringEnd(b, i)
+	case '{', '[':
+		if depth >= maxDepth {
+			return -1
+		}
+		closer := byte('}')
+		if c == '[' {
+			closer = ']'
+		}
+		i = skipSpace(b, i+1)
+		if i < len(b) && b[i] == closer {
+			return i + 1
+		}
+		for {
+			if c == '{' {
+				if i >= len(b) || b[i] != '"' {
+					return -1
+				}
+				if i = stringEnd(b, i); i < 0 {
+					return -1
+				}
+				i = skipSpace(b, i)
+				if i >= len(b) || b[i] != ':' {
+					return -1
+				}
+				i = skipSpace(b, i+1)
+			}
+			if i = valueEndDepth(b, i, depth+1); i < 0 {
+				return -1
+			}
+			i = skipSpace(b, i)
+			if i >= len(b) {
+				return -1
+			}
+			if b[i] == closer {
+				return i + 1
+			}
+			if b[i] != ',' {
+				return -1
+			}
+			i = skipSpace(b, i+1)
+		}
+	case 't':
+		return literalEnd(b, i, "true")
+	case 'f':
+		return literalEnd(b, i, "false")
+	case 'n':
+		return literalEnd(b, i, "null")
+	}
+	return numberEnd(b, i)
+}
+
+func literalEnd(b []byte, i int, lit string) int {
+	if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
+		return -1
+	}
+	return i + len(lit)
+}
+
+// numberEnd returns the index just after the number that starts at b[i]
+// (-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?), or -1.
+func numberEnd(b []byte, i int) int {
+	j := i
+	if j < len(b) && b[j] == '-' {
+		j++
+	}
+	switch {
+	case j < len(b) && b[j] == '0':
+		j++
+	case j < len(b) && '1' <= b[j] && b[j] <= '9':
+		j = digits(b, j)
+	default:
+		return -1
+	}
+	if j < len(b) && b[j] == '.' {
+		if k := digits(b, j+1); k > j+1 {
+			j = k
+		} else {
+			return -1
+		}
+	}
+	if j < len(b) && (b[j] == 'e' || b[j] == 'E') {
+		j++
+		if j < len(b) && (b[j] == '+' || b[j] == '-') {
+			j++
+		}
+		k := digits(b, j)
+		if k == j {
+			return -1
+		}
+		j = k
+	}
+	return j
+}
+
+func digits(b []byte, j int) int {
+	for j < len(b) && '0' <= b[j] && b[j] <= '9' {
+		j++
+	}
+	return j
+}

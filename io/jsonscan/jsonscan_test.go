@@ -1,0 +1,71 @@
+package jsonscan
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestObjectAndArray(t *testing.T) {
+	var keys, vals []string
+	ok := Object([]byte(` { "a" : "x\\" , "b\"":1}`), func(k, v []byte) bool {
+		keys, vals = append(keys, string(k)), append(vals, string(v))
+		return true
+	})
+	if ok { // an escaped key hands the object back
+		t.Errorf("escaped key read: %q %q", keys, vals)
+	}
+	keys, vals = nil, nil
+	ok = Object([]byte(`{"a":"x\\\\\"y\\","b":[1,{"c":"]}"}],"d":-1.5e3 ,"e":null}`), func(k, v []byte) bool {
+		keys, vals = append(keys, string(k)), append(vals, string(v))
+		return true
+	})
+	if !ok || !slices.Equal(keys, []string{"a", "b", "d", "e"}) ||
+		!slices.Equal(vals, []string{`"x\\\\\"y\\"`, `[1,{"c":"]}"}]`, `-1.5e3`, `null`}) {
+		t.Errorf("Object = %v %q %q", ok, keys, vals)
+	}
+	if s, ok := String([]byte(`"x\\\\\"y\\"`)); !ok || s != `x\\"y\` {
+		t.Errorf("String = %q %v", s, ok)
+	}
+	var n int
+	if !Array([]byte(`[ ]`), func([]byte) bool { n++; return true }) || n != 0 {
+		t.Error("empty array")
+	}
+	if Object([]byte(`[]`), func(k, v []byte) bool { return true }) || Array([]byte(`{}`), func([]byte) bool { return true }) {
+		t.Error("wrong kind read")
+	}
+}
+
+var validSeeds = []string{
+	`{"a":[1,-0.5e+3,true,false,null,"x\"\\\/\b\f\n\r\t\u00e9"],"b":{}}`, ` [ ] `, `0`, `-`, `01`, `1.`, `1e`, `.5`, `"\x"`, `"\u12"`,
+	"\"\x01\"", `{"a" 1}`, `{"a":1,}`, `[1,]`, `tru`, `nul`, `{"a":1}}`, `"` + "\xff" + `"`, ``, ` `, `[1 2]`, `{,}`, `1 1`,
+}
+
+// TestValidIsJSONValid: Valid says what json.Valid says.
+func TestValidIsJSONValid(t *testing.T) {
+	for _, s := range validSeeds {
+		if got, want := Valid([]byte(s)), json.Valid([]byte(s)); got != want {
+			t.Errorf("Valid(%q) = %v, json.Valid %v", s, got, want)
+		}
+	}
+	deep := func(n int) []byte {
+		return []byte(strings.Repeat("[", n) + strings.Repeat("]", n))
+	}
+	for _, n := range []int{10000, 10001} {
+		if got, want := Valid(deep(n)), json.Valid(deep(n)); got != want {
+			t.Errorf("nesting %d: Valid %v, json.Valid %v", n, got, want)
+		}
+	}
+}
+
+func FuzzValid(f *testing.F) {
+	for _, s := range validSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := Valid(b), json.Valid(b); got != want {
+			t.Fatalf("Valid(%q) = %v, json.Valid %v", b, got, want)
+		}
+	})
+}
