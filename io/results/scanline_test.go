@@ -40,6 +40,8 @@ var scanLineSeeds = []string{
 	"{\"custom_id\":\"z\",\"input\":{\"s\":\"raw \u2028 sep\",\"t\":\"\\ud83d\\ude00\",\"k\\u0041\":1}}",
 	`{"custom_id":"z1","input":{}}`,
 	`{"custom_id":"z2","input":{"a":{"b":{"c":[[[]]]}},"n":01}}`,
+	`{"custom_id":"z3","cuſtom_id":"z4","ſtatus":1,"outpuſ_text":"x","reſponse":{"ſtatus_code":1}}`,
+	`{"custom_id":"z5","index":1,"ınput":{"a":1},"\u017ftatus":2,"custom\u005fid":"z6"}`,
 }
 
 // FuzzScanLine checks the fast line decoder against encoding/json: on a
