@@ -75,8 +75,10 @@ const (
 // does); the second pass decodes every line on Scan's fast path (members
 // nobody asked for, such as a response body unless want has
 // FieldResponse, are skipped by bracket counting) and checks the key the
-// first pass read. An export thus costs little more than one resume's
-// scan plus its writing. A pass that needs no record kept (a Report)
+// first pass read; it decodes in a goroutine of its own, a few hundred
+// lines ahead of fn, which is called in order from the caller's goroutine
+// (so decoding and fn's work overlap on two cores). An export thus costs
+// little more than one resume's scan plus its writing. A pass that needs no record kept (a Report)
 // reads once with ReadEach.
 //
 // A missing file is an error. A torn last line (no newline, or not JSON)
@@ -119,35 +121,101 @@ func ReadAll(paths []string, want Fields, fn func(rec *Record, latest bool) erro
 		}
 	}
 	info.Keys = int64(len(latest))
-	for i, p := range paths {
-		ls := lineScanner{want: want&fieldMask | fieldMeta}
-		dec := decoded[i]
-		err := readLines(p, lines[i], func(n int64, line []byte) error {
-			rec := new(Record)
-			if ls.decode(line, rec) != nil {
-				*rec = Record{}
-				if err := decodeRead(line, rec, want); err != nil {
-					return &CorruptError{Path: p, Line: n, Err: err}
-				}
-			}
-			if len(dec) > 0 && dec[0] == n {
-				dec = dec[1:]
-			} else if key, _, ok := prefixKey(line); !ok || string(key) != rec.CustomID {
-				return fmt.Errorf("read journal %s: line %d: the first pass read key %q, the second %q (did the file change?)", p, n, key, rec.CustomID)
-			}
-			return fn(rec, latest[maphash.String(seed, rec.CustomID)] == uint64(i)<<48|uint64(n))
-		})
-		if err != nil {
-			// The first pass left most lines unchecked: return the error
-			// a first pass checking every line (Scan) would have
-			// returned, if any, before fn saw a record.
-			if sinfo, serr := scanAll(paths); serr != nil {
-				return sinfo, serr
-			}
-			return info, err
+	if err := secondPass(paths, lines, decoded, want, seed, latest, fn); err != nil {
+		// The first pass left most lines unchecked: return the error
+		// a first pass checking every line (Scan) would have
+		// returned, if any, before fn saw a record.
+		if sinfo, serr := scanAll(paths); serr != nil {
+			return sinfo, serr
 		}
+		return info, err
 	}
 	return info, nil
+}
+
+// A readBatch is records the second pass decoded, in line order, and the
+// error that stopped it after them, if any.
+type readBatch struct {
+	recs   []*Record
+	latest []bool
+	err    error
+}
+
+// secondPass decodes the first lines[i] lines of each journal and calls fn
+// with each record and whether it is its key's latest. Lines are decoded
+// in a goroutine of their own, a batch ahead of fn, which is called in
+// line order from the caller's goroutine; the goroutine has ended when
+// secondPass returns.
+func secondPass(paths []string, lines []int64, decoded [][]int64, want Fields, seed maphash.Seed, latest map[uint64]uint64, fn func(*Record, bool) error) error {
+	const batchLen = 256
+	batches := make(chan readBatch, 4)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(batches)
+		b := readBatch{}
+		send := func() bool {
+			select {
+			case batches <- b:
+				b = readBatch{}
+				return true
+			case <-stop:
+				return false
+			}
+		}
+		errStopped := errors.New("stopped")
+		for i, p := range paths {
+			ls := lineScanner{want: want&fieldMask | fieldMeta}
+			dec := decoded[i]
+			err := readLines(p, lines[i], func(n int64, line []byte) error {
+				rec := new(Record)
+				if ls.decode(line, rec) != nil {
+					*rec = Record{}
+					if err := decodeRead(line, rec, want); err != nil {
+						return &CorruptError{Path: p, Line: n, Err: err}
+					}
+				}
+				if len(dec) > 0 && dec[0] == n {
+					dec = dec[1:]
+				} else if key, _, ok := prefixKey(line); !ok || string(key) != rec.CustomID {
+					return fmt.Errorf("read journal %s: line %d: the first pass read key %q, the second %q (did the file change?)", p, n, key, rec.CustomID)
+				}
+				b.recs = append(b.recs, rec)
+				b.latest = append(b.latest, latest[maphash.String(seed, rec.CustomID)] == uint64(i)<<48|uint64(n))
+				if len(b.recs) == batchLen && !send() {
+					return errStopped
+				}
+				return nil
+			})
+			if err == errStopped {
+				return
+			}
+			if err != nil {
+				b.err = err
+				send()
+				return
+			}
+		}
+		if len(b.recs) > 0 {
+			send()
+		}
+	}()
+	defer func() {
+		close(stop)
+		<-done
+	}()
+	for b := range batches {
+		for k, rec := range b.recs {
+			if err := fn(rec, b.latest[k]); err != nil {
+				return err
+			}
+		}
+		if b.err != nil {
+			return b.err
+		}
+	}
+	return nil
 }
 
 // scanAll is the first pass of ReadAll decoding every line with Scan; it

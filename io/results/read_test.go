@@ -81,6 +81,11 @@ func TestReadAll_SameAsScanFirstPass(t *testing.T) {
 		"goodLast":   {{good("a", 0), good("b", 1), `{"custom_id":"b","Custom_ID":"a"}`}},
 		"escapedKey": {{`{"custom_id":"\u0061","index":0}`, good("a", 1), `{"custom_id":"a\"","index":2}`, good("a\"", 3)}},
 	}
+	var many []string
+	for i := range 1500 {
+		many = append(many, good(fmt.Sprint(i%700), i))
+	}
+	cases["many"] = [][]string{many, append(many[:1000:1000], `{"custom_id":"x",nope}`, good("y", 1))}
 	dir := t.TempDir()
 	for name, files := range cases {
 		for _, tornTail := range []string{"", `{"custom_id":"a","ind`} {
@@ -92,7 +97,7 @@ func TestReadAll_SameAsScanFirstPass(t *testing.T) {
 				}
 				paths = append(paths, writeJournal(t, dir, fmt.Sprintf("%s-%d-%d.jsonl", name, len(tornTail), i), text))
 			}
-			for _, failAt := range []int{-1, 1} {
+			for _, failAt := range []int{-1, 1, 600, 2000} {
 				type seen struct {
 					Key    string
 					Index  int64
