@@ -3,6 +3,7 @@ package results
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"hash/maphash"
@@ -72,30 +73,60 @@ const maxNameBytes = 9 * 6
 // (names match as bytes.EqualFold does, after unescaping). Such a string
 // ends in d, D or an escape of either (\u0064, \u0044) before its closing
 // quote, and has no quote inside, so every candidate is found by looking
-// for d", D" and 4" and going back to the previous quote. It may say yes
+// for quotes after d, D or 4 and going back to the previous quote. It may say yes
 // for a string that is not a member name (a value, a nested name), never
 // no for one that is.
 func mayNameCustomID(b []byte) bool {
-	for _, pat := range [...]string{`d"`, `D"`, `4"`} {
-		off := 0
-		for {
-			j := bytes.Index(b[off:], []byte(pat))
-			if j < 0 {
-				break
-			}
-			end := off + j + 1 // the closing quote
-			off = end + 1
-			lo := max(0, end-maxNameBytes-1)
-			o := bytes.LastIndexByte(b[lo:end], '"')
-			if o < 0 {
-				continue // longer than any name that matches
-			}
-			if foldsToCustomID(b[lo+o : end+1]) {
+	// Eight bytes at a time: a word's bytes that are a quote, and the
+	// bytes before them that are d, D or 4 (the usual has-zero-byte trick,
+	// which may flag a byte too many, never one too few; each flagged
+	// byte is checked).
+	const (
+		lo = 0x0101010101010101
+		hi = 0x8080808080808080
+	)
+	has := func(w, c uint64) uint64 {
+		x := w ^ (lo * c)
+		return (x - lo) &^ x & hi
+	}
+	i := 1
+	for ; i+8 <= len(b); i += 8 {
+		q := has(binary.LittleEndian.Uint64(b[i:]), '"')
+		if q == 0 {
+			continue
+		}
+		w := binary.LittleEndian.Uint64(b[i-1:])
+		if q&(has(w|lo*0x20, 'd')|has(w, '4')) == 0 {
+			continue
+		}
+		for k := range 8 {
+			if candidateAt(b, i+k) {
 				return true
 			}
 		}
 	}
+	for ; i < len(b); i++ {
+		if candidateAt(b, i) {
+			return true
+		}
+	}
 	return false
+}
+
+// candidateAt reports whether b[end] is a quote that closes a string
+// foldsToCustomID takes.
+func candidateAt(b []byte, end int) bool {
+	if b[end] != '"' {
+		return false
+	}
+	switch b[end-1] {
+	case 'd', 'D', '4':
+	default:
+		return false
+	}
+	lo := max(0, end-maxNameBytes-1)
+	o := bytes.LastIndexByte(b[lo:end], '"')
+	return o >= 0 && foldsToCustomID(b[lo+o:end+1])
 }
 
 // foldsToCustomID reports whether the JSON string q (quotes included)

@@ -139,3 +139,24 @@ func writeJournal(t *testing.T, dir, name, text string) string {
 	}
 	return p
 }
+
+// TestMayNameCustomID_EveryOffset puts names encoding/json matches to
+// custom_id at every offset of the eight-byte words mayNameCustomID reads,
+// and checks it finds each, and none of the usual names.
+func TestMayNameCustomID_EveryOffset(t *testing.T) {
+	names := []string{`"custom_id"`, `"CUSTOM_ID"`, `"Custom_Id"`, `"cuſtom_id"`, `"custom_i\u0064"`, `"custom_i\u0044"`, `"\u0063\u0075\u0073\u0074\u006f\u006d\u005f\u0069\u0064"`}
+	for pad := range 24 {
+		for _, name := range names {
+			b := []byte("," + strings.Repeat(`"`, pad%2) + strings.Repeat("x", pad) + `",` + name + `:"k"}`)
+			if !mayNameCustomID(b) {
+				t.Errorf("mayNameCustomID(%s) = false", b)
+			}
+		}
+		for _, name := range []string{`"request_id"`, `"id"`, `"completed"`, `"custom_idd"`, `"xcustom_id"`, `"status":"4"`} {
+			b := []byte("," + strings.Repeat("x", pad) + `":1,` + name + `:"d"}`)
+			if mayNameCustomID(b) {
+				t.Errorf("mayNameCustomID(%s) = true", b)
+			}
+		}
+	}
+}
