@@ -64,21 +64,30 @@ const (
 // Records arrive in file and line order. fn may keep the record; it is not
 // reused.
 //
-// It reads each file twice and stays streaming: the first pass (Scan)
-// keeps only a 64-bit hash of each key and the 64-bit position of its
-// latest line (about 16 bytes a key plus map overhead), the second decodes
-// one line at a time. Two keys whose hashes collide (probability near
-// n²/2⁶⁵) would make one of them look superseded. Both passes decode a
-// line on Scan's fast path: members nobody asked for (a response body
-// unless want has FieldResponse) are skipped by bracket counting, not
-// decoded, so reading the latest records (an export) costs about twice a
-// resume's scan whatever the size of the bodies. A pass that needs no
-// record kept (a Report) reads once with ReadEach.
+// It reads each file twice and stays streaming: the first pass keeps only
+// a 64-bit hash of each key and the 64-bit position of its latest line
+// (about 16 bytes a key plus map overhead), the second decodes one line at
+// a time. Two keys whose hashes collide (probability near n²/2⁶⁵) would
+// make one of them look superseded. The first pass reads a line's key
+// from its start ({"custom_id":"KEY", as a Journal writes it) without
+// decoding the rest, unless the rest could name custom_id again (then,
+// and for other lines and the last one, it decodes the line as Scan
+// does); the second pass decodes every line on Scan's fast path (members
+// nobody asked for, such as a response body unless want has
+// FieldResponse, are skipped by bracket counting) and checks the key the
+// first pass read; it decodes in a goroutine of its own, a few hundred
+// lines ahead of fn, which is called in order from the caller's goroutine
+// (so decoding and fn's work overlap on two cores). An export thus costs
+// little more than one resume's scan plus its writing. A pass that needs no record kept (a Report)
+// reads once with ReadEach.
 //
 // A missing file is an error. A torn last line (no newline, or not JSON)
 // is skipped and listed in ReadInfo.Torn; a bad line before the last one
-// is a *CorruptError naming the file and line. An error returned by fn
-// stops the reading and is returned.
+// is a *CorruptError naming the file and line; as the first pass does not
+// decode most lines, fn may have seen the records before it, but the
+// error is the one a pass decoding every line first would give (the
+// first bad line over all files), also when fn or the second pass failed
+// first. An error returned by fn stops the reading and is returned.
 func ReadAll(paths []string, want Fields, fn func(rec *Record, latest bool) error) (ReadInfo, error) {
 	var info ReadInfo
 	if len(paths) > maxFiles {
@@ -87,39 +96,143 @@ func ReadAll(paths []string, want Fields, fn func(rec *Record, latest bool) erro
 	seed := maphash.MakeSeed()
 	latest := make(map[uint64]uint64)
 	lines := make([]int64, len(paths))
+	decoded := make([][]int64, len(paths))
 	for i, p := range paths {
-		if _, err := os.Stat(p); err != nil {
-			return info, fmt.Errorf("open journal: %w", err)
+		var err error
+		if _, err = os.Stat(p); err != nil {
+			err = fmt.Errorf("open journal: %w", err)
 		}
-		var n int64
-		si, err := Scan(p, func(rec *Record) {
-			n++
-			latest[maphash.String(seed, rec.CustomID)] = uint64(i)<<48 | uint64(n)
-		})
+		var n, torn int64
+		if err == nil {
+			n, torn, decoded[i], err = keyPass(p, i, seed, latest)
+		}
 		if err != nil {
+			// keyPass left most lines unchecked: return the error of the
+			// first bad line, as a pass decoding every line (Scan) would.
+			if sinfo, serr := scanAll(paths); serr != nil {
+				return sinfo, serr
+			}
 			return info, err
 		}
-		lines[i] = si.Lines
-		info.Lines += si.Lines
-		if si.TornBytes > 0 {
-			info.Torn = append(info.Torn, fmt.Sprintf("%s: %d bytes", p, si.TornBytes))
+		lines[i] = n
+		info.Lines += n
+		if torn > 0 {
+			info.Torn = append(info.Torn, fmt.Sprintf("%s: %d bytes", p, torn))
 		}
 	}
 	info.Keys = int64(len(latest))
-	for i, p := range paths {
-		ls := lineScanner{want: want&fieldMask | fieldMeta}
-		err := readLines(p, lines[i], func(n int64, line []byte) error {
-			rec := new(Record)
-			if ls.decode(line, rec) != nil {
-				*rec = Record{}
-				if err := decodeRead(line, rec, want); err != nil {
-					return &CorruptError{Path: p, Line: n, Err: err}
-				}
+	if err := secondPass(paths, lines, decoded, want, seed, latest, fn); err != nil {
+		// The first pass left most lines unchecked: return the error
+		// a first pass checking every line (Scan) would have
+		// returned, if any, before fn saw a record.
+		if sinfo, serr := scanAll(paths); serr != nil {
+			return sinfo, serr
+		}
+		return info, err
+	}
+	return info, nil
+}
+
+// A readBatch is records the second pass decoded, in line order, and the
+// error that stopped it after them, if any.
+type readBatch struct {
+	recs   []*Record
+	latest []bool
+	err    error
+}
+
+// secondPass decodes the first lines[i] lines of each journal and calls fn
+// with each record and whether it is its key's latest. Lines are decoded
+// in a goroutine of their own, a batch ahead of fn, which is called in
+// line order from the caller's goroutine; the goroutine has ended when
+// secondPass returns.
+func secondPass(paths []string, lines []int64, decoded [][]int64, want Fields, seed maphash.Seed, latest map[uint64]uint64, fn func(*Record, bool) error) error {
+	const batchLen = 256
+	batches := make(chan readBatch, 4)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(batches)
+		b := readBatch{}
+		send := func() bool {
+			select {
+			case batches <- b:
+				b = readBatch{}
+				return true
+			case <-stop:
+				return false
 			}
-			return fn(rec, latest[maphash.String(seed, rec.CustomID)] == uint64(i)<<48|uint64(n))
-		})
+		}
+		errStopped := errors.New("stopped")
+		for i, p := range paths {
+			ls := lineScanner{want: want&fieldMask | fieldMeta}
+			dec := decoded[i]
+			err := readLines(p, lines[i], func(n int64, line []byte) error {
+				rec := new(Record)
+				if ls.decode(line, rec) != nil {
+					*rec = Record{}
+					if err := decodeRead(line, rec, want); err != nil {
+						return &CorruptError{Path: p, Line: n, Err: err}
+					}
+				}
+				if len(dec) > 0 && dec[0] == n {
+					dec = dec[1:]
+				} else if key, _, ok := prefixKey(line); !ok || string(key) != rec.CustomID {
+					return fmt.Errorf("read journal %s: line %d: the first pass read key %q, the second %q (did the file change?)", p, n, key, rec.CustomID)
+				}
+				b.recs = append(b.recs, rec)
+				b.latest = append(b.latest, latest[maphash.String(seed, rec.CustomID)] == uint64(i)<<48|uint64(n))
+				if len(b.recs) == batchLen && !send() {
+					return errStopped
+				}
+				return nil
+			})
+			if err == errStopped {
+				return
+			}
+			if err != nil {
+				b.err = err
+				send()
+				return
+			}
+		}
+		if len(b.recs) > 0 {
+			send()
+		}
+	}()
+	defer func() {
+		close(stop)
+		<-done
+	}()
+	for b := range batches {
+		for k, rec := range b.recs {
+			if err := fn(rec, b.latest[k]); err != nil {
+				return err
+			}
+		}
+		if b.err != nil {
+			return b.err
+		}
+	}
+	return nil
+}
+
+// scanAll is the first pass of ReadAll decoding every line with Scan; it
+// returns the first bad line's error, if any, and what it read until then.
+func scanAll(paths []string) (ReadInfo, error) {
+	var info ReadInfo
+	for _, p := range paths {
+		if _, err := os.Stat(p); err != nil {
+			return info, fmt.Errorf("open journal: %w", err)
+		}
+		si, err := Scan(p, nil)
 		if err != nil {
 			return info, err
+		}
+		info.Lines += si.Lines
+		if si.TornBytes > 0 {
+			info.Torn = append(info.Torn, fmt.Sprintf("%s: %d bytes", p, si.TornBytes))
 		}
 	}
 	return info, nil

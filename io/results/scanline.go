@@ -189,9 +189,13 @@ func (p *lineScanner) decode(line []byte, rec *Record) error {
 var memberNames = [...]string{"custom_id", "index", "job", "error", "model", "attempts", "latency_ms", "usage", "request_sha256",
 	"input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens", "total_tokens"}
 
+// foldsToMember reports whether encoding/json would match key to one of
+// memberNames. It matches names as bytes.EqualFold does (Unicode simple
+// folding), so a matching key may be longer than the name: "cuſtom_id"
+// (a long s, two bytes) is custom_id.
 func foldsToMember(key []byte) bool {
 	for _, m := range memberNames {
-		if len(key) == len(m) && bytes.EqualFold(key, []byte(m)) {
+		if bytes.EqualFold(key, []byte(m)) {
 			return true
 		}
 	}
@@ -420,7 +424,7 @@ var extraNames = [...]string{"output_text", "input", "response", "rate_limited",
 // encoding/json would match it to one (names match case-insensitively).
 func foldsToExtra(key []byte) bool {
 	for _, m := range extraNames {
-		if len(key) == len(m) && string(key) != m && bytes.EqualFold(key, []byte(m)) {
+		if string(key) != m && bytes.EqualFold(key, []byte(m)) {
 			return true
 		}
 	}
@@ -582,7 +586,7 @@ func (p *lineScanner) response(rec *Record) error {
 			}
 		default:
 			for _, m := range [...]string{"status_code", "request_id", "body"} {
-				if len(key) == len(m) && bytes.EqualFold(key, []byte(m)) {
+				if bytes.EqualFold(key, []byte(m)) {
 					return errSlowPath
 				}
 			}

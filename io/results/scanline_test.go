@@ -40,6 +40,15 @@ var scanLineSeeds = []string{
 	"{\"custom_id\":\"z\",\"input\":{\"s\":\"raw \u2028 sep\",\"t\":\"\\ud83d\\ude00\",\"k\\u0041\":1}}",
 	`{"custom_id":"z1","input":{}}`,
 	`{"custom_id":"z2","input":{"a":{"b":{"c":[[[]]]}},"n":01}}`,
+	`{"custom_id":"z3","cuſtom_id":"z4","ſtatus":1,"outpuſ_text":"x","reſponse":{"ſtatus_code":1}}`,
+	`{"custom_id":"z5","index":1,"ınput":{"a":1},"\u017ftatus":2,"custom\u005fid":"z6"}`,
+	`{"custom_id":"z7","index":1,"response":{"body":{"id":"x","status":"completed"}},"CUSTOM_ID":"z8"}`,
+	`{"custom_id":"z9","input":{"custom_id":"n"},"cu\u0053tom_i\u0044":"z10"}`,
+	`{"custom_id":"z11","a":"custom_i\u0064","b":"\"","cuſtom_id" : "z12"}`,
+	`{"custom_id":"z13","output_text":"he said \"hi\"","custom_id":null}`,
+	`{"custom_id":"z14","x":"` + strings.Repeat("d", 60) + `","Custom_Id":"z15"}`,
+	`{"custom_id":"z16","x":"\u0022custom_id","y":1}`,
+	`{"custom_id":"z17","cu\u0053tom_i\u0044":"z18"}`,
 }
 
 // FuzzScanLine checks the fast line decoder against encoding/json: on a
@@ -61,6 +70,12 @@ func FuzzScanLine(f *testing.F) {
 			g, _ := json.Marshal(fast)
 			t.Fatalf("line %q:\nencoding/json: %s\nfast:          %s", line, s, g)
 		}
+		// ReadAll's first pass: the key quickKey reads is the one the
+		// full decoders read, on every line they accept.
+		if key, ok := quickKey(line); ok && slowErr == nil && string(key) != slow.CustomID {
+			t.Fatalf("line %q: quickKey read %q, encoding/json %q", line, key, slow.CustomID)
+		}
+		scanOK := slowErr == nil || fastErr == nil
 		// ReadAll's modes: its fast path against its full decoder.
 		for _, want := range []Fields{0, FieldOutputText, FieldInput | FieldResponse, AllFields, ExportFields, AllFields | ExportFields} {
 			var slow, fast Record
@@ -74,6 +89,14 @@ func FuzzScanLine(f *testing.F) {
 				s, _ := json.Marshal(slow)
 				g, _ := json.Marshal(fast)
 				t.Fatalf("line %q, want %b:\nencoding/json: %s\nfast:          %s", line, want, s, g)
+			}
+			// A line ReadAll's second pass takes is one Scan takes: the
+			// first pass (keyPass) leaves that check to it.
+			if (slowErr == nil || fastErr == nil) && !scanOK {
+				t.Fatalf("line %q, want %b: ReadAll's decoders take a line Scan's refuse", line, want)
+			}
+			if key, ok := quickKey(line); ok && slowErr == nil && string(key) != slow.CustomID {
+				t.Fatalf("line %q, want %b: quickKey read %q, encoding/json %q", line, want, key, slow.CustomID)
 			}
 		}
 	})
