@@ -145,6 +145,7 @@ func runJob(ctx context.Context, args []string, env environ) int {
 		logger.Info("using the simulated endpoint", "url", base, "model", cfg.Model)
 	} else {
 		cfg.APIKey = env.getenv(o.APIKeyEnv)
+		cfg.Header = withSDKHeaders(cfg.Header, env.getenv)
 		if cfg.APIKey == "" {
 			return exitCode(usagef("run: no API key: set %s (or use --sim to try the simulated endpoint)", o.APIKeyEnv), nil, env)
 		}
