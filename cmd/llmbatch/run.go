@@ -107,7 +107,7 @@ func runJob(ctx context.Context, args []string, env environ) int {
 	var o runOptions
 	fs := newFlagSet("run", env.stderr, runUsage)
 	o.register(fs, env)
-	fs.Var(&o.Header, "H", "extra request header 'Name: value' (repeatable)")
+	fs.Var(&o.Header, "H", "extra request header 'Name: value' (repeatable); env OPENAI_ORG_ID and OPENAI_PROJECT_ID add OpenAI-Organization and OpenAI-Project unless -H gives them")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return exitCode(err, nil, env)
