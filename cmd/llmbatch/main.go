@@ -69,11 +69,12 @@ Usage:
   llmbatch report   RESULTS.jsonl...  rows, errors, usage, cost, retries, latency of journals
   llmbatch export   RESULTS.jsonl... -o FILE.parquet|FILE.csv
   llmbatch simulate [flags]           serve the simulated endpoint on loopback
+  llmbatch version                    the version and commit of this binary
 
 Start here (no key, no server):
   llmbatch run --sim examples/reviews.jsonl -o results.jsonl
 
-Run "llmbatch COMMAND -h" for a command's flags.
+Run "llmbatch COMMAND -h" or "llmbatch help COMMAND" for a command's flags.
 `
 
 func run(ctx context.Context, args []string, env environ) int {
@@ -96,7 +97,13 @@ func run(ctx context.Context, args []string, env environ) int {
 		err = report(ctx, args[1:], env)
 	case "export":
 		err = export(ctx, args[1:], env)
+	case "version", "-version", "--version":
+		printVersion(env)
+		return exitOK
 	case "-h", "-help", "--help", "help":
+		if len(args) > 1 && args[0] == "help" && args[1] != "help" {
+			return run(ctx, []string{args[1], "-h"}, env) // "help run" is "run -h"
+		}
 		fmt.Fprint(env.stdout, usage)
 		return exitOK
 	default:
