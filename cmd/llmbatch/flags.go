@@ -11,14 +11,22 @@ import (
 // parseInterspersed parses args with fs, allowing flags after positional
 // arguments ("run INPUT -o out.jsonl"), and returns the positional ones.
 // Everything after "--" is positional.
+//
+// A mistake (an unknown flag, a bad value) is one line pointing to -h,
+// not the whole usage: the flag package would print the usage on any
+// error, so fs prints it here only for -h.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	printUsage := fs.Usage
+	fs.Usage = func() {}
+	defer func() { fs.Usage = printUsage }()
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if err == flag.ErrHelp {
+				printUsage()
 				return nil, err
 			}
-			return nil, usageErr{fmt.Sprintf("%s: %v", fs.Name(), err)}
+			return nil, usageErr{fmt.Sprintf("%s: %v; see llmbatch %s -h", fs.Name(), err, fs.Name())}
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
@@ -54,10 +62,14 @@ func (f *headerFlag) Set(s string) error {
 
 func newFlagSet(name string, stderr io.Writer, usageText string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// The flag package's own error lines are discarded: the caller
+	// prints the error once (see parseInterspersed).
+	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usageText)
+		fs.SetOutput(stderr)
 		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
 	}
 	return fs
 }

@@ -45,6 +45,11 @@ default; --endpoint chat or embeddings) and appends each result to the
 journal (-o). Re-running the same command resumes: finished rows are
 not sent again.
 
+Exit status: 0 every row ok; 1 the job finished with failed rows or rows
+left to retry (or an unexpected error); 2 bad usage or input; 3 stopped
+by a fatal endpoint answer (e.g. 401) or --max-cost; 130 interrupted
+(re-run the same command to resume).
+
 Flags:
 `
 
