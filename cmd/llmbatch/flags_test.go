@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -43,6 +45,37 @@ func TestRun_HelpListsExitStatuses(t *testing.T) {
 	for _, want := range []string{"Exit status: 0 ", "; 1 ", "; 2 bad usage", "; 3 stopped", "; 130 interrupted"} {
 		if !strings.Contains(h, want) {
 			t.Errorf("run -h lacks %q", want)
+		}
+	}
+}
+
+// TestRun_OutputMustBeJSONL: -o naming a CSV, Parquet or other file is a
+// usage error pointing to export, before anything is read or written;
+// .jsonl, .ndjson (any case) and no extension are journals.
+func TestRun_OutputMustBeJSONL(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(examplesDir(t), "reviews.jsonl")
+	for _, tc := range []struct{ out, want string }{
+		{"results.csv", "llmbatch export " + filepath.Join(dir, "results.jsonl") + " -o " + filepath.Join(dir, "results.csv")},
+		{"results.parquet", "llmbatch export " + filepath.Join(dir, "results.jsonl") + " -o " + filepath.Join(dir, "results.parquet")},
+		{"results.json", "-o FILE.csv|FILE.parquet"},
+		{"results.txt", "-o FILE.csv|FILE.parquet"},
+	} {
+		out := filepath.Join(dir, tc.out)
+		env, _, stderr := testEnv(nil)
+		code := run(context.Background(), []string{"run", "--sim", in, "-o", out}, env)
+		if code != exitUsage || !strings.Contains(stderr.String(), tc.want) || strings.Count(stderr.String(), "\n") != 1 {
+			t.Errorf("-o %s: exit %d, stderr:\n%s\nwant exit 2 and %q", tc.out, code, stderr, tc.want)
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Errorf("-o %s: the file was created (%v)", tc.out, err)
+		}
+	}
+	for _, name := range []string{"r.jsonl", "r.NDJSON", "r"} {
+		out := filepath.Join(dir, name)
+		env, _, stderr := testEnv(nil)
+		if code := run(context.Background(), []string{"run", "--sim", "--sim-faults=false", "--sim-latency", "1ms", in, "-o", out}, env); code != exitOK {
+			t.Errorf("-o %s: exit %d\n%s", name, code, stderr)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -87,6 +88,9 @@ func (o *runOptions) validate(pos []string) error {
 		return usagef("run: one INPUT at a time, got %d: %s", len(pos), strings.Join(pos, " "))
 	case o.Output == "":
 		return usagef("run: no results journal given: add -o results.jsonl")
+	case !journalExt(o.Output):
+		return usagef("run: -o %s: the results journal is JSONL: name it .jsonl or .ndjson; for CSV or Parquet, export the journal after the run: %s",
+			o.Output, exportHint(o.Output))
 	case o.Concurrency < 1:
 		return usagef("run: --concurrency must be at least 1")
 	case o.RPM < 0 || o.TPM < 0:
@@ -218,6 +222,27 @@ func printDone(env environ, o *runOptions, s *results.Summary) {
 	if s.Rows.Failed > 0 {
 		fmt.Fprintf(env.stderr, "%s failed for good: see their \"error\" in the journal; --retry-failed sends them again\n", rowsN(s.Rows.Failed))
 	}
+}
+
+// journalExt reports whether name may be a results journal: .jsonl,
+// .ndjson, or no extension at all.
+func journalExt(name string) bool {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case "", ".jsonl", ".ndjson":
+		return true
+	}
+	return false
+}
+
+// exportHint is the export command that turns the journal into what -o
+// named.
+func exportHint(out string) string {
+	ext := strings.ToLower(filepath.Ext(out))
+	journal := strings.TrimSuffix(out, filepath.Ext(out)) + ".jsonl"
+	if ext == ".csv" || ext == ".parquet" {
+		return "llmbatch export " + journal + " -o " + out
+	}
+	return "llmbatch export " + journal + " -o FILE.csv|FILE.parquet"
 }
 
 // splitList splits a comma-separated list, dropping empty items.
