@@ -53,7 +53,7 @@ func export(ctx context.Context, args []string, env environ) (err error) {
 		return err
 	}
 
-	f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp*")
+	f, err := results.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp")
 	if err != nil {
 		return fmt.Errorf("export: create a temp file beside %s: %w", out, err)
 	}

@@ -166,7 +166,7 @@ type Journal struct {
 // beyond size (a torn tail found by Scan) are cut first. The file is
 // created if missing.
 func OpenJournal(path string, size int64) (*Journal, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, FileMode)
 	if err != nil {
 		return nil, fmt.Errorf("open journal: %w", err)
 	}

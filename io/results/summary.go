@@ -109,7 +109,7 @@ func WriteSummaryRedacted(path string, s *Summary, r *secret.Redactor) (err erro
 // old or the new content, never a mix.
 func WriteFileAtomic(path string, data []byte) (err error) {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, tempPrefix(path)+"*")
+	f, err := CreateTemp(dir, tempPrefix(path))
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
