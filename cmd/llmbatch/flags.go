@@ -62,6 +62,9 @@ func (f *headerFlag) Set(s string) error {
 
 func newFlagSet(name string, stderr io.Writer, usageText string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	if c, ok := stderr.(*flagCollector); ok {
+		c.sets = append(c.sets, fs) // "completion" lists the flags
+	}
 	// The flag package's own error lines are discarded: the caller
 	// prints the error once (see parseInterspersed).
 	fs.SetOutput(io.Discard)

@@ -67,9 +67,10 @@ Usage:
   llmbatch run      [flags] INPUT     run or resume a job (INPUT: .jsonl, .ndjson, .csv, .tsv, .parquet, or - for JSONL on stdin)
   llmbatch estimate [flags] INPUT     count tokens offline and price the job before running it
   llmbatch report   RESULTS.jsonl...  rows, errors, usage, cost, retries, latency of journals
-  llmbatch export   RESULTS.jsonl... -o FILE.parquet|FILE.csv
+  llmbatch export   RESULTS.jsonl... -o FILE   write journals as Parquet or CSV (FILE: .parquet or .csv)
   llmbatch simulate [flags]           serve the simulated endpoint on loopback
   llmbatch version                    the version and commit of this binary
+  llmbatch completion bash|zsh|fish   print a shell completion script
 
 Start here (no key, no server):
   llmbatch run --sim examples/reviews.jsonl -o results.jsonl
@@ -97,6 +98,8 @@ func run(ctx context.Context, args []string, env environ) int {
 		err = report(ctx, args[1:], env)
 	case "export":
 		err = export(ctx, args[1:], env)
+	case "completion":
+		err = completion(ctx, args[1:], env)
 	case "version", "-version", "--version":
 		printVersion(env)
 		return exitOK
