@@ -7,6 +7,8 @@
 //	llmbatch report   RESULTS.jsonl    rows, errors, usage, cost, retries, latency of a journal
 //	llmbatch export   RESULTS.jsonl -o FILE.parquet|FILE.csv
 //	llmbatch simulate [flags]          serve the simulated endpoint on loopback
+//	llmbatch version                   the version and commit of this binary
+//	llmbatch completion bash|zsh|fish  print a shell completion script
 //
 // Run "llmbatch COMMAND -h" for a command's flags.
 package main

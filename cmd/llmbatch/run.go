@@ -48,8 +48,9 @@ not sent again.
 
 Exit status: 0 every row ok; 1 the job finished with failed rows or rows
 left to retry (or an unexpected error); 2 bad usage or input; 3 stopped
-by a fatal endpoint answer (e.g. 401) or --max-cost; 130 interrupted
-(re-run the same command to resume).
+by a fatal endpoint answer (bad key, no quota), --max-cost or a journal
+that cannot be written; 130 interrupted. After 1, 3 or 130, re-running
+the same command resumes.
 
 Flags:
 `
