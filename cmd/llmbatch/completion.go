@@ -72,7 +72,9 @@ func (f compFlag) dashed() string {
 }
 
 // flagCollector is an io.Writer that newFlagSet recognizes as stderr: it
-// keeps every flag set created with it and discards what is written.
+// keeps every flag set created with it and discards what is written. A
+// command must therefore parse its flags (and so stop at -h) before it
+// does anything else, as every command does.
 type flagCollector struct{ sets []*flag.FlagSet }
 
 func (c *flagCollector) Write(p []byte) (int, error) { return len(p), nil }
