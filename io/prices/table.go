@@ -222,27 +222,48 @@ func (t *Table) Lookup(model string) (Price, bool) {
 //     "-YYYYMMDD": "gpt-5-mini-2025-08-07" is priced as "gpt-5-mini",
 //     "o3-2025-04-16" as "o3".
 //
+// Each step matches the entry exactly first and then ignoring case, so a
+// name written in another case by a user or a gateway is still priced
+// ("GPT-4o-Mini" as "gpt-4o-mini", "OpenAI/GPT-5-2025-08-07" as "gpt-5").
+//
 // Nothing else is stripped, so a different model is never aliased to a
 // family it merely starts with: "gpt-5.1", "gpt-5-mini-high" or "gpt-5-pro"
 // do not resolve to "gpt-5" or "gpt-5-mini". A dated name listed in the
 // table wins over its family, so an override file can price one snapshot.
 func (t *Table) Resolve(model string) (string, bool) {
-	if _, ok := t.models[model]; ok {
-		return model, true
+	if entry, ok := t.find(model); ok {
+		return entry, true
 	}
 	name := model
 	if len(name) > len(providerPrefix) && strings.EqualFold(name[:len(providerPrefix)], providerPrefix) {
 		name = name[len(providerPrefix):]
-		if _, ok := t.models[name]; ok {
-			return name, true
+		if entry, ok := t.find(name); ok {
+			return entry, true
 		}
 	}
 	if family, ok := stripSnapshot(name); ok {
-		if _, ok := t.models[family]; ok {
-			return family, true
+		if entry, ok := t.find(family); ok {
+			return entry, true
 		}
 	}
 	return "", false
+}
+
+// find returns the entry named name, matched exactly or else ignoring case.
+// Where several entries differ only in case (possible after Merge with an
+// override file), the alphabetically first of them is used, so the answer
+// does not depend on map order.
+func (t *Table) find(name string) (string, bool) {
+	if _, ok := t.models[name]; ok {
+		return name, true
+	}
+	found := ""
+	for entry := range t.models {
+		if strings.EqualFold(entry, name) && (found == "" || entry < found) {
+			found = entry
+		}
+	}
+	return found, found != ""
 }
 
 // stripSnapshot removes a trailing "-YYYY-MM-DD" or "-YYYYMMDD" from name.
