@@ -69,6 +69,7 @@ Usage:
   llmbatch report   RESULTS.jsonl...  rows, errors, usage, cost, retries, latency of journals
   llmbatch export   RESULTS.jsonl... -o FILE.parquet|FILE.csv
   llmbatch simulate [flags]           serve the simulated endpoint on loopback
+  llmbatch prices   [--prices FILE]   print the price table in use
 
 Start here (no key, no server):
   llmbatch run --sim examples/reviews.jsonl -o results.jsonl
@@ -96,6 +97,8 @@ func run(ctx context.Context, args []string, env environ) int {
 		err = report(ctx, args[1:], env)
 	case "export":
 		err = export(ctx, args[1:], env)
+	case "prices":
+		err = pricesCmd(ctx, args[1:], env)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(env.stdout, usage)
 		return exitOK

@@ -207,6 +207,7 @@ func TestLoad_Errors(t *testing.T) {
 		{name: "NullInput", json: `{"models": {"m": {"input": null, "output": "1"}}}`, msg: "required"},
 		{name: "EmptyModelName", json: `{"models": {"": {"input": "1", "output": "1"}}}`, msg: "empty model name"},
 		{name: "BadDate", json: `{"as_of": "24.07.2026"}`, msg: "YYYY-MM-DD"},
+		{name: "BadModelDate", json: `{"models": {"m": {"input": "1", "output": "1", "as_of": "2026-13-01"}}}`, msg: `model "m": as_of "2026-13-01" is not a YYYY-MM-DD`},
 		{name: "NegativeMultiplier", json: `{"flex": "-0.5"}`, msg: "negative"},
 		{name: "TrailingData", json: `{} {}`, msg: "after the JSON object"},
 	}
@@ -265,6 +266,28 @@ func TestTable_Merge(t *testing.T) {
 	}
 	if num, den, _ := merged.Multiplier("batch"); num != 1 || den != 2 {
 		t.Errorf("merged Multiplier(batch) = %d/%d, want the base's 1/2", num, den)
+	}
+
+	// Each entry keeps the provenance of the file its price came from.
+	entries := merged.Entries()
+	if len(entries) != len(merged.Models()) {
+		t.Fatalf("len(Entries()) = %d, want %d", len(entries), len(merged.Models()))
+	}
+	for _, e := range entries {
+		switch e.Model {
+		case "gpt-5-mini", "my-local-model":
+			if e.AsOf != "2026-09-01" || e.Source != "" || e.Note != "" {
+				t.Errorf("Entries() %s = as_of %q source %q note %q, want the override's 2026-09-01, no source, no note", e.Model, e.AsOf, e.Source, e.Note)
+			}
+		case "gpt-4.1-nano":
+			if e.AsOf != "2026-05-27" || e.Source != base.Source() {
+				t.Errorf("Entries() gpt-4.1-nano = %+v, want its own as_of 2026-05-27 and the embedded source", e)
+			}
+		case "gpt-5":
+			if e.AsOf != "2026-07-24" || e.Source != base.Source() || !strings.Contains(e.Note, "confidence high") || e.Price != mustPrice(t, "gpt-5") {
+				t.Errorf("Entries() gpt-5 = %+v, want the embedded table's date, source, note and price", e)
+			}
+		}
 	}
 
 	// Neither input is modified.
