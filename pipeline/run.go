@@ -303,14 +303,22 @@ func (r *runner) run(ctx context.Context) (*results.Summary, error) {
 	return sum, err
 }
 
-// produce is the plan: it reads rows until the input ends or the job
-// stops, builds their requests, skips rows the journal has finished,
+// produce is the plan: it reads rows until the input ends (or Limit rows
+// were read) or the job stops, builds their requests, skips rows the journal has finished,
 // journals bad rows (to out), packs rows for an API that packs, and hands
 // the requests to the executor (plan is unbuffered: rows are read no
 // faster than they are sent).
 func (r *runner) produce(stopCtx context.Context, plan chan<- *request, out chan<- *results.Record) error {
 	for stopCtx.Err() == nil {
-		row, err := r.reader.Next()
+		var (
+			row rows.Row
+			err error
+		)
+		if r.cfg.Limit > 0 && r.read >= r.cfg.Limit {
+			err = io.EOF // --limit: the input ends here for this run
+		} else {
+			row, err = r.reader.Next()
+		}
 		if err != nil && stopCtx.Err() != nil {
 			return nil // stopped while waiting for a row
 		}
