@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"sync/atomic"
@@ -131,8 +132,7 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 			hc = newHTTPClient(cfg.Concurrency)
 			defer hc.CloseIdleConnections() // their goroutines end with Run
 		}
-		endpoint = &httpapi.Client{BaseURL: cfg.BaseURL, APIKey: cfg.APIKey, RawAuth: cfg.RawAuth,
-			Header: cfg.Header, HTTPClient: hc, UserAgent: "llmbatch"}
+		endpoint = cfg.newClient(hc)
 	}
 	r := &runner{cfg: &cfg, b: b, reader: reader, stream: stream, ropts: ropts, journal: journal, job: job, needJob: info.Job == nil || compareJobs(info.Job, job) != "",
 		answerGuard: answerGuard{baseURL: cfg.BaseURL, path: cfg.api().Path()},
@@ -168,6 +168,12 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 	}
 	ok = true
 	return r.run(ctx)
+}
+
+// newClient is the endpoint Run sends through when Config.Endpoint is nil.
+func (c *Config) newClient(hc *http.Client) *httpapi.Client {
+	return &httpapi.Client{BaseURL: c.BaseURL, APIKey: c.APIKey, RawAuth: c.RawAuth,
+		Header: c.Header, HTTPClient: hc, UserAgent: "llmbatch"}
 }
 
 // lastRunWas reports whether the summary beside the journal names job: a

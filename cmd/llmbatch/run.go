@@ -37,6 +37,7 @@ type runOptions struct {
 	PricesFile string  // --prices
 	MaxCost    usdFlag // --max-cost
 	Limit      int64   // --limit
+	DryRun     bool    // --dry-run
 }
 
 const runUsage = `Usage: llmbatch run [flags] INPUT
@@ -73,6 +74,7 @@ func (o *runOptions) register(fs *flag.FlagSet, env environ) {
 	fs.BoolVar(&o.Quiet, "quiet", false, "no progress bar, progress lines or closing totals; warnings and errors only")
 	fs.StringVar(&o.LogFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.Int64Var(&o.Limit, "limit", 0, "run only the first `N` rows of the input, bad ones included (0: all); re-running without it continues the same journal")
+	fs.BoolVar(&o.DryRun, "dry-run", false, "print the first request (with --limit N, the first N) as it would be sent, the key masked; send nothing, write no file")
 }
 
 // validate checks the options and fills Input from the positional args.
@@ -158,6 +160,9 @@ func runJob(ctx context.Context, args []string, env environ) int {
 			logger = newLogger(env, o.LogFormat, o.Quiet)
 			cfg.Logger = logger
 		}
+	}
+	if o.DryRun {
+		return exitCode(pipeline.DryRun(ctx, cfg, env.stdout), nil, env)
 	}
 	if !o.Quiet {
 		p := newProgress(env, logger)
