@@ -17,10 +17,11 @@ import (
 // DryRun writes to w the first requests the job cfg describes would send,
 // as they would be sent: method and URL, the headers, a blank line and the
 // body, each request after a "# " comment line naming its row. The API key
-// is masked wherever it appears (see MaskKey). It prints cfg.Limit
-// requests when Limit is positive, else one; for an API that packs rows
-// (embeddings) a request holds up to PackSize rows. Bad rows met on the
-// way are named in comment lines and skipped.
+// is masked wherever it appears (see MaskKey). With cfg.Limit positive it
+// prints the requests Run with that Limit would send (those of the first
+// Limit rows, bad rows counted: Limit requests, or fewer packed ones for
+// an API that packs rows); else the first request only. Bad rows met on
+// the way are named in comment lines and skipped.
 //
 // DryRun sends nothing and creates, opens or changes no file but the input
 // it reads: no journal, lock or summary. It does not read the journal
@@ -47,7 +48,10 @@ func DryRun(ctx context.Context, cfg Config, w io.Writer) error {
 		return err
 	}
 	client := cfg.newClient(nil)
-	want := max(cfg.Limit, 1)
+	want := int64(1)
+	if cfg.Limit > 0 {
+		want = cfg.Limit // a request holds at least one row
+	}
 	var shown int64
 	show := func(reqs ...*request) error {
 		for _, req := range reqs {
@@ -66,7 +70,13 @@ func DryRun(ctx context.Context, cfg Config, w io.Writer) error {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("%w: %w", ErrInterrupted, err)
 		}
-		row, err := reader.Next()
+		var err error
+		var row rows.Row
+		if cfg.Limit > 0 && read >= cfg.Limit {
+			err = io.EOF // as Run: the input ends after Limit rows
+		} else {
+			row, err = reader.Next()
+		}
 		if err == io.EOF {
 			if read == 0 {
 				return &UsageError{Err: fmt.Errorf("%s: %w", cfg.Input, rows.ErrEmptyInput)}

@@ -136,3 +136,29 @@ func TestMaskKey(t *testing.T) {
 		}
 	}
 }
+
+// For an API that packs rows, Limit counts rows as Run's does: the dry run
+// shows the packs of the first Limit rows; without Limit, the first pack.
+func TestDryRun_EmbeddingsPacks(t *testing.T) {
+	dir := t.TempDir()
+	cfg := baseConfig(dir, writeInput(t, dir, 5), "http://127.0.0.1:9/v1")
+	a, ok := pipeline.LookupAPI("embeddings")
+	if !ok {
+		t.Fatal("no embeddings API")
+	}
+	cfg.API, cfg.Model, cfg.Prompt = a, "text-embedding-3-small", ""
+	for limit, want := range map[int64][]string{3: {"k00000", "k00002"}, 0: {"k00000", "k00004"}} {
+		cfg.Limit = limit
+		var out bytes.Buffer
+		if err := pipeline.DryRun(context.Background(), cfg, &out); err != nil {
+			t.Fatalf("DryRun(Limit %d) error = %v", limit, err)
+		}
+		got := out.String()
+		if n := strings.Count(got, "POST http://127.0.0.1:9/v1/embeddings\n"); n != 1 {
+			t.Errorf("Limit %d: %d requests, want 1 pack:\n%s", limit, n, got)
+		}
+		if head := `keys "` + want[0] + `" to "` + want[1] + `"`; !strings.Contains(got, head) {
+			t.Errorf("Limit %d: output lacks %s:\n%s", limit, head, got)
+		}
+	}
+}
