@@ -21,7 +21,8 @@ import (
 // prints the requests Run with that Limit would send (those of the first
 // Limit rows, bad rows counted: Limit requests, or fewer packed ones for
 // an API that packs rows); else the first request only. Bad rows met on
-// the way are named in comment lines and skipped.
+// the way are named in comment lines and skipped (with Strict, the first
+// one is a *UsageError, as in Run). Duplicate keys are not looked for.
 //
 // DryRun sends nothing and creates, opens or changes no file but the input
 // it reads: no journal, lock or summary. It does not read the journal
@@ -103,6 +104,9 @@ func DryRun(ctx context.Context, cfg Config, w io.Writer) error {
 			if err != nil {
 				rowErr = &rows.RowError{File: cfg.Input, Line: row.Line, Index: row.Index, Err: err}
 			}
+		}
+		if rowErr != nil && cfg.Strict {
+			return &UsageError{Err: fmt.Errorf("%w (--strict: stopped at the first bad row)", rowErr)}
 		}
 		if rowErr != nil {
 			fmt.Fprintf(w, "# bad row, skipped (a run journals it as failed): %s\n\n", secret.NewRedactor(cfg.APIKey).String(rowErr.Error()))

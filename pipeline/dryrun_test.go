@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -126,6 +127,11 @@ func TestDryRun_ShortKeyAndBadRow(t *testing.T) {
 	}
 	if n := strings.Count(got, "POST "); n != 1 {
 		t.Errorf("%d requests printed, want 1 (the default)", n)
+	}
+	cfg.Strict = true
+	var uerr *pipeline.UsageError
+	if err := pipeline.DryRun(context.Background(), cfg, io.Discard); !errors.As(err, &uerr) || !strings.Contains(err.Error(), "--strict") {
+		t.Errorf("DryRun(Strict) error = %v, want a *UsageError at the bad row, as Run", err)
 	}
 }
 
