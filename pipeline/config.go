@@ -144,6 +144,12 @@ type Config struct {
 	Force bool
 	// RetryFailed sends rows with a permanent error in the journal again.
 	RetryFailed bool
+	// Limit, when positive, reads only the first Limit rows of the input
+	// (bad rows included, rows finished earlier included) and then ends the
+	// run as if the input ended there. It is not part of the job's
+	// fingerprint: a later run without it resumes the same journal and
+	// sends the rest.
+	Limit int64
 	// Strict stops the job at the first bad input row (exit 2) instead of
 	// journalling it as a failed row.
 	Strict bool
@@ -255,6 +261,8 @@ func (c *Config) validate() error {
 		return usageErrorf("give --prompt or --prompt-column, not both")
 	case c.RPM < 0 || c.TPM < 0:
 		return usageErrorf("--rpm and --tpm must not be negative")
+	case c.Limit < 0:
+		return usageErrorf("--limit must not be negative")
 	}
 	if c.Endpoint == nil {
 		if err := checkBaseURL(c.BaseURL); err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"sync/atomic"
@@ -131,8 +132,7 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 			hc = newHTTPClient(cfg.Concurrency)
 			defer hc.CloseIdleConnections() // their goroutines end with Run
 		}
-		endpoint = &httpapi.Client{BaseURL: cfg.BaseURL, APIKey: cfg.APIKey, RawAuth: cfg.RawAuth,
-			Header: cfg.Header, HTTPClient: hc, UserAgent: "llmbatch"}
+		endpoint = cfg.newClient(hc)
 	}
 	r := &runner{cfg: &cfg, b: b, reader: reader, stream: stream, ropts: ropts, journal: journal, job: job, needJob: info.Job == nil || compareJobs(info.Job, job) != "",
 		answerGuard: answerGuard{baseURL: cfg.BaseURL, path: cfg.api().Path()},
@@ -168,6 +168,12 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 	}
 	ok = true
 	return r.run(ctx)
+}
+
+// newClient is the endpoint Run sends through when Config.Endpoint is nil.
+func (c *Config) newClient(hc *http.Client) *httpapi.Client {
+	return &httpapi.Client{BaseURL: c.BaseURL, APIKey: c.APIKey, RawAuth: c.RawAuth,
+		Header: c.Header, HTTPClient: hc, UserAgent: "llmbatch"}
 }
 
 // lastRunWas reports whether the summary beside the journal names job: a
@@ -303,14 +309,22 @@ func (r *runner) run(ctx context.Context) (*results.Summary, error) {
 	return sum, err
 }
 
-// produce is the plan: it reads rows until the input ends or the job
-// stops, builds their requests, skips rows the journal has finished,
+// produce is the plan: it reads rows until the input ends (or Limit rows
+// were read) or the job stops, builds their requests, skips rows the journal has finished,
 // journals bad rows (to out), packs rows for an API that packs, and hands
 // the requests to the executor (plan is unbuffered: rows are read no
 // faster than they are sent).
 func (r *runner) produce(stopCtx context.Context, plan chan<- *request, out chan<- *results.Record) error {
 	for stopCtx.Err() == nil {
-		row, err := r.reader.Next()
+		var (
+			row rows.Row
+			err error
+		)
+		if r.cfg.Limit > 0 && r.read >= r.cfg.Limit {
+			err = io.EOF // --limit: the input ends here for this run
+		} else {
+			row, err = r.reader.Next()
+		}
 		if err != nil && stopCtx.Err() != nil {
 			return nil // stopped while waiting for a row
 		}

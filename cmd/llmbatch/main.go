@@ -71,6 +71,7 @@ Usage:
   llmbatch report   RESULTS.jsonl...  rows, errors, usage, cost, retries, latency of journals
   llmbatch export   RESULTS.jsonl... -o FILE   write journals as Parquet or CSV (FILE: .parquet or .csv)
   llmbatch simulate [flags]           serve the simulated endpoint on loopback
+  llmbatch prices   [--prices FILE]   print the price table in use
   llmbatch version                    the version and commit of this binary
   llmbatch completion bash|zsh|fish   print a shell completion script
 
@@ -100,6 +101,8 @@ func run(ctx context.Context, args []string, env environ) int {
 		err = report(ctx, args[1:], env)
 	case "export":
 		err = export(ctx, args[1:], env)
+	case "prices":
+		err = pricesCmd(ctx, args[1:], env)
 	case "completion":
 		err = completion(ctx, args[1:], env)
 	case "version", "-version", "--version":

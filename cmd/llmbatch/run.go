@@ -37,6 +37,8 @@ type runOptions struct {
 	EmbedBatch int     // --embed-batch
 	PricesFile string  // --prices
 	MaxCost    usdFlag // --max-cost
+	Limit      int64   // --limit
+	DryRun     bool    // --dry-run
 }
 
 const runUsage = `Usage: llmbatch run [flags] INPUT
@@ -78,6 +80,8 @@ func (o *runOptions) register(fs *flag.FlagSet, env environ) {
 	fs.BoolVar(&o.SimFaults, "sim-faults", true, "let the simulated endpoint answer a few 429s and 5xx (with --sim)")
 	fs.BoolVar(&o.Quiet, "quiet", false, "no progress bar, progress lines or closing totals; warnings and errors only")
 	fs.StringVar(&o.LogFormat, "log-format", "text", "log format on stderr: text or json")
+	fs.Int64Var(&o.Limit, "limit", 0, "run only the first `N` rows of the input, bad ones included (0: all); re-running without it continues the same journal")
+	fs.BoolVar(&o.DryRun, "dry-run", false, "print the first request (with --limit N, those of the first N rows) as it would be sent, the key masked; send nothing, write no file")
 }
 
 // validate checks the options and fills Input from the positional args.
@@ -138,6 +142,7 @@ func runJob(ctx context.Context, args []string, env environ) int {
 		return exitCode(err, nil, env)
 	}
 	cfg.MaxCost = o.MaxCost.m
+	cfg.Limit = o.Limit
 	if o.Sim {
 		srv := sim.New(demoSim(o.SimSeed, o.SimLatency, o.SimFaults))
 		base, err := srv.Start("127.0.0.1:0")
@@ -166,6 +171,9 @@ func runJob(ctx context.Context, args []string, env environ) int {
 			logger = newLogger(env, o.LogFormat, o.Quiet)
 			cfg.Logger = logger
 		}
+	}
+	if o.DryRun {
+		return exitCode(pipeline.DryRun(ctx, cfg, env.stdout), nil, env)
 	}
 	if !o.Quiet {
 		p := newProgress(env, logger)
@@ -217,6 +225,9 @@ func printDone(env environ, o *runOptions, s *results.Summary) {
 		u.InputTokens, u.CachedInputTokens, u.OutputTokens, u.ReasoningTokens)
 	printCost(env, s.Cost)
 	fmt.Fprintf(env.stderr, "journal: %s  summary: %s\n", o.Output, results.SummaryPath(o.Output))
+	if o.Limit > 0 && s.Rows.Pending > 0 {
+		fmt.Fprintf(env.stderr, "--limit %d: %s not read yet: re-run without --limit (or with a higher one) to continue\n", o.Limit, rowsN(s.Rows.Pending))
+	}
 	if s.Rows.Retryable > 0 {
 		fmt.Fprintf(env.stderr, "%s ran out of attempts on transient errors: re-run the same command to send them again\n", rowsN(s.Rows.Retryable))
 	}

@@ -271,6 +271,20 @@ func (c *Client) send(ctx context.Context, path string, body []byte, dec Decoder
 	return ans, classify(ctx, ans, resp.Header, raw, readErr, dec)
 }
 
+// Request returns the request Send would send for path and body, with the
+// headers Send sets (Header, then Content-Type, Accept, User-Agent and
+// Authorization, which holds the key), without sending it: for a dry run.
+// The returned request is the caller's to change.
+func (c *Client) Request(ctx context.Context, path string, body []byte) (*http.Request, error) {
+	c.httpClient() // builds the headers once
+	req, err := c.newRequest(ctx, path, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header = c.header.Clone()
+	return req, nil
+}
+
 // newRequest is http.NewRequestWithContext(ctx, POST, BaseURL+path, body)
 // with the URL parsed once per path, not once per request.
 func (c *Client) newRequest(ctx context.Context, path string, body []byte) (*http.Request, error) {

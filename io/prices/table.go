@@ -50,6 +50,20 @@ type Table struct {
 	source string
 	tiers  map[string]ratio // "batch", "flex"
 	models map[string]Price
+	meta   map[string]meta // per model: where its price came from
+}
+
+// meta is the provenance of one model's price: the as_of and source of the
+// file it was loaded from, and its note.
+type meta struct{ asOf, source, note string }
+
+// Entry is one model's row of a Table, with where its price came from.
+type Entry struct {
+	Model  string
+	Price  Price
+	AsOf   string // the model's own as_of, else its table's, or ""
+	Source string // source of that table, or ""
+	Note   string // the model's note (provenance, confidence), or ""
 }
 
 // ratio is a non-negative rational num/den in lowest terms, den > 0.
@@ -79,7 +93,8 @@ type fileModel struct {
 	Input       *decimal `json:"input"`
 	CachedInput *decimal `json:"cached_input"`
 	Output      *decimal `json:"output"`
-	Note        string   `json:"note"` // provenance or confidence; ignored
+	AsOf        string   `json:"as_of"` // when this price was taken, if not the table's as_of
+	Note        string   `json:"note"`  // provenance or confidence, shown by Entries
 }
 
 // decimal is an exact amount read from a JSON string or number.
@@ -111,7 +126,9 @@ func (d *decimal) UnmarshalJSON(b []byte) error {
 //
 // Prices are USD per 1M tokens and multipliers plain factors, written as
 // JSON strings (or JSON numbers without exponent) with at most 6 decimal
-// places, and parsed exactly. Every top-level field is optional, so an
+// places, and parsed exactly. A model may carry its own "as_of" (a price
+// taken on another day than the table's) and a free-text "note"; both are
+// reported by Entries. Every top-level field is optional, so an
 // override file for Merge may list only models. Unknown fields are errors,
 // so that a misspelt field in a --prices file is not silently priced at zero. Per model, "input" and
 // "output" are required; a missing "cached_input" is priced like "input"
@@ -133,7 +150,7 @@ func Load(r io.Reader) (*Table, error) {
 			return nil, fmt.Errorf("prices: load table: as_of %q is not a YYYY-MM-DD date", f.AsOf)
 		}
 	}
-	t := &Table{asOf: f.AsOf, source: f.Source, tiers: map[string]ratio{}, models: map[string]Price{}}
+	t := &Table{asOf: f.AsOf, source: f.Source, tiers: map[string]ratio{}, models: map[string]Price{}, meta: map[string]meta{}}
 	for name, d := range map[string]*decimal{TierBatch: f.Batch, TierFlex: f.Flex} {
 		if d == nil {
 			continue
@@ -158,6 +175,14 @@ func Load(r io.Reader) (*Table, error) {
 			return nil, fmt.Errorf("prices: load table: model %q: negative price", name)
 		}
 		t.models[name] = p
+		md := meta{asOf: f.AsOf, source: f.Source, note: m.Note}
+		if m.AsOf != "" {
+			if _, err := time.Parse(time.DateOnly, m.AsOf); err != nil {
+				return nil, fmt.Errorf("prices: load table: model %q: as_of %q is not a YYYY-MM-DD date", name, m.AsOf)
+			}
+			md.asOf = m.AsOf
+		}
+		t.meta[name] = md
 	}
 	return t, nil
 }
@@ -178,7 +203,7 @@ func newRatio(num, den int64) ratio {
 // t's where o sets them. Neither t nor o is modified; a nil o returns a copy
 // of t.
 func (t *Table) Merge(o *Table) *Table {
-	m := &Table{tiers: map[string]ratio{}, models: map[string]Price{}}
+	m := &Table{tiers: map[string]ratio{}, models: map[string]Price{}, meta: map[string]meta{}}
 	for _, src := range []*Table{t, o} {
 		if src == nil {
 			continue
@@ -191,6 +216,9 @@ func (t *Table) Merge(o *Table) *Table {
 		}
 		maps.Copy(m.tiers, src.tiers)
 		maps.Copy(m.models, src.models)
+		for name := range src.models {
+			m.meta[name] = src.meta[name] // a model's provenance goes with its price
+		}
 	}
 	return m
 }
@@ -204,6 +232,18 @@ func (t *Table) Source() string { return t.source }
 
 // Models returns the model names the table prices, sorted.
 func (t *Table) Models() []string { return slices.Sorted(maps.Keys(t.models)) }
+
+// Entries returns every model the table prices, sorted by name, each with
+// the as_of, source and note of the file its price was loaded from (so a
+// model from a Merge override shows the override's date and source).
+func (t *Table) Entries() []Entry {
+	out := make([]Entry, 0, len(t.models))
+	for _, name := range t.Models() {
+		md := t.meta[name]
+		out = append(out, Entry{Model: name, Price: t.models[name], AsOf: md.asOf, Source: md.source, Note: md.note})
+	}
+	return out
+}
 
 // Lookup returns the price of model, resolved as by Resolve.
 func (t *Table) Lookup(model string) (Price, bool) {
@@ -222,27 +262,48 @@ func (t *Table) Lookup(model string) (Price, bool) {
 //     "-YYYYMMDD": "gpt-5-mini-2025-08-07" is priced as "gpt-5-mini",
 //     "o3-2025-04-16" as "o3".
 //
+// Each step matches the entry exactly first and then ignoring case, so a
+// name written in another case by a user or a gateway is still priced
+// ("GPT-4o-Mini" as "gpt-4o-mini", "OpenAI/GPT-5-2025-08-07" as "gpt-5").
+//
 // Nothing else is stripped, so a different model is never aliased to a
 // family it merely starts with: "gpt-5.1", "gpt-5-mini-high" or "gpt-5-pro"
 // do not resolve to "gpt-5" or "gpt-5-mini". A dated name listed in the
 // table wins over its family, so an override file can price one snapshot.
 func (t *Table) Resolve(model string) (string, bool) {
-	if _, ok := t.models[model]; ok {
-		return model, true
+	if entry, ok := t.find(model); ok {
+		return entry, true
 	}
 	name := model
 	if len(name) > len(providerPrefix) && strings.EqualFold(name[:len(providerPrefix)], providerPrefix) {
 		name = name[len(providerPrefix):]
-		if _, ok := t.models[name]; ok {
-			return name, true
+		if entry, ok := t.find(name); ok {
+			return entry, true
 		}
 	}
 	if family, ok := stripSnapshot(name); ok {
-		if _, ok := t.models[family]; ok {
-			return family, true
+		if entry, ok := t.find(family); ok {
+			return entry, true
 		}
 	}
 	return "", false
+}
+
+// find returns the entry named name, matched exactly or else ignoring case.
+// Where several entries differ only in case (possible after Merge with an
+// override file), the alphabetically first of them is used, so the answer
+// does not depend on map order.
+func (t *Table) find(name string) (string, bool) {
+	if _, ok := t.models[name]; ok {
+		return name, true
+	}
+	found := ""
+	for entry := range t.models {
+		if strings.EqualFold(entry, name) && (found == "" || entry < found) {
+			found = entry
+		}
+	}
+	return found, found != ""
 }
 
 // stripSnapshot removes a trailing "-YYYY-MM-DD" or "-YYYYMMDD" from name.

@@ -41,6 +41,9 @@ func TestDefault(t *testing.T) {
 		"gpt-4o-mini":  {"0.15", "0.075", "0.60"},
 		"o3":           {"2.00", "0.50", "8.00"},
 		"o4-mini":      {"1.10", "0.275", "4.40"},
+		// Not in §8; sources in their notes.
+		"gpt-4.1-nano": {"0.10", "0.025", "0.40"},
+		"o3-mini":      {"1.10", "0.55", "4.40"},
 
 		"text-embedding-3-small": {"0.02", "0.02", "0"},
 		"text-embedding-3-large": {"0.13", "0.13", "0"},
@@ -110,7 +113,11 @@ func TestTable_Resolve(t *testing.T) {
 		{model: "anthropic/gpt-5", reason: "another provider's model"},
 		{model: "openai/", reason: "prefix only"},
 		{model: "-2024-08-06", reason: "date only"},
-		{model: "GPT-5", reason: "model names are case-sensitive"},
+		{model: "GPT-5", want: "gpt-5", reason: "case-insensitive"},
+		{model: "GPT-4o-Mini", want: "gpt-4o-mini", reason: "case-insensitive"},
+		{model: "OpenAI/GPT-5-MINI-2025-08-07", want: "gpt-5-mini", reason: "prefix, date and case"},
+		{model: "GPT-4O-2024-05-13", want: "gpt-4o-2024-05-13", reason: "an exact dated entry wins, in any case"},
+		{model: "GPT-5.1", reason: "case folding aliases nothing new"},
 		{model: "", reason: "empty"},
 	}
 	for _, tt := range tests {
@@ -127,6 +134,17 @@ func TestTable_Resolve(t *testing.T) {
 				t.Errorf("Lookup(%q) = %+v for an unknown model, want zero Price", tt.model, p)
 			}
 		})
+	}
+}
+
+func TestTable_Resolve_caseCollision(t *testing.T) {
+	table := mustLoad(t, `{"models": {
+		"gpt-x": {"input": "1", "output": "1"},
+		"GPT-X": {"input": "2", "output": "2"}}}`)
+	for model, want := range map[string]string{"gpt-x": "gpt-x", "GPT-X": "GPT-X", "Gpt-X": "GPT-X", "openai/gPT-x": "GPT-X"} {
+		if got, ok := table.Resolve(model); !ok || got != want {
+			t.Errorf("Resolve(%q) = %q, %v, want %q (exact first, else the first in sort order)", model, got, ok, want)
+		}
 	}
 }
 
@@ -189,6 +207,7 @@ func TestLoad_Errors(t *testing.T) {
 		{name: "NullInput", json: `{"models": {"m": {"input": null, "output": "1"}}}`, msg: "required"},
 		{name: "EmptyModelName", json: `{"models": {"": {"input": "1", "output": "1"}}}`, msg: "empty model name"},
 		{name: "BadDate", json: `{"as_of": "24.07.2026"}`, msg: "YYYY-MM-DD"},
+		{name: "BadModelDate", json: `{"models": {"m": {"input": "1", "output": "1", "as_of": "2026-13-01"}}}`, msg: `model "m": as_of "2026-13-01" is not a YYYY-MM-DD`},
 		{name: "NegativeMultiplier", json: `{"flex": "-0.5"}`, msg: "negative"},
 		{name: "TrailingData", json: `{} {}`, msg: "after the JSON object"},
 	}
@@ -247,6 +266,28 @@ func TestTable_Merge(t *testing.T) {
 	}
 	if num, den, _ := merged.Multiplier("batch"); num != 1 || den != 2 {
 		t.Errorf("merged Multiplier(batch) = %d/%d, want the base's 1/2", num, den)
+	}
+
+	// Each entry keeps the provenance of the file its price came from.
+	entries := merged.Entries()
+	if len(entries) != len(merged.Models()) {
+		t.Fatalf("len(Entries()) = %d, want %d", len(entries), len(merged.Models()))
+	}
+	for _, e := range entries {
+		switch e.Model {
+		case "gpt-5-mini", "my-local-model":
+			if e.AsOf != "2026-09-01" || e.Source != "" || e.Note != "" {
+				t.Errorf("Entries() %s = as_of %q source %q note %q, want the override's 2026-09-01, no source, no note", e.Model, e.AsOf, e.Source, e.Note)
+			}
+		case "gpt-4.1-nano":
+			if e.AsOf != "2026-05-27" || e.Source != base.Source() {
+				t.Errorf("Entries() gpt-4.1-nano = %+v, want its own as_of 2026-05-27 and the embedded source", e)
+			}
+		case "gpt-5":
+			if e.AsOf != "2026-07-24" || e.Source != base.Source() || !strings.Contains(e.Note, "confidence high") || e.Price != mustPrice(t, "gpt-5") {
+				t.Errorf("Entries() gpt-5 = %+v, want the embedded table's date, source, note and price", e)
+			}
+		}
 	}
 
 	// Neither input is modified.
