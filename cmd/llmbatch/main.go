@@ -29,7 +29,7 @@ import (
 	"github.com/llmbatch/llmbatch/pipeline"
 )
 
-// Exit statuses, as DESIGN.md fixes them.
+// Exit statuses (README "Progress and exit status").
 const (
 	exitOK          = 0
 	exitRowsFailed  = 1
