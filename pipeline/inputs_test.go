@@ -348,3 +348,24 @@ func TestRun_NaNInKeptColumn(t *testing.T) {
 		t.Errorf("kept scores = %v, %v; want NaN, +Inf as text", recs["a"].Input["score"], recs["b"].Input["score"])
 	}
 }
+
+// A CSV file delimited by ';' read with ',' has one column: the error
+// says which delimiter the header shows.
+func TestRun_CSVWithOtherDelimiterGetsAHint(t *testing.T) {
+	dir := t.TempDir()
+	_, base := startSim(t, simDefault())
+	for _, c := range []struct{ content, want string }{
+		{"id;text\nr1;hello\n", "give --delimiter ';'"},
+		{"id|text\nr1|hello\n", "give --delimiter '|'"},
+		{"id\ttext\nr1\thello\n", "give --input-format tsv"},
+	} {
+		cfg := baseConfig(dir, writeFile(t, dir, "in.csv", c.content), base)
+		cfg.Prompt, cfg.IDColumn = "", ""
+		cfg.Output = filepath.Join(t.TempDir(), "out.jsonl")
+		_, err := pipeline.Run(context.Background(), cfg)
+		var uerr *pipeline.UsageError
+		if !errors.As(err, &uerr) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: Run() = %v, want a UsageError saying %q", c.content, err, c.want)
+		}
+	}
+}

@@ -313,12 +313,32 @@ func (b *builder) input(row *rows.Row) (any, error) {
 		cols = append(cols, k)
 	}
 	sort.Strings(cols)
-	err := fmt.Errorf("%s: no input column: the row has none of %s (columns found: %s); use --prompt TEMPLATE or --prompt-column NAME",
-		b.file, strings.Join(defaultInputColumns[:], ", "), strings.Join(cols, ", "))
+	err := fmt.Errorf("%s: no input column: the row has none of %s (columns found: %s); use --prompt TEMPLATE or --prompt-column NAME%s",
+		b.file, strings.Join(defaultInputColumns[:], ", "), strings.Join(cols, ", "), delimiterHint(row))
 	if row.Index == 0 {
 		return nil, &UsageError{Err: err}
 	}
 	return nil, err
+}
+
+// delimiterHint suggests --delimiter for a row whose only column's name
+// holds a ';', '|' or tab: a CSV file with another delimiter, read as
+// one column.
+func delimiterHint(row *rows.Row) string {
+	if len(row.Fields) != 1 {
+		return ""
+	}
+	for name := range row.Fields {
+		switch {
+		case strings.Contains(name, "\t"):
+			return "; the header looks tab-separated: give --input-format tsv"
+		case strings.Contains(name, ";"):
+			return "; the header looks delimited by ';': give --delimiter ';'"
+		case strings.Contains(name, "|"):
+			return "; the header looks delimited by '|': give --delimiter '|'"
+		}
+	}
+	return ""
 }
 
 // inputValue keeps strings and message arrays as they are and turns other
@@ -334,7 +354,7 @@ func inputValue(v any) any {
 func (b *builder) render(t *template.Template, row *rows.Row) (string, error) {
 	b.sb.Reset()
 	if err := t.Execute(&b.sb, withoutNulls(row.Fields)); err != nil {
-		return "", fmt.Errorf("%s template: %v", t.Name(), templateError(err))
+		return "", fmt.Errorf("%s template: %v%s", t.Name(), templateError(err), delimiterHint(row))
 	}
 	return b.sb.String(), nil
 }
