@@ -19,6 +19,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -42,11 +43,9 @@ func main() {
 	// SIGHUP too: a job whose terminal closes drains and writes its
 	// summary like an interrupted one.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	go func() {
-		<-ctx.Done()
-		stop() // a second signal kills the process at once
-		fmt.Fprintln(os.Stderr, "llmbatch: interrupted: no new requests; waiting for those in flight (at most --drain-timeout); interrupt again to quit at once")
-	}()
+	// A second signal kills the process at once. "run" prints what the
+	// first one does (runJob: interruptNotice).
+	context.AfterFunc(ctx, stop)
 	env := environ{getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
 		isTTY: func() bool { return term.IsTerminal(int(os.Stderr.Fd())) }}
 	os.Exit(run(ctx, os.Args[1:], env))
@@ -60,6 +59,9 @@ type environ struct {
 	stderr io.Writer
 	// isTTY reports whether stderr is a terminal; nil means it is not.
 	isTTY func() bool
+	// log, when set (run --log-format json), is what exitCode writes the
+	// final error through, as a record; nil: a plain line on stderr.
+	log *slog.Logger
 }
 
 const usage = `llmbatch runs bulk prompts through an OpenAI-compatible endpoint:
@@ -137,23 +139,43 @@ func exitCode(err error, sum *results.Summary, env environ) int {
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
 	case errors.Is(err, pipeline.ErrBaseURL):
-		fmt.Fprintf(env.stderr, "llmbatch: %v; set it with --base-url or OPENAI_BASE_URL\n", err)
-		return exitUsage
+		return printExit(env, exitUsage, "", fmt.Sprintf("%v; set it with --base-url or OPENAI_BASE_URL", err))
 	case errors.As(err, &uerr), errors.As(err, &usageErr{}):
-		fmt.Fprintf(env.stderr, "llmbatch: %v\n", err)
-		return exitUsage
+		return printExit(env, exitUsage, "", err.Error())
 	case errors.As(err, &serr):
-		fmt.Fprintf(env.stderr, "llmbatch: stopped: %v\n", err)
-		return exitStopped
+		return printExit(env, exitStopped, "stopped", err.Error())
 	case errors.Is(err, pipeline.ErrInterrupted), errors.Is(err, context.Canceled):
-		fmt.Fprintf(env.stderr, "llmbatch: interrupted; finished rows are in the journal: re-run the same command to resume\n")
-		return exitInterrupted
+		return printExit(env, exitInterrupted, "interrupted", "finished rows are in the journal: re-run the same command to resume")
 	default:
 		// Not the user's mistake (that is a usage error) but something
 		// that went wrong underway: a failed write, an internal error.
-		fmt.Fprintf(env.stderr, "llmbatch: %v\n", err)
-		return exitRowsFailed
+		return printExit(env, exitRowsFailed, "", err.Error())
 	}
+}
+
+// printExit prints the line that ends a command with status code:
+// "llmbatch: [what: ]detail", or with env.log an error record whose
+// message is what (else "error"), with the detail and the exit status.
+func printExit(env environ, code int, what, detail string) int {
+	if env.log != nil {
+		msg, level, key := what, slog.LevelError, "error"
+		if msg == "" {
+			msg = "error"
+		}
+		if code == exitInterrupted {
+			level, key = slog.LevelWarn, "hint"
+		}
+		env.log.Log(context.Background(), level, msg, key, detail, "exit_status", code)
+		return code
+	}
+	if what == "interrupted" {
+		fmt.Fprintf(env.stderr, "llmbatch: %s; %s\n", what, detail)
+	} else if what != "" {
+		fmt.Fprintf(env.stderr, "llmbatch: %s: %s\n", what, detail)
+	} else {
+		fmt.Fprintf(env.stderr, "llmbatch: %s\n", detail)
+	}
+	return code
 }
 
 // usageErr is a command-line mistake (exit status 2).

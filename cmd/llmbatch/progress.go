@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -19,11 +20,12 @@ type progress struct {
 	logger   *slog.Logger
 	max      int64
 	w        io.Writer
+	json     bool // log lines for --log-format json: numbers as numbers, ETA
 }
 
-func newProgress(env environ, logger *slog.Logger) *progress {
+func newProgress(env environ, logger *slog.Logger, json bool) *progress {
 	if !env.isTTY() {
-		return &progress{interval: 10 * time.Second, logger: logger}
+		return &progress{interval: 10 * time.Second, logger: logger, json: json}
 	}
 	bar := progressbar.NewOptions64(-1,
 		progressbar.OptionSetWriter(env.stderr),
@@ -40,6 +42,23 @@ func newProgress(env environ, logger *slog.Logger) *progress {
 }
 
 func (p *progress) update(s pipeline.Progress) {
+	if p.bar == nil && p.json {
+		r := rate(s)
+		attrs := []any{"done", s.Done, "total", s.Total, "ok", s.OK, "failed", s.Failed, "retryable", s.Retryable,
+			"skipped", s.Skipped, "in_flight", s.InFlight, "requests", s.Requests, "retries", s.Retries,
+			"rate_limited", s.RateLimited, "input_tokens", s.Usage.InputTokens, "output_tokens", s.Usage.OutputTokens}
+		attrs = append(attrs, costAttrs(s.Cost)...)
+		attrs = append(attrs, "elapsed_seconds", round1(s.Elapsed.Seconds()), "rows_per_s", round1(r))
+		if left := s.Total - s.Done - s.Retryable; s.Total >= 0 && left >= 0 && (r > 0 || left == 0) {
+			eta := 0.0
+			if left > 0 {
+				eta = float64(left) / r
+			}
+			attrs = append(attrs, "eta_seconds", round1(eta))
+		}
+		p.logger.Info("progress", attrs...)
+		return
+	}
 	if p.bar == nil {
 		p.logger.Info("progress", "done", s.Done, "total", s.Total, "ok", s.OK, "failed", s.Failed,
 			"in_flight", s.InFlight, "requests", s.Requests, "retries", s.Retries, "rate_limited", s.RateLimited,
@@ -76,3 +95,6 @@ func short(n int64) string {
 	}
 	return fmt.Sprint(n)
 }
+
+// round1 rounds x to one decimal.
+func round1(x float64) float64 { return math.Round(x*10) / 10 }

@@ -130,6 +130,9 @@ func runJob(ctx context.Context, args []string, env environ) int {
 		return exitCode(err, nil, env)
 	}
 	logger := newLogger(env, o.LogFormat, o.Quiet)
+	if o.LogFormat == "json" {
+		env.log = logger
+	}
 	cfg := pipeline.Config{
 		Input: o.Input, InputFormat: o.InputFormat, Stdin: env.stdin, Output: o.Output,
 		Model: o.Model, Prompt: o.Prompt, PromptColumn: o.PromptColumn, Instructions: o.Instr,
@@ -170,21 +173,44 @@ func runJob(ctx context.Context, args []string, env environ) int {
 			env.stderr = &secret.Writer{W: env.stderr, R: red}
 			logger = newLogger(env, o.LogFormat, o.Quiet)
 			cfg.Logger = logger
+			if o.LogFormat == "json" {
+				env.log = logger
+			}
 		}
 	}
 	if o.DryRun {
 		return exitCode(pipeline.DryRun(ctx, cfg, env.stdout), nil, env)
 	}
 	if !o.Quiet {
-		p := newProgress(env, logger)
+		p := newProgress(env, logger, o.LogFormat == "json")
 		cfg.Progress = p.update
 		cfg.ProgressInterval = p.interval
 	}
+	noticed := make(chan struct{})
+	stopNotice := context.AfterFunc(ctx, func() { interruptNotice(env); close(noticed) })
 	sum, err := pipeline.Run(ctx, cfg)
+	if !stopNotice() {
+		<-noticed // the notice comes before the closing lines and the exit line
+	}
 	if sum != nil && !o.Quiet {
-		printDone(env, &o, sum)
+		if env.log != nil {
+			logDone(logger, &o, sum)
+		} else {
+			printDone(env, &o, sum)
+		}
 	}
 	return exitCode(err, sum, env)
+}
+
+// interruptNotice says what the first interruption (Ctrl-C, SIGTERM,
+// SIGHUP) of a job does.
+func interruptNotice(env environ) {
+	const msg = "interrupted: no new requests; waiting for those in flight (at most --drain-timeout); interrupt again to quit at once"
+	if env.log != nil {
+		env.log.Warn(msg)
+		return
+	}
+	fmt.Fprintln(env.stderr, "llmbatch: "+msg)
 }
 
 // demoSim is the simulated endpoint of "run --sim": some latency and,
