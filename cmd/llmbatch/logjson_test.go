@@ -67,6 +67,7 @@ func TestRun_LogFormatJSON_FinishedJob(t *testing.T) {
 	out := filepath.Join(dir, "r.jsonl")
 	_, base := startTestSim(t, sim.Config{Seed: 3, ServerError: 0.3})
 	env, _, stderr := testEnv(map[string]string{"OPENAI_API_KEY": jsonTestKey})
+	env.isTTY = func() bool { return true } // no bar either: it is no JSON line
 	code := run(context.Background(), append(jobArgs(in, out, base), "--quiet=false", "--max-attempts", "1", "--log-format", "json"), env)
 	if code != exitRowsFailed {
 		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitRowsFailed, stderr)

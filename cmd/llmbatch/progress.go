@@ -12,8 +12,8 @@ import (
 	"github.com/llmbatch/llmbatch/pipeline"
 )
 
-// progress shows a job's progress: a bar on a terminal, else a log line
-// every 10 seconds.
+// progress shows a job's progress: a bar on a terminal, else (and always
+// with --log-format json) a log line every 10 seconds.
 type progress struct {
 	interval time.Duration
 	bar      *progressbar.ProgressBar
@@ -24,7 +24,7 @@ type progress struct {
 }
 
 func newProgress(env environ, logger *slog.Logger, json bool) *progress {
-	if !env.isTTY() {
+	if !env.isTTY() || json { // a bar is no JSON line
 		return &progress{interval: 10 * time.Second, logger: logger, json: json}
 	}
 	bar := progressbar.NewOptions64(-1,
