@@ -11,18 +11,15 @@ package pipeline_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -196,39 +193,7 @@ func BenchmarkOverhead(b *testing.B) {
 // bareLoop sends every body once from conc goroutines and returns the
 // wall time.
 func bareLoop(b *testing.B, base string, bodies [][]byte, conc int) time.Duration {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = conc
-	hc := &http.Client{Transport: t}
-	defer t.CloseIdleConnections()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	var failed atomic.Int64
-	start := time.Now()
-	for range conc {
-		wg.Go(func() {
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(len(bodies)) {
-					return
-				}
-				resp, err := hc.Post(base+"/responses", "application/json", bytes.NewReader(bodies[i]))
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					failed.Add(1)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if n := failed.Load(); n > 0 {
-		b.Fatalf("bare loop: %d requests failed", n)
-	}
-	return time.Since(start)
+	return bareSend(b, base+"/responses", "", bodies, conc)
 }
 
 // BenchmarkMemory runs jobs of 10,000 and of benchMemoryRows rows at 0
