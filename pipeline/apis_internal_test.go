@@ -69,7 +69,7 @@ func TestPackBound(t *testing.T) {
 		`{"model":"m"}`,
 		`not json`,
 	} {
-		r := &request{body: []byte(body), api: k.p.(api.API)}
+		r := &Request{body: []byte(body), api: k.p.(api.API)}
 		if n := r.cost(k.counter).InputTokens; n > int64(len(body)) {
 			t.Errorf("%s: %d input tokens, more than its %d bytes", body, n, len(body))
 		}
@@ -98,7 +98,7 @@ func TestPacker_MaxPackTokens(t *testing.T) {
 	var packs []int
 	add := func(body string, n int) {
 		for range n {
-			for _, p := range k.add(&request{body: []byte(body), api: k.p.(api.API), model: "m"}) {
+			for _, p := range k.add(&Request{body: []byte(body), api: k.p.(api.API), model: "m"}) {
 				if p.pack == nil {
 					packs = append(packs, 1)
 				} else {

@@ -132,7 +132,7 @@ func (c *ledger) price(rec *results.Record, fallback string) prices.Money {
 // *StopError means the cap is reached: nothing is in flight and spent plus
 // req's estimate would pass it. A *UsageError means the cap cannot be
 // enforced; ctx's error that the job stopped while req waited.
-func (c *ledger) reserve(ctx context.Context, req *request) (prices.Money, error) {
+func (c *ledger) reserve(ctx context.Context, req *Request) (prices.Money, error) {
 	if c.max <= 0 {
 		return 0, nil
 	}

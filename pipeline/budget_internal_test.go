@@ -67,7 +67,7 @@ func answered(out int64) *results.Record {
 // still does not fit, the job stops.
 func TestCosts_WaitsThenStops(t *testing.T) {
 	model, _ := prices.Default().Lookup("gpt-5-mini")
-	req := &request{model: "gpt-5-mini", body: []byte(`{"model":"gpt-5-mini","input":"hi","max_output_tokens":100}`)}
+	req := &Request{model: "gpt-5-mini", body: []byte(`{"model":"gpt-5-mini","input":"hi","max_output_tokens":100}`)}
 	one := model.Cost(100, 0, 100) // more than one request's estimate
 	c := testCosts(t, 2*one)       // room for two estimates, not three
 	ctx := context.Background()
@@ -117,7 +117,7 @@ func TestCosts_WaitsThenStops(t *testing.T) {
 // requests go one at a time until a few answers are in; then the estimate
 // is a high percentile of their output, not the mean.
 func TestCosts_ProbeThenPercentile(t *testing.T) {
-	req := &request{model: "gpt-5-mini", body: []byte(`{"model":"gpt-5-mini","input":"hi"}`)}
+	req := &Request{model: "gpt-5-mini", body: []byte(`{"model":"gpt-5-mini","input":"hi"}`)}
 	c := testCosts(t, prices.Dollar)
 	ctx := context.Background()
 	for i := range probeAnswers {

@@ -95,6 +95,11 @@ type Config struct {
 	// row.
 	PackSize int
 
+	// Executor is how requests reach the endpoint: nil is the worker
+	// pool (Concurrency workers, one request at a time each); a run mode
+	// (background responses, the Batch API) is another Executor.
+	Executor Executor
+
 	// Endpoint sends the requests. When nil, a *httpapi.Client is built
 	// from BaseURL, APIKey, RawAuth, Header and HTTPClient.
 	Endpoint Endpoint

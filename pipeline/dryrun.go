@@ -54,7 +54,7 @@ func DryRun(ctx context.Context, cfg Config, w io.Writer) error {
 		want = cfg.Limit // a request holds at least one row
 	}
 	var shown int64
-	show := func(reqs ...*request) error {
+	show := func(reqs ...*Request) error {
 		for _, req := range reqs {
 			if shown >= want {
 				return nil
@@ -94,7 +94,7 @@ func DryRun(ctx context.Context, cfg Config, w io.Writer) error {
 		if err != nil && !errors.As(err, &rowErr) {
 			return &UsageError{Err: fmt.Errorf("read input: %w", err)}
 		}
-		var req *request
+		var req *Request
 		if err == nil {
 			req, err = b.build(&row)
 			var uerr *UsageError
@@ -125,7 +125,7 @@ func DryRun(ctx context.Context, cfg Config, w io.Writer) error {
 }
 
 // printRequest writes req as client would send it, the key masked.
-func printRequest(ctx context.Context, w io.Writer, client *httpapi.Client, cfg *Config, req *request, n int64) error {
+func printRequest(ctx context.Context, w io.Writer, client *httpapi.Client, cfg *Config, req *Request, n int64) error {
 	hr, err := client.Request(ctx, req.api.Path(), req.body)
 	if err != nil {
 		return &UsageError{Err: fmt.Errorf("cannot build the request: %w", err)}

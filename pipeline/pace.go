@@ -124,7 +124,7 @@ func newPacer(cfg *Config, gate *retry.Gate) *pacer {
 // begin waits until the attempt may be sent: a free slot in the window,
 // the gate open, and room in the buckets. It returns early with ctx's error
 // when ctx is done. The caller must pass the ticket to end.
-func (p *pacer) begin(ctx context.Context, req *request, est *estimate) (*ticket, error) {
+func (p *pacer) begin(ctx context.Context, req *Request, est *estimate) (*ticket, error) {
 	if err := p.acquire(ctx); err != nil {
 		return nil, err
 	}
@@ -235,7 +235,7 @@ func (p *pacer) signal() {
 // take waits for the gate and reserves one request and the attempt's
 // token cost. A pause that begins while it waits for its reservation
 // cancels the reservation and sends it back to the gate.
-func (p *pacer) take(ctx context.Context, req *request, est *estimate) (*ticket, error) {
+func (p *pacer) take(ctx context.Context, req *Request, est *estimate) (*ticket, error) {
 	for {
 		if p.gate != nil {
 			if err := p.gate.Wait(ctx); err != nil {
@@ -360,7 +360,7 @@ func takeN(lim *rate.Limiter, now time.Time, n float64) ([]*rate.Reservation, ti
 }
 
 // estimate fills est from the request, as its API meters it.
-func (p *pacer) estimate(req *request, est *estimate) {
+func (p *pacer) estimate(req *Request, est *estimate) {
 	p.mu.Lock()
 	c := p.counter
 	p.mu.Unlock()

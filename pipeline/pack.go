@@ -35,7 +35,7 @@ type packer struct {
 	p       api.Packer
 	size    int
 	counter *tokens.Counter
-	rows    []*request
+	rows    []*Request
 	bytes   int64 // of the rows' bodies: a bound of their input tokens
 }
 
@@ -56,7 +56,7 @@ func newPacker(cfg *Config, a api.API) (*packer, error) {
 // packable reports whether req may join the pack being gathered: a row
 // built from the job's template, of the same API and model. Batch API
 // lines carry bodies of their own and go alone.
-func (k *packer) packable(req *request) bool {
+func (k *packer) packable(req *Request) bool {
 	if req.ownBody {
 		return false
 	}
@@ -69,8 +69,8 @@ func (k *packer) packable(req *request) bool {
 
 // add adds req and returns the requests to send now: a pack that is full
 // or cannot take req, and req itself when it cannot be packed.
-func (k *packer) add(req *request) []*request {
-	var out []*request
+func (k *packer) add(req *Request) []*Request {
+	var out []*Request
 	if !k.packable(req) {
 		out = append(out, k.flush()...)
 		return append(out, req)
@@ -92,7 +92,7 @@ func (k *packer) add(req *request) []*request {
 
 // flush returns the gathered rows as one request (none when empty; the
 // row itself when alone).
-func (k *packer) flush() []*request {
+func (k *packer) flush() []*Request {
 	rows := k.rows
 	k.rows, k.bytes = nil, 0
 	switch len(rows) {
@@ -112,7 +112,7 @@ func (k *packer) flush() []*request {
 	}
 	sum := sha256.Sum256(body)
 	first := rows[0]
-	return []*request{{key: first.key, index: first.index, body: body, sha: hex.EncodeToString(sum[:]),
+	return []*Request{{key: first.key, index: first.index, body: body, sha: hex.EncodeToString(sum[:]),
 		model: first.model, api: first.api, pack: &pack{p: k.p, rows: rows}}}
 }
 
@@ -133,7 +133,7 @@ func (k *packer) inputTokens() int64 {
 // pack is a packed request's rows and the decoder of its answers.
 type pack struct {
 	p       api.Packer
-	rows    []*request
+	rows    []*Request
 	weights []int64      // the rows' shares of the usage, on first use (weightsOf)
 	results []api.Result // of the last answer decoded
 }
@@ -176,7 +176,7 @@ func (p *pack) Decode(body []byte) (api.Result, error) {
 }
 
 // decoder returns what decodes req's answers.
-func (r *request) decoder() httpapi.Decoder {
+func (r *Request) decoder() httpapi.Decoder {
 	if r.pack != nil {
 		return r.pack
 	}

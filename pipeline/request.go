@@ -26,7 +26,7 @@ import (
 var defaultInputColumns = [...]string{"prompt", "input", "text"}
 
 // request is one row made ready to send.
-type request struct {
+type Request struct {
 	key   string
 	index int64
 	body  []byte
@@ -45,7 +45,7 @@ type request struct {
 
 // cost returns what req will cost, as its API meters it; c may be nil
 // (the input is then estimated at a token per 4 bytes).
-func (r *request) cost(c *tokens.Counter) api.Meter {
+func (r *Request) cost(c *tokens.Counter) api.Meter {
 	if r.meter == nil {
 		a := r.api
 		if a == nil {
@@ -171,13 +171,13 @@ func (b *builder) key(row *rows.Row) (string, error) {
 
 // build makes the request for a row. A returned *UsageError stops the job
 // (the input has no usable column at all); any other error is a bad row.
-func (b *builder) build(row *rows.Row) (*request, error) {
+func (b *builder) build(row *rows.Row) (*Request, error) {
 	key, err := b.key(row)
 	if err != nil {
 		return nil, err
 	}
 	_, hasID := row.Fields["custom_id"]
-	req := &request{key: key, index: row.Index, indexKey: b.cfg.IDColumn == "" && !hasID}
+	req := &Request{key: key, index: row.Index, indexKey: b.cfg.IDColumn == "" && !hasID}
 	var body map[string]any
 	if rb, ok := row.Fields["body"].(map[string]any); ok && row.Fields["custom_id"] != nil {
 		// An OpenAI Batch API line: its body is the request, its url

@@ -86,12 +86,24 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 	// Request tags, to tell a row whose request changed, are kept for the
 	// records written under our job's fingerprint: rows kept by a --force
 	// run were journalled by another job, with other requests.
+	exec := cfg.Executor
+	if exec == nil {
+		exec = pool{}
+	}
+	resumer, _ := exec.(Resumer)
+	var onMark func(*results.Mark)
+	if resumer != nil {
+		onMark = func(m *results.Mark) { resumer.Resume(nil, m) }
+	}
 	journal, info, err := results.Resume(cfg.Output, func(rec *results.Record) {
 		if rec.Job != nil {
 			totals.KeepRequests(rec.Job.Fingerprint == job.Fingerprint)
 		}
 		spend.record(rec)
-	}, func(info results.ScanInfo) error {
+		if resumer != nil {
+			resumer.Resume(rec, nil)
+		}
+	}, onMark, func(info results.ScanInfo) error {
 		if info.Lines > 0 && !cfg.Force && info.Job != nil {
 			if d := compareJobs(info.Job, job); d != "" && !lastRunWas(cfg.Output, job) {
 				return usageErrorf("%s was written by a different job (%s); use another -o, or --force to resume with the new settings", cfg.Output, d)
@@ -139,7 +151,7 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 		endpoint:    endpoint, checked: checked, start: time.Now(), seed: maphash.MakeSeed(), ledger: spend}
 	r.total.Store(-1)
 	r.pace = newPacer(&cfg, &r.gate)
-	r.exec = pool{r}
+	r.exec = exec
 	if r.pk, err = newPacker(&cfg, cfg.api()); err != nil {
 		return nil, err
 	}
@@ -215,7 +227,7 @@ type runner struct {
 	ledger *ledger // the journal's totals, what was spent, the MaxCost reservations
 
 	pk   *packer  // nil unless the API packs rows
-	exec executor // how requests reach the endpoint
+	exec Executor // how requests reach the endpoint
 
 	// The first rows of a run: stop a misconfigured job (see guard.go).
 	answerGuard answerGuard
@@ -257,14 +269,26 @@ func (r *runner) run(ctx context.Context) (*results.Summary, error) {
 	}
 	progressDone := r.startProgress()
 	out := make(chan *results.Record, r.cfg.Concurrency)
+	marks := make(chan markWrite)
 	writerErr := make(chan error, 1)
-	go func() { writerErr <- r.write(out, cancelReq) }()
+	go func() { writerErr <- r.write(out, marks, cancelReq) }()
 
 	// plan -> execute -> sink: the producer plans requests, the executor
 	// sends them, the writer journals what comes back.
-	plan := make(chan *request)
+	plan := make(chan *Request)
 	execErr := make(chan error, 1)
-	go func() { execErr <- r.exec.execute(stopCtx, reqCtx, plan, out) }()
+	x := &Exec{r: r, stopCtx: stopCtx, reqCtx: reqCtx, plan: plan, out: out, marks: marks}
+	go func() {
+		err := r.exec.Execute(x)
+		if err != nil {
+			r.stop(err)
+			// The producer may be waiting to hand over a request: take
+			// what it still plans, until the stop ends it.
+			for range plan {
+			}
+		}
+		execErr <- err
+	}()
 	readErr := r.produce(stopCtx, plan, out)
 	close(plan)
 	if r.changed > 0 {
@@ -314,7 +338,7 @@ func (r *runner) run(ctx context.Context) (*results.Summary, error) {
 // journals bad rows (to out), packs rows for an API that packs, and hands
 // the requests to the executor (plan is unbuffered: rows are read no
 // faster than they are sent).
-func (r *runner) produce(stopCtx context.Context, plan chan<- *request, out chan<- *results.Record) error {
+func (r *runner) produce(stopCtx context.Context, plan chan<- *Request, out chan<- *results.Record) error {
 	for stopCtx.Err() == nil {
 		var (
 			row rows.Row
@@ -345,7 +369,7 @@ func (r *runner) produce(stopCtx context.Context, plan chan<- *request, out chan
 			return &UsageError{Err: fmt.Errorf("read input: %w", err)}
 		}
 		var (
-			req    *request
+			req    *Request
 			reason string // why the row could not be built, without its position
 		)
 		if err == nil {
@@ -427,7 +451,7 @@ func (r *runner) produce(stopCtx context.Context, plan chan<- *request, out chan
 // record is split into its rows'; a pack that fails for good (a 4xx: one
 // bad input fails them all) is sent again row by row, so that only the
 // bad rows fail.
-func (r *runner) deliver(stopCtx, reqCtx context.Context, req *request, out chan<- *results.Record) {
+func (r *runner) deliver(stopCtx, reqCtx context.Context, req *Request, out chan<- *results.Record) {
 	rec := r.send(stopCtx, reqCtx, req)
 	switch {
 	case rec == nil:
@@ -449,7 +473,7 @@ func (r *runner) deliver(stopCtx, reqCtx context.Context, req *request, out chan
 // emit passes a request's record to out through the answer guard, which
 // holds the first answers of a run back to stop a misconfigured job
 // before it journals them all as failed (guard.go).
-func (r *runner) emit(req *request, rec *results.Record, out chan<- *results.Record) {
+func (r *runner) emit(req *Request, rec *results.Record, out chan<- *results.Record) {
 	if req.again || r.answerGuard.passes() {
 		out <- rec
 		return
@@ -533,7 +557,7 @@ func (r *runner) finished(key string) bool {
 // its head and tail, so a different row under a finished key would be
 // skipped unsent. With Force such rows are skipped (the journalled result
 // is kept) and counted in a warning.
-func (r *runner) unchanged(req *request, row *rows.Row) error {
+func (r *runner) unchanged(req *Request, row *rows.Row) error {
 	var tag uint32
 	r.ledger.read(func(t *results.Totals) { tag = t.RequestTag(req.key) })
 	if tag == 0 || tag == results.RequestTag(req.sha) {
@@ -564,24 +588,41 @@ func (r *runner) status(key string) (st results.Status) {
 // send makes up to MaxAttempts attempts for req and returns its record, or
 // nil when the row must stay pending (the job stopped before an answer, or
 // the answer was fatal).
-func (r *runner) send(stopCtx, reqCtx context.Context, req *request) (rec *results.Record) {
+func (r *runner) send(stopCtx, reqCtx context.Context, req *Request) (rec *results.Record) {
 	if stopCtx.Err() != nil {
 		return nil
 	}
-	held, err := r.ledger.reserve(stopCtx, req)
+	settle, err := r.reserve(stopCtx, req)
 	if err != nil {
 		if stopCtx.Err() == nil {
 			r.stop(err)
 		}
 		return nil // the row stays pending
 	}
-	defer func() { r.ledger.settle(held, rec, req.model) }()
+	defer func() { settle(rec) }()
+	return r.record(stopCtx, req, r.try(stopCtx, reqCtx, req, nil))
+}
+
+// reserve holds req's estimate under MaxCost and counts it in flight until
+// settle (see Exec.Reserve).
+func (r *runner) reserve(stopCtx context.Context, req *Request) (settle func(*results.Record), err error) {
+	held, err := r.ledger.reserve(stopCtx, req)
+	if err != nil {
+		return nil, err
+	}
 	r.inFlight.Add(1)
-	defer r.inFlight.Add(-1)
-	var ans *httpapi.Answer
-	rateLimited := 0
+	return func(rec *results.Record) {
+		r.inFlight.Add(-1)
+		r.ledger.settle(held, rec, req.model)
+	}, nil
+}
+
+// try makes up to MaxAttempts attempts of req with call (nil: the API's
+// own request), paced and retried (see Exec.Try).
+func (r *runner) try(stopCtx, reqCtx context.Context, req *Request, call Call) Outcome {
+	var o Outcome
 	var est estimate
-	attempts, err := r.policy.Do(stopCtx, func(attempt int) error {
+	o.Attempts, o.Err = r.policy.Do(stopCtx, func(attempt int) error {
 		t, err := r.pace.begin(stopCtx, req, &est)
 		if err != nil {
 			return err // stopped while waiting for the pacer
@@ -592,9 +633,14 @@ func (r *runner) send(stopCtx, reqCtx context.Context, req *request) (rec *resul
 		if attempt > 1 {
 			r.retries.Add(1)
 		}
-		a, err := r.endpoint.Send(actx, req.api.Path(), req.body, req.decoder())
+		var a *httpapi.Answer
+		if call == nil {
+			a, err = r.endpoint.Send(actx, req.api.Path(), req.body, req.decoder())
+		} else {
+			a, err = call(actx, req)
+		}
 		r.pace.end(t, a, err)
-		ans = a
+		o.Answer, o.viaAPI = a, call == nil
 		var e *httpapi.Error
 		if a != nil || (errors.As(err, &e) && e.StatusCode > 0) {
 			r.answerGuard.noteAnswer()
@@ -602,7 +648,7 @@ func (r *runner) send(stopCtx, reqCtx context.Context, req *request) (rec *resul
 		if errors.As(err, &e) {
 			if e.StatusCode == 429 {
 				r.limited.Add(1)
-				rateLimited++
+				o.RateLimited++
 			}
 			if e.RateLimited && e.RetryAfter == 0 && a != nil {
 				e.RetryAfter = r.pace.pauseFor(a.RateLimit, t)
@@ -613,17 +659,24 @@ func (r *runner) send(stopCtx, reqCtx context.Context, req *request) (rec *resul
 		}
 		return err
 	})
+	return o
+}
+
+// record makes req's record from its outcome, or returns nil when the row
+// must stay pending (see Exec.Record).
+func (r *runner) record(stopCtx context.Context, req *Request, o Outcome) *results.Record {
 	var e *httpapi.Error
-	if err != nil && !errors.As(err, &e) {
+	if o.Err != nil && !errors.As(o.Err, &e) {
 		return nil // stopped while waiting: the row stays pending
 	}
 	if e != nil && (e.Class == httpapi.Fatal || (e.Code == httpapi.CodeCanceled && stopCtx.Err() != nil)) {
 		return nil // stays pending: the resume sends it
 	}
-	rec = &results.Record{CustomID: req.key, Index: req.index, Attempts: attempts, RequestSHA256: req.sha, Model: req.model,
-		RateLimited: rateLimited, Time: time.Now().UTC(), Input: req.keep}
+	ans := o.Answer
+	rec := &results.Record{CustomID: req.key, Index: req.index, Attempts: o.Attempts, RequestSHA256: req.sha, Model: req.model,
+		RateLimited: o.RateLimited, Time: time.Now().UTC(), Input: req.keep}
 	if ans != nil {
-		rec.Response = &results.Response{StatusCode: ans.StatusCode, RequestID: ans.RequestID, Body: ans.Body, Checked: r.checked}
+		rec.Response = &results.Response{StatusCode: ans.StatusCode, RequestID: ans.RequestID, Body: ans.Body, Checked: r.checked && o.viaAPI}
 		rec.LatencyMS = ans.Latency.Milliseconds()
 		rec.Usage = ans.Result.Usage
 		rec.OutputText = ans.Result.OutputText
@@ -659,7 +712,7 @@ func fatalReason(e *httpapi.Error) string {
 // maxBatch bounds the records the writer writes with one write.
 const maxBatch = 256
 
-func (r *runner) write(out <-chan *results.Record, cancelReq context.CancelFunc) error {
+func (r *runner) write(out <-chan *results.Record, marks <-chan markWrite, cancelReq context.CancelFunc) error {
 	tick := time.NewTicker(min(r.cfg.SummaryInterval, results.DefaultSyncInterval))
 	defer tick.Stop()
 	lastSummary := time.Now()
@@ -737,6 +790,33 @@ func (r *runner) write(out <-chan *results.Record, cancelReq context.CancelFunc)
 				fail(err)
 				continue
 			}
+		case mw := <-marks:
+			// A mark is written on its own and synced before its
+			// executor goes on (Exec.Mark).
+			if werr != nil {
+				mw.done <- werr
+				continue
+			}
+			if r.needJob {
+				mw.m.Job = r.job
+				r.needJob = false
+			}
+			err := r.journal.AddMark(mw.m)
+			if errors.Is(err, results.ErrEncode) {
+				r.needJob = r.needJob || mw.m.Job != nil
+				mw.done <- err
+				continue
+			}
+			if err == nil {
+				_, err = r.journal.Flush()
+			}
+			if err == nil {
+				err = r.journal.Sync()
+			}
+			if err != nil {
+				fail(err)
+			}
+			mw.done <- err
 		case <-tick.C:
 			if werr != nil {
 				continue

@@ -217,7 +217,14 @@ func (e *Error) Unwrap() error { return e.Err }
 // naming where the redirect pointed (without its query). This holds for a
 // caller's HTTPClient too: its CheckRedirect runs after this check.
 func (c *Client) Send(ctx context.Context, path string, body []byte, dec Decoder) (*Answer, error) {
-	ans, err := c.send(ctx, path, body, dec)
+	return c.Do(ctx, http.MethodPost, path, body, dec)
+}
+
+// Do is Send with another method: GET (body nil) to read an object, such
+// as a background response by its id, or POST to act on one (cancel). The
+// answer is classified as Send classifies it, with dec reading a 2xx body.
+func (c *Client) Do(ctx context.Context, method, path string, body []byte, dec Decoder) (*Answer, error) {
+	ans, err := c.send(ctx, method, path, body, dec)
 	var e *Error
 	if errors.As(err, &e) && c.red != nil {
 		e.Message = c.red.String(e.Message)
@@ -225,9 +232,9 @@ func (c *Client) Send(ctx context.Context, path string, body []byte, dec Decoder
 	return ans, err
 }
 
-func (c *Client) send(ctx context.Context, path string, body []byte, dec Decoder) (*Answer, error) {
+func (c *Client) send(ctx context.Context, method, path string, body []byte, dec Decoder) (*Answer, error) {
 	hc := c.httpClient()
-	req, err := c.newRequest(ctx, path, body)
+	req, err := c.newRequest(ctx, method, path, body)
 	if err != nil {
 		return nil, &Error{Class: Fatal, Code: "bad_request_url", Message: "cannot build request: invalid base URL"}
 	}
@@ -277,7 +284,7 @@ func (c *Client) send(ctx context.Context, path string, body []byte, dec Decoder
 // The returned request is the caller's to change.
 func (c *Client) Request(ctx context.Context, path string, body []byte) (*http.Request, error) {
 	c.httpClient() // builds the headers once
-	req, err := c.newRequest(ctx, path, body)
+	req, err := c.newRequest(ctx, http.MethodPost, path, body)
 	if err != nil {
 		return nil, err
 	}
@@ -285,25 +292,30 @@ func (c *Client) Request(ctx context.Context, path string, body []byte) (*http.R
 	return req, nil
 }
 
-// newRequest is http.NewRequestWithContext(ctx, POST, BaseURL+path, body)
-// with the URL parsed once per path, not once per request.
-func (c *Client) newRequest(ctx context.Context, path string, body []byte) (*http.Request, error) {
-	t, ok := c.targets.Load(path)
-	if !ok {
-		req, err := http.NewRequest(http.MethodPost, strings.TrimRight(c.BaseURL, "/")+path, nil)
+// newRequest is http.NewRequestWithContext(ctx, method, BaseURL+path,
+// body) with a POST's URL parsed once per path, not once per request (the
+// paths of other methods name objects, each used a few times).
+func (c *Client) newRequest(ctx context.Context, method, path string, body []byte) (*http.Request, error) {
+	var tmpl *http.Request
+	if t, ok := c.targets.Load(path); ok && method == http.MethodPost {
+		tmpl = t.(*http.Request)
+	} else {
+		req, err := http.NewRequest(method, strings.TrimRight(c.BaseURL, "/")+path, nil)
 		if err != nil {
 			return nil, err
 		}
-		t, _ = c.targets.LoadOrStore(path, req)
+		tmpl = req
+		if method == http.MethodPost {
+			c.targets.Store(path, req)
+		}
 	}
-	tmpl := t.(*http.Request)
 	u := *tmpl.URL
 	if u.User != nil {
 		user := *u.User
 		u.User = &user
 	}
 	req := &http.Request{
-		Method:        http.MethodPost,
+		Method:        method,
 		URL:           &u,
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,

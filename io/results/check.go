@@ -26,15 +26,18 @@ var (
 // first line (a record holds a whole response body, up to 64 MiB).
 const maxFirstLine = 80 << 20
 
-// recordPrefix is how every line a Journal writes begins.
-const recordPrefix = `{"custom_id":`
+// recordPrefix and markPrefix are how the lines a Journal writes begin.
+const (
+	recordPrefix = `{"custom_id":`
+	markPrefix   = `{"kind":`
+)
 
 // CheckJournal tells whether path may be used as a journal before anything
 // opens it for writing: a missing or empty file may; a path that is not a
 // regular file gives an error wrapping ErrNotRegular (appending to a FIFO
 // would hang, to a device would lose the records); a file whose first line
-// is not an llmbatch record (a JSON object with "custom_id" and the "job"
-// that wrote it) gives an error wrapping ErrNotJournal, so that a file of
+// is not an llmbatch record or mark (a JSON object with "custom_id" or
+// "kind", and the "job" that wrote it) gives an error wrapping ErrNotJournal, so that a file of
 // the user's own is never cut as a torn journal. A first line without its
 // newline (the first write of a job torn by a crash) counts as a record
 // when it begins as every record line begins.
@@ -71,13 +74,14 @@ func CheckJournal(path string) error {
 // record; torn means it lacks its newline.
 func isRecordLine(line []byte, torn bool) bool {
 	if torn {
-		return bytes.HasPrefix(line, []byte(recordPrefix))
+		return bytes.HasPrefix(line, []byte(recordPrefix)) || bytes.HasPrefix(line, []byte(markPrefix))
 	}
 	var s struct {
 		CustomID *string `json:"custom_id"`
+		Kind     string  `json:"kind"`
 		Job      *Job    `json:"job"`
 	}
-	return json.Unmarshal(line, &s) == nil && s.CustomID != nil && s.Job != nil && s.Job.Fingerprint != ""
+	return json.Unmarshal(line, &s) == nil && (s.CustomID != nil || s.Kind != "") && s.Job != nil && s.Job.Fingerprint != ""
 }
 
 func fileKind(m os.FileMode) string {

@@ -44,10 +44,11 @@ func (e *CorruptError) Unwrap() error { return ErrCorrupt }
 
 // ScanInfo describes what Scan found.
 type ScanInfo struct {
-	Lines     int64 // good records
+	Lines     int64 // good lines: records and marks
+	Marks     int64 // marks among them
 	Size      int64 // bytes of good records: where appending resumes
 	TornBytes int64 // bytes of a torn last line, cut on Open
-	Job       *Job  // the job of the last record that names one (a --force run adds one)
+	Job       *Job  // the job of the last record or mark that names one (a --force run adds one)
 	// TempsLeft is set by Resume when the temp files of a killed run
 	// could not be removed (harmless: they only take space).
 	TempsLeft error
@@ -59,8 +60,14 @@ type ScanInfo struct {
 // TornBytes, not passed to fn. A bad line before the last one is a
 // *CorruptError. The Record passed to fn carries no response body, no
 // output text and no input columns (request_sha256 it does), and is reused
-// between calls.
+// between calls. Marks are skipped (see ScanMarks).
 func Scan(path string, fn func(*Record)) (ScanInfo, error) {
+	return ScanMarks(path, fn, nil)
+}
+
+// ScanMarks is Scan that also calls mark, when not nil, with each mark, in
+// line order with the records.
+func ScanMarks(path string, fn func(*Record), mark func(*Mark)) (ScanInfo, error) {
 	var info ScanInfo
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return info, nil
@@ -73,7 +80,20 @@ func Scan(path string, fn func(*Record)) (ScanInfo, error) {
 		rec = Record{}
 		if ls.decode(line, &rec) != nil {
 			rec = Record{}
-			if err := decodeScan(line, &rec); err != nil {
+			err := decodeScan(line, &rec)
+			if err == errMark {
+				info.Size += int64(len(line)) + 1
+				info.Marks++
+				m, _ := decodeMark(line)
+				if m.Job != nil {
+					info.Job = m.Job
+				}
+				if mark != nil {
+					mark(&m)
+				}
+				return nil
+			}
+			if err != nil {
 				return &CorruptError{Path: path, Line: n, Err: err}
 			}
 		}
@@ -116,6 +136,9 @@ func decodeScan(line []byte, rec *Record) error {
 		return err
 	}
 	if s.CustomID == nil {
+		if isMark(line) {
+			return errMark
+		}
 		return errors.New("record has no custom_id")
 	}
 	rec.CustomID = *s.CustomID

@@ -230,6 +230,10 @@ func keyPass(path string, file int, seed maphash.Seed, latest map[uint64]uint64)
 		}
 		lastQuick = false
 		key, err := decode(line)
+		if err == errMark {
+			good++
+			continue
+		}
 		if err != nil {
 			pending, torn = &CorruptError{Path: path, Line: n, Err: err}, int64(len(line))
 			continue
@@ -248,7 +252,7 @@ func keyPass(path string, file int, seed maphash.Seed, latest map[uint64]uint64)
 		delete(latest, quickHash)
 	}
 	key, err := decode(prev)
-	if err != nil {
+	if err != nil { // not a mark either: prefixKey read a custom_id
 		return good - 1, int64(len(prev)), decoded, nil
 	}
 	put(maphash.String(seed, key))

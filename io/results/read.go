@@ -172,7 +172,11 @@ func secondPass(paths []string, lines []int64, decoded [][]int64, want Fields, s
 				rec := new(Record)
 				if ls.decode(line, rec) != nil {
 					*rec = Record{}
-					if err := decodeRead(line, rec, want); err != nil {
+					err := decodeRead(line, rec, want)
+					if err == errMark {
+						return nil
+					}
+					if err != nil {
 						return &CorruptError{Path: p, Line: n, Err: err}
 					}
 				}
@@ -262,7 +266,11 @@ func ReadEach(paths []string, want Fields, fn func(rec *Record) error) (ReadInfo
 			rec = Record{}
 			if ls.decode(line, &rec) != nil {
 				rec = Record{}
-				if err := decodeRead(line, &rec, want); err != nil {
+				err := decodeRead(line, &rec, want)
+				if err == errMark {
+					return nil
+				}
+				if err != nil {
 					return &CorruptError{Path: p, Line: n, Err: err}
 				}
 			}
@@ -399,6 +407,9 @@ func decodeRead(line []byte, rec *Record, want Fields) error {
 		}
 	}
 	if s.CustomID == nil {
+		if isMark(line) {
+			return errMark
+		}
 		return errors.New("record has no custom_id")
 	}
 	*rec = s.Record

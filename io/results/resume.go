@@ -15,7 +15,9 @@ import (
 //
 // Errors from the lock and the scan describe the file (a *CorruptError for
 // a bad line before the last); accept's error is returned as it is.
-func Resume(path string, fn func(*Record), accept func(ScanInfo) error) (*Journal, ScanInfo, error) {
+// mark, when not nil, gets the journal's marks, in line order with the
+// records (ScanMarks).
+func Resume(path string, fn func(*Record), mark func(*Mark), accept func(ScanInfo) error) (*Journal, ScanInfo, error) {
 	lock, err := Lock(path)
 	if err != nil {
 		return nil, ScanInfo{}, err
@@ -25,7 +27,7 @@ func Resume(path string, fn func(*Record), accept func(ScanInfo) error) (*Journa
 		return nil, ScanInfo{}, err
 	}
 	tempErr := RemoveStaleTemps(SummaryPath(path))
-	info, err := Scan(path, fn)
+	info, err := ScanMarks(path, fn, mark)
 	if err != nil {
 		return fail(err)
 	}
