@@ -65,13 +65,14 @@ type ledger struct {
 	out      outputHist      // output tokens of the answers, for the estimate
 	warned   map[string]bool // unknown models already warned about
 	unpriced string          // a journal model without a price, under a cap
+	name     func(string) string // Config.name
 }
 
 func newLedger(cfg *Config, totals *results.Totals) (*ledger, error) {
 	c := &ledger{table: cfg.Prices, max: cfg.MaxCost, logger: cfg.Logger, totals: totals, warned: map[string]bool{},
-		changed: make(chan struct{}), pending: map[*results.Record]prices.Money{}}
+		changed: make(chan struct{}), pending: map[*results.Record]prices.Money{}, name: cfg.name}
 	if c.max < 0 {
-		return nil, usageErrorf("--max-cost must not be negative")
+		return nil, usageErrorf("%s must not be negative", cfg.name("MaxCost"))
 	}
 	if c.max > 0 {
 		var err error
@@ -111,7 +112,7 @@ func (c *ledger) price(rec *results.Record, fallback string) prices.Money {
 	if !ok {
 		if !c.warned[rec.Model] {
 			c.warned[rec.Model] = true
-			c.logger.Warn("no price for this model: its cost is unknown; give its prices with --prices FILE",
+			c.logger.Warn("no price for this model: its cost is unknown; give its prices with "+c.name("Prices"),
 				"model", rec.Model, "prices_as_of", c.table.AsOf())
 		}
 		if fallback == "" {
@@ -138,7 +139,7 @@ func (c *ledger) reserve(ctx context.Context, req *Request) (prices.Money, error
 	}
 	p, ok := c.table.Lookup(req.model)
 	if !ok {
-		return 0, usageErrorf("--max-cost cannot be enforced: no price for model %q (prices as of %s); give its prices with --prices FILE", req.model, c.table.AsOf())
+		return 0, usageErrorf("%s cannot be enforced: no price for model %q (prices as of %s); give its prices with %s", c.name("MaxCost"), req.model, c.table.AsOf(), c.name("Prices"))
 	}
 	m := req.cost(c.counter)
 	in, maxOut := m.InputTokens, m.MaxOutput
@@ -146,7 +147,7 @@ func (c *ledger) reserve(ctx context.Context, req *Request) (prices.Money, error
 	defer c.mu.Unlock()
 	for {
 		if c.unpriced != "" {
-			return 0, usageErrorf("--max-cost cannot be enforced: the journal holds answers of model %q, which has no price; give its prices with --prices FILE", c.unpriced)
+			return 0, usageErrorf("%s cannot be enforced: the journal holds answers of model %q, which has no price; give its prices with %s", c.name("MaxCost"), c.unpriced, c.name("Prices"))
 		}
 		out, probe, limit := maxOut, false, int64(math.MaxInt64)
 		if out < 0 {
@@ -169,8 +170,8 @@ func (c *ledger) reserve(ctx context.Context, req *Request) (prices.Money, error
 			return est, nil
 		case c.inFlight == 0:
 			return 0, &StopError{Reason: fmt.Sprintf(
-				"cost cap reached: spent %s of --max-cost %s, and the next request, estimated at %s, would pass it; finished rows are in the journal: re-run with a higher --max-cost to resume",
-				addSat(c.spent, c.pendingC), c.max, est)}
+				"cost cap reached: spent %s of %s %s, and the next request, estimated at %s, would pass it; finished rows are in the journal: re-run with a higher %s to resume",
+				addSat(c.spent, c.pendingC), c.name("MaxCost"), c.max, est, c.name("MaxCost"))}
 		}
 		// Wait for a request in flight to settle.
 		ch := c.changed

@@ -172,6 +172,12 @@ type Config struct {
 	// Prices prices the usage in the summary and progress, and the cap;
 	// nil means prices.Default(), the embedded table.
 	Prices *prices.Table
+	// Names, when set, names a Config field (its Go name, e.g. "MaxCost")
+	// in the messages of errors, logs and bad rows: the llmbatch command
+	// gives its flags ("--max-cost"). Unset, messages name the field
+	// itself ("Config.MaxCost").
+	Names func(field string) string
+
 	// MaxCost, when positive, caps the job's cost. A request is sent only
 	// while the journal's cost (earlier runs included) plus the estimates
 	// of the requests in flight plus its own estimate stays within the cap;
@@ -256,18 +262,31 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// name is how messages name the Config field field (see Names).
+func (c *Config) name(field string) string {
+	if c.Names != nil {
+		if n := c.Names(field); n != "" {
+			return n
+		}
+	}
+	if strings.Contains(field, ".") { // another type's field: "EstimateOptions.From"
+		return field
+	}
+	return "Config." + field
+}
+
 func (c *Config) validate() error {
 	switch {
 	case c.Input == "":
-		return usageErrorf("no input file given")
+		return usageErrorf("no input file given (%s)", c.name("Input"))
 	case c.Output == "":
-		return usageErrorf("no results journal given (-o results.jsonl)")
+		return usageErrorf("no results journal given (%s)", c.name("Output"))
 	case c.Prompt != "" && c.PromptColumn != "":
-		return usageErrorf("give --prompt or --prompt-column, not both")
+		return usageErrorf("give %s or %s, not both", c.name("Prompt"), c.name("PromptColumn"))
 	case c.RPM < 0 || c.TPM < 0:
-		return usageErrorf("--rpm and --tpm must not be negative")
+		return usageErrorf("%s and %s must not be negative", c.name("RPM"), c.name("TPM"))
 	case c.Limit < 0:
-		return usageErrorf("--limit must not be negative")
+		return usageErrorf("%s must not be negative", c.name("Limit"))
 	}
 	if c.Endpoint == nil {
 		if err := checkBaseURL(c.BaseURL); err != nil {

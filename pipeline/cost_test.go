@@ -124,7 +124,7 @@ func TestRun_MaxCost(t *testing.T) {
 	cfg.MaxCost = 10 * prices.Cent / 10 // $0.01: about a third of the job
 	sum, err := pipeline.Run(context.Background(), cfg)
 	var serr *pipeline.StopError
-	if !errors.As(err, &serr) || !strings.Contains(err.Error(), "re-run with a higher --max-cost") {
+	if !errors.As(err, &serr) || !strings.Contains(err.Error(), "re-run with a higher Config.MaxCost") {
 		t.Fatalf("Run() error = %v, want a StopError saying a higher --max-cost resumes", err)
 	}
 	spent := sum.Cost.Total.Amount
@@ -212,7 +212,7 @@ func TestEstimate_VsSim(t *testing.T) {
 	// Nothing bounds the output: refused, naming the ways out.
 	_, err = pipeline.Estimate(context.Background(), cfg, pipeline.EstimateOptions{})
 	var uerr *pipeline.UsageError
-	if !errors.As(err, &uerr) || !strings.Contains(err.Error(), "--assume-output") {
+	if !errors.As(err, &uerr) || !strings.Contains(err.Error(), "EstimateOptions.AssumeOutput") {
 		t.Errorf("Estimate() without an output bound: error = %v, want a UsageError", err)
 	}
 }
@@ -279,7 +279,7 @@ func TestRun_MaxCostSpendsMostOfTheCap(t *testing.T) {
 			low = min(low, 1-float64(high)*(1+1.0/32)/float64(cfg.MaxCost))
 			sum, err := pipeline.Run(context.Background(), cfg)
 			var serr *pipeline.StopError
-			if !errors.As(err, &serr) || !strings.Contains(err.Error(), "re-run with a higher --max-cost") {
+			if !errors.As(err, &serr) || !strings.Contains(err.Error(), "re-run with a higher Config.MaxCost") {
 				t.Fatalf("Run() error = %v, want a StopError saying a higher --max-cost resumes", err)
 			}
 			// What was spent, priced by hand from the journal, equals the

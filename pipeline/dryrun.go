@@ -106,7 +106,7 @@ func DryRun(ctx context.Context, cfg Config, w io.Writer) error {
 			}
 		}
 		if rowErr != nil && cfg.Strict {
-			return &UsageError{Err: fmt.Errorf("%w (--strict: stopped at the first bad row)", rowErr)}
+			return &UsageError{Err: fmt.Errorf("%w (%s: stopped at the first bad row)", rowErr, cfg.name("Strict"))}
 		}
 		if rowErr != nil {
 			fmt.Fprintf(w, "# bad row, skipped (a run journals it as failed): %s\n\n", secret.NewRedactor(cfg.APIKey).String(rowErr.Error()))

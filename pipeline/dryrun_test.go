@@ -130,7 +130,7 @@ func TestDryRun_ShortKeyAndBadRow(t *testing.T) {
 	}
 	cfg.Strict = true
 	var uerr *pipeline.UsageError
-	if err := pipeline.DryRun(context.Background(), cfg, io.Discard); !errors.As(err, &uerr) || !strings.Contains(err.Error(), "--strict") {
+	if err := pipeline.DryRun(context.Background(), cfg, io.Discard); !errors.As(err, &uerr) || !strings.Contains(err.Error(), "Config.Strict") {
 		t.Errorf("DryRun(Strict) error = %v, want a *UsageError at the bad row, as Run", err)
 	}
 }

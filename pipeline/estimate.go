@@ -72,20 +72,20 @@ func Estimate(ctx context.Context, cfg Config, opts EstimateOptions) (*JobEstima
 	cfg = cfg.withDefaults()
 	switch {
 	case cfg.Input == "":
-		return nil, usageErrorf("no input file given")
+		return nil, usageErrorf("no input file given (%s)", cfg.name("Input"))
 	case cfg.Prompt != "" && cfg.PromptColumn != "":
-		return nil, usageErrorf("give --prompt or --prompt-column, not both")
+		return nil, usageErrorf("give %s or %s, not both", cfg.name("Prompt"), cfg.name("PromptColumn"))
 	case opts.AssumeOutput < 0:
-		return nil, usageErrorf("--assume-output must not be negative")
+		return nil, usageErrorf("%s must not be negative", cfg.name("EstimateOptions.AssumeOutput"))
 	case opts.AssumeOutput > 0 && opts.From != "":
-		return nil, usageErrorf("give --assume-output or --from, not both")
+		return nil, usageErrorf("give %s or %s, not both", cfg.name("EstimateOptions.AssumeOutput"), cfg.name("EstimateOptions.From"))
 	}
 	est := &JobEstimate{AsOf: cfg.Prices.AsOf()}
 	switch {
 	case opts.AssumeOutput > 0:
-		est.Assumption, est.AssumedFrom = opts.AssumeOutput, "--assume-output"
+		est.Assumption, est.AssumedFrom = opts.AssumeOutput, cfg.name("EstimateOptions.AssumeOutput")
 	case opts.From != "":
-		avg, err := averageOutput(opts.From)
+		avg, err := averageOutput(opts.From, cfg.name("EstimateOptions.From"))
 		if err != nil {
 			return nil, err
 		}
@@ -137,8 +137,8 @@ func Estimate(ctx context.Context, cfg Config, opts EstimateOptions) (*JobEstima
 		if m.MaxOutput >= 0 {
 			low, high = min(low, m.MaxOutput), m.MaxOutput
 		} else if est.AssumedFrom == "" {
-			return nil, usageErrorf("%s: row %d: its output tokens are unbounded: set %s in --body, or give --assume-output N or --from RESULTS.jsonl",
-				cfg.Input, row.Index, req.api.OutputCap())
+			return nil, usageErrorf("%s: row %d: its output tokens are unbounded: set %s in %s, or give %s N or %s RESULTS.jsonl",
+				cfg.Input, row.Index, req.api.OutputCap(), cfg.name("Body"), cfg.name("EstimateOptions.AssumeOutput"), cfg.name("EstimateOptions.From"))
 		}
 		me := models[req.model]
 		if me == nil {
@@ -185,10 +185,10 @@ func addCost(a, b prices.Cost) prices.Cost {
 
 // averageOutput returns the average output tokens, rounded up, of the
 // answered rows (no error) of the journal at path.
-func averageOutput(path string) (int64, error) {
+func averageOutput(path, flag string) (int64, error) {
 	var sum, n int64
 	if _, err := os.Stat(path); err != nil {
-		return 0, &UsageError{Err: fmt.Errorf("--from: %w", err)}
+		return 0, &UsageError{Err: fmt.Errorf("%s: %w", flag, err)}
 	}
 	_, err := results.Scan(path, func(rec *results.Record) {
 		if rec.Error == nil && rec.Usage.OutputTokens > 0 {
@@ -197,10 +197,10 @@ func averageOutput(path string) (int64, error) {
 		}
 	})
 	if err != nil {
-		return 0, &UsageError{Err: fmt.Errorf("--from: %w", err)}
+		return 0, &UsageError{Err: fmt.Errorf("%s: %w", flag, err)}
 	}
 	if n == 0 {
-		return 0, usageErrorf("--from %s: no answered rows with output tokens to average", path)
+		return 0, usageErrorf("%s %s: no answered rows with output tokens to average", flag, path)
 	}
 	return (sum + n - 1) / n, nil
 }

@@ -37,9 +37,10 @@ type answerGuard struct {
 	sig      string
 	held     []*results.Record
 	baseURL  string
-	path     string      // the API's path, for the hint
-	answered atomic.Bool // an HTTP answer arrived this run
-	disarmed atomic.Bool // state is guardDisarmed: records pass without the lock
+	path     string              // the API's path, for the hint
+	name     func(string) string // Config.name
+	answered atomic.Bool         // an HTTP answer arrived this run
+	disarmed atomic.Bool         // state is guardDisarmed: records pass without the lock
 }
 
 // noteAnswer records that the endpoint answered an attempt (any status):
@@ -139,8 +140,8 @@ func (g *answerGuard) stopError(rec *results.Record) error {
 	e := rec.Error
 	if e.StatusCode == 0 {
 		return &StopError{Reason: fmt.Sprintf("nothing answered at %s: the first %d rows all ran out of attempts (%d each) with %q; those rows were not journalled: "+
-			"check the base URL (--base-url or OPENAI_BASE_URL: host and port) and that the server is running, then re-run the same command to resume",
-			g.baseURL, misconfigRows, rec.Attempts, e.Message)}
+			"check the base URL (%s: host and port) and that the server is running, then re-run the same command to resume",
+			g.baseURL, misconfigRows, rec.Attempts, e.Message, g.name("BaseURL"))}
 	}
 	what := fmt.Sprintf("%d", e.StatusCode)
 	if e.Code != "" && e.Code != what {
@@ -150,16 +151,16 @@ func (g *answerGuard) stopError(rec *results.Record) error {
 	code := strings.ToLower(e.Code + " " + e.Message)
 	switch {
 	case strings.Contains(code, "model"):
-		hint = "check --model (or the body's \"model\") names a model this endpoint serves"
+		hint = fmt.Sprintf("check %s (or the body's \"model\") names a model this endpoint serves", g.name("Model"))
 	case e.StatusCode == 404:
 		hint = fmt.Sprintf("check that the base URL (%s) ends in /v1 and that the endpoint serves POST %s (requests go to BASE%s)", g.baseURL, g.path, g.path)
 		if g.path == apis[0].Path() {
-			hint += "; a server that offers only chat completions wants --endpoint chat"
+			hint += fmt.Sprintf("; a server that offers only chat completions wants %s chat", g.name("API"))
 		}
 	case e.StatusCode == 400 && strings.Contains(code, "header"):
-		hint = "the endpoint wants a header: add it with -H 'Name: value'"
+		hint = fmt.Sprintf("the endpoint wants a header: add it with %s 'Name: value'", g.name("Header"))
 	default:
-		hint = "check the base URL, --model, --body and the headers (-H) the endpoint requires"
+		hint = fmt.Sprintf("check the base URL, %s, %s and the headers (%s) the endpoint requires", g.name("Model"), g.name("Body"), g.name("Header"))
 	}
 	return &StopError{Reason: fmt.Sprintf("the first %d answered rows all got %s %q, so every row would; those rows were not journalled: %s, then re-run the same command to resume",
 		misconfigRows, what, e.Message, hint)}

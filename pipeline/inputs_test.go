@@ -355,9 +355,9 @@ func TestRun_CSVWithOtherDelimiterGetsAHint(t *testing.T) {
 	dir := t.TempDir()
 	_, base := startSim(t, simDefault())
 	for _, c := range []struct{ content, want string }{
-		{"id;text\nr1;hello\n", "give --delimiter ';'"},
-		{"id|text\nr1|hello\n", "give --delimiter '|'"},
-		{"id\ttext\nr1\thello\n", "give --input-format tsv"},
+		{"id;text\nr1;hello\n", "give Config.Delimiter ';'"},
+		{"id|text\nr1|hello\n", "give Config.Delimiter '|'"},
+		{"id\ttext\nr1\thello\n", "give Config.InputFormat tsv"},
 	} {
 		cfg := baseConfig(dir, writeFile(t, dir, "in.csv", c.content), base)
 		cfg.Prompt, cfg.IDColumn = "", ""

@@ -116,7 +116,7 @@ func TestRun_LimitBounds(t *testing.T) {
 	}
 	cfg.Limit = -1
 	cfg.Output = dir + "/other.jsonl"
-	if _, err := pipeline.Run(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "--limit") {
+	if _, err := pipeline.Run(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "Config.Limit") {
 		t.Errorf("Run(Limit -1) error = %v, want a usage error naming --limit", err)
 	}
 	if n := s.Stats().Requests; n != 5 {

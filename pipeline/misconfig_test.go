@@ -85,8 +85,8 @@ func TestRun_SameClientErrorAtTheStartStopsTheJob(t *testing.T) {
 		want []string
 	}{
 		{"BaseURLWithoutV1", func(c *pipeline.Config) { c.BaseURL = gw }, []string{"404", "Not Found", "ends in /v1"}},
-		{"GatewayWantsAHeader", func(c *pipeline.Config) { c.Header = nil }, []string{"400", "-H"}},
-		{"ModelNotFound", func(c *pipeline.Config) { c.Model = "gpt-9" }, []string{"404 model_not_found", "does not exist", "--model"}},
+		{"GatewayWantsAHeader", func(c *pipeline.Config) { c.Header = nil }, []string{"400", "Config.Header"}},
+		{"ModelNotFound", func(c *pipeline.Config) { c.Model = "gpt-9" }, []string{"404 model_not_found", "does not exist", "Config.Model"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

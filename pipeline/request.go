@@ -99,12 +99,12 @@ func newBuilder(cfg *Config) (*builder, error) {
 	b := &builder{cfg: cfg, file: cfg.Input}
 	var err error
 	if cfg.Prompt != "" {
-		if b.prompt, err = parseTemplate("prompt", cfg.Prompt); err != nil {
+		if b.prompt, err = parseTemplate("prompt", cfg.Prompt, cfg.name("Prompt")); err != nil {
 			return nil, err
 		}
 	}
 	if cfg.Instructions != "" {
-		if b.instructions, err = parseTemplate("instructions", cfg.Instructions); err != nil {
+		if b.instructions, err = parseTemplate("instructions", cfg.Instructions, cfg.name("Instructions")); err != nil {
 			return nil, err
 		}
 	}
@@ -120,10 +120,10 @@ func newBuilder(cfg *Config) (*builder, error) {
 	return b, nil
 }
 
-func parseTemplate(name, text string) (*template.Template, error) {
+func parseTemplate(name, text, setting string) (*template.Template, error) {
 	t, err := template.New(name).Option("missingkey=error").Funcs(templateFuncs).Parse(text)
 	if err != nil {
-		return nil, usageErrorf("--%s template: %v", name, err)
+		return nil, usageErrorf("%s template: %v", setting, err)
 	}
 	return t, nil
 }
@@ -226,7 +226,7 @@ func (b *builder) build(row *rows.Row) (*Request, error) {
 	}
 	m, _ := body["model"].(string)
 	if m == "" {
-		return nil, &UsageError{Err: errors.New("no model: give --model (or set OPENAI_MODEL), or put \"model\" in the request body")}
+		return nil, &UsageError{Err: fmt.Errorf("no model: give %s, or put \"model\" in the request body", b.cfg.name("Model"))}
 	}
 	req.model = m
 	if len(b.cfg.KeepColumns) > 0 {
@@ -313,8 +313,8 @@ func (b *builder) input(row *rows.Row) (any, error) {
 		cols = append(cols, k)
 	}
 	sort.Strings(cols)
-	err := fmt.Errorf("%s: no input column: the row has none of %s (columns found: %s); use --prompt TEMPLATE or --prompt-column NAME%s",
-		b.file, strings.Join(defaultInputColumns[:], ", "), strings.Join(cols, ", "), delimiterHint(row))
+	err := fmt.Errorf("%s: no input column: the row has none of %s (columns found: %s); use %s (a template) or %s (a column name)%s",
+		b.file, strings.Join(defaultInputColumns[:], ", "), strings.Join(cols, ", "), b.cfg.name("Prompt"), b.cfg.name("PromptColumn"), b.delimiterHint(row))
 	if row.Index == 0 {
 		return nil, &UsageError{Err: err}
 	}
@@ -324,18 +324,18 @@ func (b *builder) input(row *rows.Row) (any, error) {
 // delimiterHint suggests --delimiter for a row whose only column's name
 // holds a ';', '|' or tab: a CSV file with another delimiter, read as
 // one column.
-func delimiterHint(row *rows.Row) string {
+func (b *builder) delimiterHint(row *rows.Row) string {
 	if len(row.Fields) != 1 {
 		return ""
 	}
 	for name := range row.Fields {
 		switch {
 		case strings.Contains(name, "\t"):
-			return "; the header looks tab-separated: give --input-format tsv"
+			return "; the header looks tab-separated: give " + b.cfg.name("InputFormat") + " tsv"
 		case strings.Contains(name, ";"):
-			return "; the header looks delimited by ';': give --delimiter ';'"
+			return "; the header looks delimited by ';': give " + b.cfg.name("Delimiter") + " ';'"
 		case strings.Contains(name, "|"):
-			return "; the header looks delimited by '|': give --delimiter '|'"
+			return "; the header looks delimited by '|': give " + b.cfg.name("Delimiter") + " '|'"
 		}
 	}
 	return ""
@@ -354,7 +354,7 @@ func inputValue(v any) any {
 func (b *builder) render(t *template.Template, row *rows.Row) (string, error) {
 	b.sb.Reset()
 	if err := t.Execute(&b.sb, withoutNulls(row.Fields)); err != nil {
-		return "", fmt.Errorf("%s template: %v%s", t.Name(), templateError(err), delimiterHint(row))
+		return "", fmt.Errorf("%s template: %v%s", t.Name(), templateError(err), b.delimiterHint(row))
 	}
 	return b.sb.String(), nil
 }

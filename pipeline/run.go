@@ -106,7 +106,7 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 	}, onMark, func(info results.ScanInfo) error {
 		if info.Lines > 0 && !cfg.Force && info.Job != nil {
 			if d := compareJobs(info.Job, job); d != "" && !lastRunWas(cfg.Output, job) {
-				return usageErrorf("%s was written by a different job (%s); use another -o, or --force to resume with the new settings", cfg.Output, d)
+				return usageErrorf("%s was written by a different job (%s); use another %s, or %s to resume with the new settings", cfg.Output, d, cfg.name("Output"), cfg.name("Force"))
 			}
 		}
 		return nil
@@ -147,7 +147,7 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 		endpoint = cfg.newClient(hc)
 	}
 	r := &runner{cfg: &cfg, b: b, reader: reader, stream: stream, ropts: ropts, journal: journal, job: job, needJob: info.Job == nil || compareJobs(info.Job, job) != "",
-		answerGuard: answerGuard{baseURL: cfg.BaseURL, path: cfg.api().Path()},
+		answerGuard: answerGuard{baseURL: cfg.BaseURL, path: cfg.api().Path(), name: cfg.name},
 		endpoint:    endpoint, checked: checked, start: time.Now(), seed: maphash.MakeSeed(), ledger: spend}
 	r.total.Store(-1)
 	r.pace = newPacer(&cfg, &r.gate)
@@ -292,7 +292,7 @@ func (r *runner) run(ctx context.Context) (*results.Summary, error) {
 	readErr := r.produce(stopCtx, plan, out)
 	close(plan)
 	if r.changed > 0 {
-		r.cfg.Logger.Warn("--force: rows whose request differs from the one journalled for their key were skipped, keeping the journalled results",
+		r.cfg.Logger.Warn(r.cfg.name("Force")+": rows whose request differs from the one journalled for their key were skipped, keeping the journalled results",
 			"journal", r.cfg.Output, "rows", r.changed)
 	}
 	if err := <-execErr; err != nil && readErr == nil {
@@ -392,7 +392,7 @@ func (r *runner) produce(stopCtx context.Context, plan chan<- *Request, out chan
 		}
 		if rowErr != nil {
 			if r.cfg.Strict {
-				err := &UsageError{Err: fmt.Errorf("%w (--strict: stopped at the first bad row)", rowErr)}
+				err := &UsageError{Err: fmt.Errorf("%w (%s: stopped at the first bad row)", rowErr, r.cfg.name("Strict"))}
 				r.stop(err)
 				return err
 			}
@@ -497,7 +497,7 @@ var ErrDuplicateKey = errors.New("duplicate key")
 // duplicate describes a row whose key an earlier row has. It reads the
 // input again to name that row (only on this error path; not for stdin).
 func (r *runner) duplicate(row *rows.Row, key string) *rows.RowError {
-	hint := "; --id-column chooses the key column"
+	hint := "; " + r.cfg.name("IDColumn") + " chooses the key column"
 	if r.cfg.IDColumn != "" {
 		hint = ""
 	}
@@ -573,10 +573,10 @@ func (r *runner) unchanged(req *Request, row *rows.Row) error {
 	}
 	hint := ""
 	if req.indexKey {
-		hint = ", or key the rows by an id (--id-column) so that new rows get new keys"
+		hint = ", or key the rows by an id (" + r.cfg.name("IDColumn") + ") so that new rows get new keys"
 	}
 	return usageErrorf("%s (key %q): the request body differs from the one journalled in %s for that key (the input or the settings changed since it was sent); "+
-		"use another -o for different rows%s, or --force to keep the journalled results and skip such rows", where, req.key, r.cfg.Output, hint)
+		"use another %s for different rows%s, or %s to keep the journalled results and skip such rows", where, req.key, r.cfg.Output, r.cfg.name("Output"), hint, r.cfg.name("Force"))
 }
 
 // status returns key's state in the journal.

@@ -39,6 +39,7 @@ func registerPrices(fs *flag.FlagSet, file *string) {
 
 // buildConfig fills cfg's body and price table from the options.
 func (o *runOptions) buildConfig(cfg *pipeline.Config, cmd string) error {
+	cfg.Names = flagName
 	if o.Endpoint != "" {
 		a, ok := pipeline.LookupAPI(o.Endpoint)
 		if !ok {
