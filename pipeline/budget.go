@@ -59,12 +59,12 @@ type ledger struct {
 	pending  map[*results.Record]prices.Money
 	pendingC prices.Money // sum of pending
 	reserved prices.Money
-	inFlight int64           // reservations held
-	settled  int64           // reservations released by this run
-	changed  chan struct{}   // closed (and replaced) when a reservation is released
-	out      outputHist      // output tokens of the answers, for the estimate
-	warned   map[string]bool // unknown models already warned about
-	unpriced string          // a journal model without a price, under a cap
+	inFlight int64               // reservations held
+	settled  int64               // reservations released by this run
+	changed  chan struct{}       // closed (and replaced) when a reservation is released
+	out      outputHist          // output tokens of the answers, for the estimate
+	warned   map[string]bool     // unknown models already warned about
+	unpriced string              // a journal model without a price, under a cap
 	name     func(string) string // Config.name
 }
 
