@@ -53,7 +53,7 @@ func TestAPIsRejectInvalidJSON(t *testing.T) {
 // bytes pass MaxPackTokens, which is exact only if no row's input tokens
 // exceed its body's bytes, for every input a row may hold.
 func TestPackBound(t *testing.T) {
-	k, err := newPacker(&Config{PackSize: 4}, LookupAPIMust(t, "embeddings"))
+	k, err := newPacker(&Config{Template: Template{PackSize: 4}}, LookupAPIMust(t, "embeddings"))
 	if err != nil || k == nil {
 		t.Fatalf("newPacker: %v, %v", k, err)
 	}
@@ -89,7 +89,7 @@ func LookupAPIMust(t *testing.T, name string) api.API {
 // tokens in 200k bytes go two to a pack (their bytes would allow one),
 // and rows under the cap in bytes are packed up to PackSize.
 func TestPacker_MaxPackTokens(t *testing.T) {
-	k, err := newPacker(&Config{PackSize: 4}, LookupAPIMust(t, "embeddings"))
+	k, err := newPacker(&Config{Template: Template{PackSize: 4}}, LookupAPIMust(t, "embeddings"))
 	if err != nil {
 		t.Fatal(err)
 	}

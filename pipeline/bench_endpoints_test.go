@@ -114,8 +114,8 @@ func BenchmarkEndpoints(b *testing.B) {
 			var tool, bare time.Duration
 			for b.Loop() {
 				bare += bareSend(b, base+a.Path(), benchKey, bodies, conc)
-				cfg := pipeline.Config{Concurrency: conc, API: a, APIKey: benchKey, Input: input,
-					Output: b.TempDir() + "/out.jsonl", BaseURL: base, Model: model, Prompt: "{{.text}}"}
+				cfg := pipeline.Config{Source: pipeline.Source{Input: input}, Template: pipeline.Template{API: a, Model: model, Prompt: "{{.text}}"}, Concurrency: conc, APIKey: benchKey,
+					Output: b.TempDir() + "/out.jsonl", BaseURL: base}
 				if name != "embeddings" {
 					cfg.Body = fmt.Appendf(nil, `{"%s":%d}`, a.OutputCap(), benchMaxOut)
 				}

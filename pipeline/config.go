@@ -3,11 +3,17 @@
 // retries and a shared pause on rate limits, and hands every result to a
 // single journal writer, from which a crashed or interrupted job resumes.
 //
-//	cfg := pipeline.Config{Input: "reviews.jsonl", Output: "results.jsonl",
-//		Model: "gpt-5-mini", Prompt: "Label: {{.text}}", Concurrency: 32}
+//	cfg := pipeline.Config{
+//		Source:      pipeline.Source{Input: "reviews.jsonl"},
+//		Template:    pipeline.Template{Model: "gpt-5-mini", Prompt: "Label: {{.text}}", IDColumn: "id"},
+//		Output:      "results.jsonl",
+//		Concurrency: 32,
+//	}
 //	sum, err := pipeline.Run(ctx, cfg)
 //
-// Everything the llmbatch command does goes through Run.
+// Everything the llmbatch command does goes through Run. Errors, logs and
+// bad rows' messages name settings as Config fields ("Config.MaxCost");
+// the command sets Config.Names to name its flags instead.
 package pipeline
 
 import (
@@ -24,6 +30,7 @@ import (
 	"github.com/llmbatch/llmbatch/io/api"
 	"github.com/llmbatch/llmbatch/io/httpapi"
 	"github.com/llmbatch/llmbatch/io/prices"
+	"github.com/llmbatch/llmbatch/io/results"
 )
 
 // Defaults of Config's fields.
@@ -43,57 +50,29 @@ type Endpoint interface {
 	Send(ctx context.Context, path string, body []byte, dec httpapi.Decoder) (*httpapi.Answer, error)
 }
 
-// Config describes a job. Zero fields take the documented defaults.
+// Config describes a job: where its rows come from (Source), what to send
+// for each row (Template), and how to run it (the fields of its own: the
+// journal, the endpoint, concurrency, retries, pacing, the cost cap,
+// progress). Zero fields take the documented defaults.
+//
+//	cfg := pipeline.Config{
+//		Source:   pipeline.Source{Input: "reviews.jsonl"},
+//		Template: pipeline.Template{Model: "gpt-5-mini", Prompt: "Label: {{.text}}", IDColumn: "id"},
+//		Output:   "results.jsonl",
+//		APIKey:   os.Getenv("OPENAI_API_KEY"),
+//	}
 type Config struct {
-	// Input is the input file; "-" reads JSONL from Stdin.
-	Input string
-	// InputFormat overrides the format chosen by Input's extension:
-	// "jsonl", "csv", "tsv" or "parquet".
-	InputFormat string
-	// Stdin is read when Input is "-"; nil means os.Stdin.
-	Stdin io.Reader
-	// Output is the results journal (JSONL). Required.
+	Source
+	Template
+
+	// Output is the results journal (JSONL), the job's record of every
+	// finished row, from which it resumes: a file, always. Required.
 	Output string
-
-	// Model is the model for rows whose body names none.
-	Model string
-	// Prompt is a text/template over the row's columns that fills the
-	// request's input, e.g. "Label the sentiment of: {{.text}}".
-	Prompt string
-	// PromptColumn names the column whose value is the input. With neither
-	// Prompt nor PromptColumn, the first of "prompt", "input", "text" that
-	// the row has is the input.
-	PromptColumn string
-	// Instructions is a text/template for the request's instructions.
-	Instructions string
-	// Body is a JSON object of further request fields (text.format,
-	// reasoning, temperature, max_output_tokens, ...). Fields built from
-	// the row (model, input, instructions) take precedence over it.
-	Body []byte
-	// IDColumn names the column holding each row's key; else a row's
-	// custom_id, else its 0-based index, is its key. Keys must be unique:
-	// a row repeating an earlier row's key is a bad row.
-	IDColumn string
-	// ModelColumn names a column whose non-empty value overrides Model for
-	// its row.
-	ModelColumn string
-	// KeepColumns are copied from each row into its journal record
-	// ("input"), so that results can be joined back to the input.
-	KeepColumns []string
-	// Delimiter overrides the CSV/TSV field delimiter.
-	Delimiter rune
-	// MaxRowBytes limits one JSONL line or CSV record; 0 means
-	// rows.DefaultMaxRowBytes (4 MiB). A longer row is a bad row.
-	MaxRowBytes int
-
-	// API is the endpoint's API (see LookupAPI); nil means the Responses
-	// API, or the API a Batch API line's url names.
-	API api.API
-
-	// PackSize is how many rows go in one request for an API that packs
-	// rows (embeddings); default DefaultPackSize, 1 sends a request per
-	// row.
-	PackSize int
+	// OnRecord, when set, is called with each record once it is written
+	// to the journal, from the journal's writer goroutine, in journal
+	// order: a sink for a caller that consumes results as they come. It
+	// must not keep rec nor block for long (it holds up the writer).
+	OnRecord func(rec *results.Record)
 
 	// Executor is how requests reach the endpoint: nil is the worker
 	// pool (Concurrency workers, one request at a time each); a run mode
@@ -197,6 +176,62 @@ type Config struct {
 	// estimates (with max_output_tokens set, only the input estimate's
 	// error).
 	MaxCost prices.Money
+}
+
+// Source is where a job's rows come from.
+type Source struct {
+	// Input is the input file; "-" reads Reader (JSONL unless InputFormat
+	// says otherwise), once, as a stream.
+	Input string
+	// InputFormat overrides the format chosen by Input's extension:
+	// "jsonl", "csv", "tsv" or "parquet".
+	InputFormat string
+	// Reader is read when Input is "-": any io.Reader (a pipe, a network
+	// stream, an in-memory buffer); nil means os.Stdin.
+	Reader io.Reader
+	// Delimiter overrides the CSV/TSV field delimiter.
+	Delimiter rune
+	// MaxRowBytes limits one JSONL line or CSV record; 0 means
+	// rows.DefaultMaxRowBytes (4 MiB). A longer row is a bad row.
+	MaxRowBytes int
+}
+
+// Template is what a job sends for each row: which API, the model, the
+// templates that fill the request from the row's columns, the body's
+// other fields, and the row's key.
+type Template struct {
+	// API is the endpoint's API (see LookupAPI); nil means the Responses
+	// API, or the API a Batch API line's url names.
+	API api.API
+	// Model is the model for rows whose body names none.
+	Model string
+	// Prompt is a text/template over the row's columns that fills the
+	// request's input, e.g. "Label the sentiment of: {{.text}}".
+	Prompt string
+	// PromptColumn names the column whose value is the input. With neither
+	// Prompt nor PromptColumn, the first of "prompt", "input", "text" that
+	// the row has is the input.
+	PromptColumn string
+	// Instructions is a text/template for the request's instructions.
+	Instructions string
+	// Body is a JSON object of further request fields (text.format,
+	// reasoning, temperature, max_output_tokens, ...). Fields built from
+	// the row (model, input, instructions) take precedence over it.
+	Body []byte
+	// IDColumn names the column holding each row's key; else a row's
+	// custom_id, else its 0-based index, is its key. Keys must be unique:
+	// a row repeating an earlier row's key is a bad row.
+	IDColumn string
+	// ModelColumn names a column whose non-empty value overrides Model for
+	// its row.
+	ModelColumn string
+	// KeepColumns are copied from each row into its journal record
+	// ("input"), so that results can be joined back to the input.
+	KeepColumns []string
+	// PackSize is how many rows go in one request for an API that packs
+	// rows (embeddings); default DefaultPackSize, 1 sends a request per
+	// row.
+	PackSize int
 }
 
 // UsageError is a problem with the configuration or the input that the

@@ -3,6 +3,8 @@ package pipeline_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -157,5 +159,32 @@ func TestExecutor_ErrorStopsTheJob(t *testing.T) {
 	}
 	if e.took.Load() > 3+1 {
 		t.Errorf("the plan handed out %d requests after the executor stopped taking them", e.took.Load())
+	}
+}
+
+// A caller that is not the command reads rows from an io.Reader and takes
+// each record as it is journalled (OnRecord): the same records, in the
+// journal's order.
+func TestRun_ReaderAndOnRecord(t *testing.T) {
+	dir := t.TempDir()
+	_, base := startSim(t, simDefault())
+	var in strings.Builder
+	for i := range 50 {
+		fmt.Fprintf(&in, `{"id":"r%02d","text":"row %d"}`+"\n", i, i)
+	}
+	cfg := baseConfig(dir, "-", base)
+	cfg.Reader = strings.NewReader(in.String())
+	var got []string
+	cfg.OnRecord = func(rec *results.Record) { got = append(got, rec.CustomID) }
+	sum, err := pipeline.Run(context.Background(), cfg)
+	if err != nil || sum.Rows.OK != 50 {
+		t.Fatalf("Run() = %+v, %v; want 50 ok", sum, err)
+	}
+	var journal []string
+	for _, r := range readJournal(t, cfg.Output) {
+		journal = append(journal, r.CustomID)
+	}
+	if strings.Join(got, ",") != strings.Join(journal, ",") {
+		t.Errorf("OnRecord saw %v,\njournal holds %v", got, journal)
 	}
 }

@@ -130,10 +130,10 @@ func checkPaths(cfg *Config) error {
 	switch {
 	case cfg.Input != "-":
 		in, err = os.Stat(cfg.Input)
-	case cfg.Stdin == nil:
+	case cfg.Reader == nil:
 		in, err = os.Stdin.Stat()
 	default:
-		if f, ok := cfg.Stdin.(*os.File); ok {
+		if f, ok := cfg.Reader.(*os.File); ok {
 			in, err = f.Stat()
 		}
 	}

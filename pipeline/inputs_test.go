@@ -283,7 +283,7 @@ func TestRun_StopsWhileStdinIsIdle(t *testing.T) {
 	defer pw.Close()
 	go pw.Write([]byte(`{"id":"a","text":"one"}` + "\n")) // then the pipe goes quiet
 	cfg := baseConfig(dir, "-", base)
-	cfg.Stdin = pr
+	cfg.Reader = pr
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg.ProgressInterval = time.Millisecond
 	cfg.Progress = func(p pipeline.Progress) {

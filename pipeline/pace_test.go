@@ -62,8 +62,8 @@ func (s *sendLog) Send(ctx context.Context, _ string, body []byte, _ httpapi.Dec
 func TestRun_RateLimitPausesThePoolAndResumesGradually(t *testing.T) {
 	dir := t.TempDir()
 	ep := &sendLog{}
-	cfg := pipeline.Config{Input: writeInput(t, dir, 60), Output: filepath.Join(dir, "out.jsonl"),
-		Model: "m", Endpoint: ep, Concurrency: 16}
+	cfg := pipeline.Config{Source: pipeline.Source{Input: writeInput(t, dir, 60)}, Template: pipeline.Template{Model: "m"}, Output: filepath.Join(dir, "out.jsonl"),
+		Endpoint: ep, Concurrency: 16}
 	sum, err := pipeline.Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -111,8 +111,8 @@ func TestRun_PacesToLimits(t *testing.T) {
 			// would be answered 429.
 			srv, base := startSim(t, sim.Config{RPM: 1200, TPM: 100_000, StartEmpty: true, Latency: 5 * time.Millisecond})
 			dir := t.TempDir()
-			cfg := pipeline.Config{Input: writeInput(t, dir, 30), Output: filepath.Join(dir, "out.jsonl"),
-				Model: "gpt-4.1-mini", BaseURL: base, Concurrency: 16, RPM: tt.rpm, TPM: tt.tpm}
+			cfg := pipeline.Config{Source: pipeline.Source{Input: writeInput(t, dir, 30)}, Template: pipeline.Template{Model: "gpt-4.1-mini"}, Output: filepath.Join(dir, "out.jsonl"),
+				BaseURL: base, Concurrency: 16, RPM: tt.rpm, TPM: tt.tpm}
 			sum, err := pipeline.Run(context.Background(), cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -143,7 +143,7 @@ func TestRun_ReusesConnectionsOnErrors(t *testing.T) {
 		return d.DialContext(ctx, network, addr)
 	}
 	dir := t.TempDir()
-	cfg := pipeline.Config{Input: writeInput(t, dir, 200), Output: filepath.Join(dir, "out.jsonl"), Model: "gpt-4.1-mini",
+	cfg := pipeline.Config{Source: pipeline.Source{Input: writeInput(t, dir, 200)}, Template: pipeline.Template{Model: "gpt-4.1-mini"}, Output: filepath.Join(dir, "out.jsonl"),
 		BaseURL: base, Concurrency: 4, HTTPClient: &http.Client{Transport: tr}, RetryInitial: time.Millisecond, RetryMax: 5 * time.Millisecond}
 	if _, err := pipeline.Run(context.Background(), cfg); err != nil {
 		t.Fatal(err)

@@ -31,34 +31,34 @@ func TestBuilder_Build(t *testing.T) {
 		body    string // the request as sent
 		wantErr string
 	}{
-		{name: "DefaultColumn", cfg: Config{Model: "m"}, row: `{"text":"hi","n":1}`, key: "0",
+		{name: "DefaultColumn", cfg: Config{Template: Template{Model: "m"}}, row: `{"text":"hi","n":1}`, key: "0",
 			body: `{"input":"hi","model":"m"}`},
-		{name: "PromptColumnNumber", cfg: Config{Model: "m", PromptColumn: "n"}, row: `{"text":"hi","n":1.50}`, key: "0",
+		{name: "PromptColumnNumber", cfg: Config{Template: Template{Model: "m", PromptColumn: "n"}}, row: `{"text":"hi","n":1.50}`, key: "0",
 			body: `{"input":"1.50","model":"m"}`},
-		{name: "TemplateHelpers", cfg: Config{Model: "m", Prompt: `{{trim .t}}|{{truncate 3 .t}}|{{json .o}}`, IDColumn: "id"},
+		{name: "TemplateHelpers", cfg: Config{Template: Template{Model: "m", Prompt: `{{trim .t}}|{{truncate 3 .t}}|{{json .o}}`, IDColumn: "id"}},
 			row: `{"id":7,"t":"  héllo  ","o":{"a":[1,2]}}`, key: "7", body: `{"input":"héllo|  h|{\"a\":[1,2]}","model":"m"}`},
-		{name: "BodyMergedNoEscaping", cfg: Config{Model: "m", Body: []byte(`{"temperature":0.2,"model":"from-body","text":{"format":{"type":"json_object"}}}`), Instructions: "Be <brief> & {{.x}}"},
+		{name: "BodyMergedNoEscaping", cfg: Config{Template: Template{Model: "m", Body: []byte(`{"temperature":0.2,"model":"from-body","text":{"format":{"type":"json_object"}}}`), Instructions: "Be <brief> & {{.x}}"}},
 			row: `{"input":"q","x":"kind"}`, key: "0",
 			body: `{"input":"q","instructions":"Be <brief> & kind","model":"from-body","temperature":0.2,"text":{"format":{"type":"json_object"}}}`},
-		{name: "BatchLine", cfg: Config{Model: "fallback"},
+		{name: "BatchLine", cfg: Config{Template: Template{Model: "fallback"}},
 			row: `{"custom_id":"c-1","method":"POST","url":"/v1/responses","body":{"input":"x","max_output_tokens":100}}`, key: "c-1",
 			body: `{"input":"x","max_output_tokens":100,"model":"fallback"}`},
-		{name: "BatchLineOtherURL", cfg: Config{Model: "m", API: chat.API{}}, row: `{"custom_id":"c","url":"/v1/embeddings","body":{"input":"x"}}`,
+		{name: "BatchLineOtherURL", cfg: Config{Template: Template{Model: "m", API: chat.API{}}}, row: `{"custom_id":"c","url":"/v1/embeddings","body":{"input":"x"}}`,
 			wantErr: `does not match the job's endpoint chat`},
-		{name: "BatchLineUnknownURL", cfg: Config{Model: "m"}, row: `{"custom_id":"c","url":"/v1/images","body":{"input":"x"}}`,
+		{name: "BatchLineUnknownURL", cfg: Config{Template: Template{Model: "m"}}, row: `{"custom_id":"c","url":"/v1/images","body":{"input":"x"}}`,
 			wantErr: `names no endpoint llmbatch knows`},
-		{name: "BatchLineChoosesAPI", cfg: Config{Model: "m"}, row: `{"custom_id":"c","url":"/v1/embeddings","body":{"input":"x"}}`,
+		{name: "BatchLineChoosesAPI", cfg: Config{Template: Template{Model: "m"}}, row: `{"custom_id":"c","url":"/v1/embeddings","body":{"input":"x"}}`,
 			key: "c", body: `{"input":"x","model":"m"}`},
-		{name: "ChatPrompt", cfg: Config{Model: "m", API: chat.API{}, Instructions: "sys"}, row: `{"text":"x"}`, key: "0",
+		{name: "ChatPrompt", cfg: Config{Template: Template{Model: "m", API: chat.API{}, Instructions: "sys"}}, row: `{"text":"x"}`, key: "0",
 			body: `{"messages":[{"content":"sys","role":"system"},{"content":"x","role":"user"}],"model":"m"}`},
-		{name: "EmbeddingsPrompt", cfg: Config{Model: "m", API: embeddings.API{}}, row: `{"text":"x"}`, key: "0",
+		{name: "EmbeddingsPrompt", cfg: Config{Template: Template{Model: "m", API: embeddings.API{}}}, row: `{"text":"x"}`, key: "0",
 			body: `{"encoding_format":"base64","input":"x","model":"m"}`},
-		{name: "MissingIDColumn", cfg: Config{Model: "m", IDColumn: "id"}, row: `{"text":"x"}`, wantErr: `no value in id column "id"`},
+		{name: "MissingIDColumn", cfg: Config{Template: Template{Model: "m", IDColumn: "id"}}, row: `{"text":"x"}`, wantErr: `no value in id column "id"`},
 		{name: "NoModel", cfg: Config{}, row: `{"text":"x"}`, wantErr: "no model"},
-		{name: "NoInputColumn", cfg: Config{Model: "m", Input: "f.jsonl"}, row: `{"b":1,"a":2}`, wantErr: "f.jsonl: no input column: the row has none of prompt, input, text (columns found: a, b)"},
-		{name: "MissingTemplateColumn", cfg: Config{Model: "m", Prompt: "{{.nope}}"}, row: `{"text":"x"}`, wantErr: `prompt template: missing column "nope"`},
-		{name: "NullCell", cfg: Config{Model: "m", Prompt: "[{{.a}}]"}, row: `{"a":null}`, key: "0", body: `{"input":"[]","model":"m"}`},
-		{name: "ModelColumn", cfg: Config{Model: "m", ModelColumn: "mc"}, row: `{"text":"x","mc":"gpt-5"}`, key: "0", body: `{"input":"x","model":"gpt-5"}`},
+		{name: "NoInputColumn", cfg: Config{Source: Source{Input: "f.jsonl"}, Template: Template{Model: "m"}}, row: `{"b":1,"a":2}`, wantErr: "f.jsonl: no input column: the row has none of prompt, input, text (columns found: a, b)"},
+		{name: "MissingTemplateColumn", cfg: Config{Template: Template{Model: "m", Prompt: "{{.nope}}"}}, row: `{"text":"x"}`, wantErr: `prompt template: missing column "nope"`},
+		{name: "NullCell", cfg: Config{Template: Template{Model: "m", Prompt: "[{{.a}}]"}}, row: `{"a":null}`, key: "0", body: `{"input":"[]","model":"m"}`},
+		{name: "ModelColumn", cfg: Config{Template: Template{Model: "m", ModelColumn: "mc"}}, row: `{"text":"x","mc":"gpt-5"}`, key: "0", body: `{"input":"x","model":"gpt-5"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,7 +88,7 @@ func TestBuilder_Build(t *testing.T) {
 }
 
 func TestBuilder_NoInputColumnOnFirstRowStopsJob(t *testing.T) {
-	b, _ := newBuilder(&Config{Model: "m"})
+	b, _ := newBuilder(&Config{Template: Template{Model: "m"}})
 	row := mustRow(t, 0, `{"q":1}`)
 	_, err := b.build(&row)
 	var uerr *UsageError
@@ -106,11 +106,11 @@ func TestBuilder_Columns(t *testing.T) {
 		cfg  Config
 		want []string // nil: no projection
 	}{
-		{Config{Prompt: "{{.a}} {{.b | trim}} {{if .c}}{{$.d}}{{end}}", IDColumn: "id", KeepColumns: []string{"k", "a"}}, []string{"a", "b", "c", "d", "id", "k"}},
-		{Config{PromptColumn: "p", ModelColumn: "m"}, []string{"p", "m"}},
-		{Config{Prompt: "{{json .}}"}, nil},
-		{Config{Prompt: "{{range .xs}}{{.}}{{end}}"}, nil},
-		{Config{Prompt: "{{with .a}}{{.b}}{{end}}"}, nil},
+		{Config{Template: Template{Prompt: "{{.a}} {{.b | trim}} {{if .c}}{{$.d}}{{end}}", IDColumn: "id", KeepColumns: []string{"k", "a"}}}, []string{"a", "b", "c", "d", "id", "k"}},
+		{Config{Template: Template{PromptColumn: "p", ModelColumn: "m"}}, []string{"p", "m"}},
+		{Config{Template: Template{Prompt: "{{json .}}"}}, nil},
+		{Config{Template: Template{Prompt: "{{range .xs}}{{.}}{{end}}"}}, nil},
+		{Config{Template: Template{Prompt: "{{with .a}}{{.b}}{{end}}"}}, nil},
 		{Config{}, nil},
 	}
 	for _, tt := range tests {
@@ -156,7 +156,7 @@ func FuzzRender(f *testing.F) {
 		if strings.Contains(tmpl, "range") {
 			return // {{range 1e9}} is a user's own slow template, not a bug
 		}
-		b, err := newBuilder(&Config{Model: "m", Prompt: tmpl, Input: "fuzz.jsonl"})
+		b, err := newBuilder(&Config{Source: Source{Input: "fuzz.jsonl"}, Template: Template{Model: "m", Prompt: tmpl}})
 		if err != nil {
 			return
 		}

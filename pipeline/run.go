@@ -780,6 +780,9 @@ func (r *runner) write(out <-chan *results.Record, marks <-chan markWrite, cance
 				whole, err = r.journal.Flush()
 				for _, e := range batch[:whole] {
 					r.ledger.journalled(e.made, e.written)
+					if r.cfg.OnRecord != nil {
+						r.cfg.OnRecord(e.written)
+					}
 				}
 				batch = batch[whole:]
 			}

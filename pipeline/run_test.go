@@ -92,10 +92,10 @@ func readSummary(tb testing.TB, journal string) results.Summary {
 func simDefault() sim.Config { return sim.Config{Seed: 1} }
 
 func baseConfig(dir, input, base string) pipeline.Config {
-	return pipeline.Config{
-		Input: input, Output: filepath.Join(dir, "results.jsonl"),
-		BaseURL: base, Model: "gpt-5-mini", IDColumn: "id",
-		Prompt:       "Label the sentiment of: {{.text}}",
+	return pipeline.Config{Source: pipeline.Source{Input: input}, Template: pipeline.Template{Model: "gpt-5-mini", IDColumn: "id", Prompt: "Label the sentiment of: {{.text}}"},
+		Output:  filepath.Join(dir, "results.jsonl"),
+		BaseURL: base,
+
 		Concurrency:  16,
 		RetryInitial: time.Millisecond, RetryMax: 20 * time.Millisecond,
 		MaxAttempts: 30,

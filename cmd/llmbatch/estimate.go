@@ -54,8 +54,11 @@ func estimate(ctx context.Context, args []string, env environ) error {
 		return usagef("estimate: --assume-output must not be negative")
 	}
 	opts.AssumeOutput = assumeIn
-	cfg := pipeline.Config{Input: pos[0], InputFormat: o.InputFormat, Stdin: env.stdin,
-		Model: o.Model, Prompt: o.Prompt, PromptColumn: o.PromptColumn, Instructions: o.Instr, IDColumn: o.IDColumn}
+	cfg := pipeline.Config{
+		Source: pipeline.Source{Input: pos[0], InputFormat: o.InputFormat, Reader: env.stdin},
+		Template: pipeline.Template{Model: o.Model, Prompt: o.Prompt, PromptColumn: o.PromptColumn, Instructions: o.Instr,
+			IDColumn: o.IDColumn},
+	}
 	if *sim && cfg.Model == "" {
 		cfg.Model = "gpt-5-mini" // as run --sim does
 	}

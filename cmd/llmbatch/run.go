@@ -134,10 +134,12 @@ func runJob(ctx context.Context, args []string, env environ) int {
 		env.log = logger
 	}
 	cfg := pipeline.Config{
-		Input: o.Input, InputFormat: o.InputFormat, Stdin: env.stdin, Output: o.Output,
-		Model: o.Model, Prompt: o.Prompt, PromptColumn: o.PromptColumn, Instructions: o.Instr,
-		IDColumn: o.IDColumn, BaseURL: o.BaseURL, RawAuth: o.AuthScheme == "raw", Header: o.Header.h,
-		Concurrency: o.Concurrency, PackSize: o.EmbedBatch, MaxAttempts: o.MaxAttempts, Timeout: o.Timeout, DrainTimeout: o.DrainTimeout,
+		Source: pipeline.Source{Input: o.Input, InputFormat: o.InputFormat, Reader: env.stdin},
+		Template: pipeline.Template{Model: o.Model, Prompt: o.Prompt, PromptColumn: o.PromptColumn, Instructions: o.Instr,
+			IDColumn: o.IDColumn, PackSize: o.EmbedBatch},
+		Output:  o.Output,
+		BaseURL: o.BaseURL, RawAuth: o.AuthScheme == "raw", Header: o.Header.h,
+		Concurrency: o.Concurrency, MaxAttempts: o.MaxAttempts, Timeout: o.Timeout, DrainTimeout: o.DrainTimeout,
 		RPM: o.RPM, TPM: o.TPM,
 		Force: o.Force, RetryFailed: o.RetryFailed, Strict: o.Strict, Logger: logger,
 	}
