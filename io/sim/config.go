@@ -147,8 +147,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 		c.APIKey = key
 		return nil
 	})
-	fs.Float64Var(&c.RateLimit, "rate-limit", c.RateLimit, "probability of a 429 rate_limit_exceeded answer")
-	fs.Float64Var(&c.ServerError, "server-error", c.ServerError, "probability of a 500, 502 or 503 answer")
+	fs.Float64Var(&c.RateLimit, "rate-limit", c.RateLimit, "probability of a 429 rate_limit_exceeded answer (also on the stored-object routes: GET/cancel of background responses, files, batches)")
+	fs.Float64Var(&c.ServerError, "server-error", c.ServerError, "probability of a 500, 502 or 503 answer (also on the stored-object routes)")
 	fs.Float64Var(&c.Reset, "reset", c.Reset, "probability of a connection reset with no answer")
 	fs.Float64Var(&c.Malformed, "malformed", c.Malformed, "probability of a 200 whose JSON body is cut off")
 	fs.Float64Var(&c.Slow, "slow", c.Slow, "probability of an answer delayed by an extra -slow-delay")
