@@ -311,35 +311,32 @@ func (s *Server) createBatch(w http.ResponseWriter, r *http.Request, now time.Ti
 		s.writeError(w, invalidRequest("Invalid 'metadata': too many properties. Expected an object with at most 16 properties.", "metadata"))
 		return
 	}
-	s.amu.Lock()
-	defer s.amu.Unlock()
-	f := s.store.fileObjs[*req.InputFileID]
-	switch {
-	case f == nil:
-		s.writeError(w, notFound(fmt.Sprintf("No such File object: %s", *req.InputFileID), "input_file_id"))
-		return
-	case f.purpose != "batch":
-		s.writeError(w, invalidRequest(fmt.Sprintf("The file %s has purpose '%s'; a batch needs a file with purpose 'batch'.", f.id, f.purpose), "input_file_id"))
-		return
-	case int64(len(f.data)) > s.cfg.BatchMaxBytes:
-		s.writeError(w, invalidRequest("File is too large.", "input_file_id"))
-		return
-	}
-	s.store.ids++
-	b := &batch{
-		id:        "batch_" + hexID(digest(s.cfg.Seed, "batch", itob(s.store.ids)), 16),
-		endpoint:  *req.Endpoint,
-		inputFile: f.id,
-		metadata:  req.Metadata,
-		created:   now,
-		status:    "validating",
-	}
-	s.validateBatch(b, f.data, ep, now)
-	s.store.batches[b.id] = b
-	s.store.batchOrder = append(s.store.batchOrder, b)
-	s.store.byFile[f.id]++
-	s.store.batchStats.Created++
-	s.writeOther(w, http.StatusOK, b.object())
+	s.writeStored(w, func() ([]byte, *apiError) {
+		f := s.store.fileObjs[*req.InputFileID]
+		switch {
+		case f == nil:
+			return nil, notFound(fmt.Sprintf("No such File object: %s", *req.InputFileID), "input_file_id")
+		case f.purpose != "batch":
+			return nil, invalidRequest(fmt.Sprintf("The file %s has purpose '%s'; a batch needs a file with purpose 'batch'.", f.id, f.purpose), "input_file_id")
+		case int64(len(f.data)) > s.cfg.BatchMaxBytes:
+			return nil, invalidRequest("File is too large.", "input_file_id")
+		}
+		s.store.ids++
+		b := &batch{
+			id:        "batch_" + hexID(digest(s.cfg.Seed, "batch", itob(s.store.ids)), 16),
+			endpoint:  *req.Endpoint,
+			inputFile: f.id,
+			metadata:  req.Metadata,
+			created:   now,
+			status:    "validating",
+		}
+		s.validateBatch(b, f.data, ep, now)
+		s.store.batches[b.id] = b
+		s.store.batchOrder = append(s.store.batchOrder, b)
+		s.store.byFile[f.id]++
+		s.store.batchStats.Created++
+		return b.object(), nil
+	})
 }
 
 // validateBatch checks the input file of b, as OpenAI does while the batch
@@ -681,15 +678,14 @@ func (b *batch) object() []byte {
 
 // getBatch answers GET /v1/batches/{id}.
 func (s *Server) getBatch(w http.ResponseWriter, id string, now time.Time) {
-	s.amu.Lock()
-	defer s.amu.Unlock()
-	b := s.store.batches[id]
-	if b == nil {
-		s.writeError(w, notFound(fmt.Sprintf("No such batch: %s", id), "batch_id"))
-		return
-	}
-	s.advanceBatch(b, now)
-	s.writeOther(w, http.StatusOK, b.object())
+	s.writeStored(w, func() ([]byte, *apiError) {
+		b := s.store.batches[id]
+		if b == nil {
+			return nil, notFound(fmt.Sprintf("No such batch: %s", id), "batch_id")
+		}
+		s.advanceBatch(b, now)
+		return b.object(), nil
+	})
 }
 
 // cancelBatch answers POST /v1/batches/{id}/cancel: a batch not yet ended
@@ -697,23 +693,34 @@ func (s *Server) getBatch(w http.ResponseWriter, id string, now time.Time) {
 // already cancelling answers it again; an ended batch is a 409, as OpenAI
 // answers.
 func (s *Server) cancelBatch(w http.ResponseWriter, id string, now time.Time) {
-	s.amu.Lock()
-	defer s.amu.Unlock()
-	b := s.store.batches[id]
-	if b == nil {
-		s.writeError(w, notFound(fmt.Sprintf("No such batch: %s", id), "batch_id"))
-		return
-	}
-	s.advanceBatch(b, now)
-	if b.terminal {
-		s.writeError(w, &apiError{status: http.StatusConflict, typ: "invalid_request_error",
-			message: fmt.Sprintf("Cannot cancel a batch with status '%s'.", b.status)})
-		return
-	}
-	if b.cancelAt == nil {
-		t := now
-		b.cancelAt = &t
+	s.writeStored(w, func() ([]byte, *apiError) {
+		b := s.store.batches[id]
+		if b == nil {
+			return nil, notFound(fmt.Sprintf("No such batch: %s", id), "batch_id")
+		}
 		s.advanceBatch(b, now)
+		if b.terminal {
+			return nil, &apiError{status: http.StatusConflict, typ: "invalid_request_error",
+				message: fmt.Sprintf("Cannot cancel a batch with status '%s'.", b.status)}
+		}
+		if b.cancelAt == nil {
+			t := now
+			b.cancelAt = &t
+			s.advanceBatch(b, now)
+		}
+		return b.object(), nil
+	})
+}
+
+// writeStored runs f with amu held and writes its 200 body or its error
+// after releasing it.
+func (s *Server) writeStored(w http.ResponseWriter, f func() ([]byte, *apiError)) {
+	s.amu.Lock()
+	b, e := f()
+	s.amu.Unlock()
+	if e != nil {
+		s.writeError(w, e)
+		return
 	}
-	s.writeOther(w, http.StatusOK, b.object())
+	s.writeOther(w, http.StatusOK, b)
 }

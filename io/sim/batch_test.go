@@ -299,6 +299,9 @@ func TestBatch_Completed(t *testing.T) {
 		t.Errorf("Stats = %+v: batch lines are not requests; 3 uploads", syncStats)
 	}
 	billed := s.BatchBilled()
+	if !reflect.DeepEqual(billed, syncStats.BatchBilled) || !reflect.DeepEqual(s.Uploads(), syncStats.Uploads) || !reflect.DeepEqual(s.BatchCreations(), syncStats.BatchCreations) {
+		t.Errorf("Stats maps differ from the methods'")
+	}
 	if len(billed) != 200 {
 		t.Errorf("BatchBilled() has %d ids, want 200", len(billed))
 	}

@@ -203,6 +203,12 @@ type Stats struct {
 	// Batches counts batches and their lines. Batch lines are not
 	// requests: their usage is billed here only, never in the totals above.
 	Batches BatchStats `json:"batches"`
+	// The per-key counts of Server.Creations, Uploads, BatchCreations and
+	// BatchBilled, for a client that reads Stats from GET /_sim/stats.
+	Creations      map[string]int `json:"creations"`
+	Uploads        map[string]int `json:"uploads"`
+	BatchCreations map[string]int `json:"batch_creations"`
+	BatchBilled    map[string]int `json:"batch_billed"`
 }
 
 // EndpointStats counts one route's requests and billed tokens.
@@ -219,23 +225,24 @@ type EndpointStats struct {
 func (s *Server) Stats() Stats {
 	s.amu.Lock()
 	s.settleAll(s.now())
-	bg, files, batches := s.store.bgStats, s.store.files, s.store.batchStats
+	st := Stats{
+		Background:     s.store.bgStats,
+		Files:          s.store.files,
+		Batches:        s.store.batchStats,
+		Creations:      maps(s.store.creations),
+		Uploads:        maps(s.store.uploads),
+		BatchCreations: maps(s.store.byFile),
+		BatchBilled:    maps(s.store.billed),
+	}
 	s.amu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Stats{
-		Background:   bg,
-		Files:        files,
-		Batches:      batches,
-		Requests:     s.requests,
-		ByStatus:     make(map[int]int, len(s.byStatus)),
-		Completed:    s.completed,
-		InputTokens:  s.inTok,
-		OutputTokens: s.outTok,
-		PerBody:      make(map[string][2]int, len(s.perBody)),
-		Faults:       make(map[string]int, len(s.faults)),
-		Endpoints:    make(map[string]EndpointStats, len(s.endpoints)),
-	}
+	st.Requests, st.Completed = s.requests, s.completed
+	st.InputTokens, st.OutputTokens = s.inTok, s.outTok
+	st.ByStatus = make(map[int]int, len(s.byStatus))
+	st.PerBody = make(map[string][2]int, len(s.perBody))
+	st.Faults = make(map[string]int, len(s.faults))
+	st.Endpoints = make(map[string]EndpointStats, len(s.endpoints))
 	for k, v := range s.endpoints {
 		st.Endpoints[k] = *v
 	}
