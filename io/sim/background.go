@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -202,7 +203,7 @@ func rowKey(req *request) string {
 // queued object. Nothing is billed now: usage counts when the response
 // reaches its final state (settle). A malformed fault still creates the
 // response; only the answer is cut.
-func (s *Server) createBackground(o outcome, body []byte, req *request, rep reply, draw [32]byte, now time.Time) outcome {
+func (s *Server) createBackground(o outcome, body []byte, req *request, rep reply, draw [sha256.Size]byte, now time.Time) outcome {
 	c := &s.cfg
 	delay := c.BackgroundDelay
 	if c.BackgroundJitter > 0 {

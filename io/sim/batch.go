@@ -476,10 +476,11 @@ func (s *Server) advanceBatch(b *batch, now time.Time) {
 	if expires && expireAt.Before(stop) {
 		stop = expireAt
 	}
-	if now.Before(validated) && !cancelled {
+	expired := expires && !now.Before(expireAt)
+	if now.Before(validated) && !cancelled && !expired {
 		return // validating
 	}
-	if len(b.errs) > 0 && !(cancelled && b.cancelAt.Before(validated)) {
+	if len(b.errs) > 0 && !stop.Before(validated) {
 		s.finishBatch(b, "failed", validated, "")
 		return
 	}
@@ -497,7 +498,7 @@ func (s *Server) advanceBatch(b *batch, now time.Time) {
 		if end := b.cancelAt.Add(d / 10); !now.Before(end) {
 			s.finishBatch(b, "cancelled", end, "batch_cancelled")
 		}
-	case expires && !now.Before(expireAt):
+	case expired:
 		s.finishBatch(b, "expired", expireAt, "batch_expired")
 	case !now.Before(done):
 		b.finalizingAt = unixPtr(processed)

@@ -517,6 +517,15 @@ func TestBatch_Expired(t *testing.T) {
 	if st := s.Stats().Batches; st.Expired != rounds || st.Lines != len(finished) {
 		t.Errorf("Stats.Batches = %+v, want %d expired, %d lines", st, rounds, len(finished))
 	}
+
+	// Expired while still validating: every line batch_expired.
+	_, base2, clock2 := startClocked(t, sim.Config{BatchDelay: time.Second, BatchExpireAfter: 50 * time.Millisecond})
+	b = createBatch(t, base2, uploadOK(t, base2, j.file), j.endpoint)
+	clock2.Advance(60 * time.Millisecond)
+	b = decodeBatch(t, get(t, base2+"/batches/"+b.ID))
+	if done, _ := splitFiles(t, base2, b, j.ids, "batch_expired"); b.Status != "expired" || len(done) != 0 || b.InProgressAt != nil {
+		t.Errorf("expired while validating: %+v", b)
+	}
 }
 
 func TestBatch_Cancel(t *testing.T) {

@@ -92,5 +92,9 @@
 // same faults. The bad-request fault depends on the seed and the body only,
 // so such a body fails on every attempt. Latency jitter is drawn the same
 // way. Only timestamps, openai-processing-ms and the RPM/TPM limiter, which
-// follows the clock, vary between runs.
+// follows the clock, vary between runs. A background response's delay and
+// failure are drawn from the seed, the body and the attempt, like a fault; a
+// batch's line order and failed lines from the seed, the batch id and the
+// custom_id; ids of stored objects from the seed and their creation order.
+// Their states follow the clock.
 package sim

@@ -272,7 +272,9 @@ func (s *Server) Count(bodySHA256 string) (requests, completed int) {
 
 // ServeHTTP implements http.Handler. Routes: POST /v1/responses, POST
 // /v1/chat/completions and POST /v1/embeddings (each also without /v1);
-// GET /_sim/stats (also under /v1) returns Stats as JSON. Anything else is
+// the stored-object routes of background responses, files and batches
+// (see the package doc); GET /_sim/stats (also under /v1) returns Stats as
+// JSON. Anything else is
 // 404, as is /v1/responses with Config.NoResponses; another method on a
 // route is 405. A reset fault hijacks the connection; where the
 // ResponseWriter cannot be hijacked (HTTP/2, a recorder), ServeHTTP panics
