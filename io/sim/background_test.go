@@ -383,3 +383,17 @@ func TestBackground_Concurrent(t *testing.T) {
 		t.Errorf("Stats = %+v", st)
 	}
 }
+
+// TestBackground_NoBackground: a server without background mode answers
+// the create synchronously and keeps nothing.
+func TestBackground_NoBackground(t *testing.T) {
+	s, base := start(t, sim.Config{NoBackground: true})
+	got := decodeResponse(t, post(t, base+"/responses", bgBody))
+	if got.Status != "completed" || got.outputText() == "" {
+		t.Errorf("create = %+v, want a synchronous completed answer", got)
+	}
+	decodeError(t, get(t, base+"/responses/"+got.ID), 404)
+	if st := s.Stats(); st.Background.Created != 0 || st.Completed != 1 || st.InputTokens == 0 {
+		t.Errorf("Stats = %+v", st)
+	}
+}

@@ -43,6 +43,8 @@
 // Usage is billed once per response, when it completes or ends incomplete
 // (never on a GET, never if cancelled or failed); Server.Creations counts
 // creations per row (the request's input), Stats.Background the polls.
+// Config.NoBackground answers such a create synchronously instead, as a
+// server without background mode does.
 //
 // POST /v1/files (multipart, purpose and a *.jsonl file) stores a file;
 // GET /v1/files/{id} and /v1/files/{id}/content read it. POST /v1/batches

@@ -634,7 +634,7 @@ func (s *Server) success(body []byte, req call, model, fault string, draw [sha25
 	}
 	created := now.Unix()
 	finished := now.Add(c.Latency + o.extra).Unix()
-	if bg, ok := req.(*request); ok && bg.Background != nil && *bg.Background {
+	if bg, ok := req.(*request); ok && bg.Background != nil && *bg.Background && !c.NoBackground {
 		// The final answer is the synchronous one to the body without
 		// its background and store members.
 		rep := req.reply(c, stripMembers(body, "background", "store"), model, fault == FaultIncomplete, created, finished)
