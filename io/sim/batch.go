@@ -558,16 +558,11 @@ func (s *Server) answerLine(b *batch, l *batchLine) {
 		b.failed++
 		s.store.batchStats.LinesFailed++
 	}
-	l.out, _ = json.Marshal(map[string]any{
-		"id":        "batch_req_" + hexID(digest(c.Seed, "batch_req", []byte(b.id), []byte(l.customID)), 16),
-		"custom_id": l.customID,
-		"response": map[string]any{
-			"status_code": status,
-			"request_id":  "req_" + hexID(digest(c.Seed, "batch_req_id", []byte(b.id), []byte(l.customID)), 16),
-			"body":        json.RawMessage(body),
-		},
-		"error": nil,
-	})
+	// {"id","custom_id","response":{"status_code","request_id","body"},"error":null}
+	cid, _ := json.Marshal(l.customID)
+	l.out = fmt.Appendf(make([]byte, 0, len(body)+200), `{"id":"batch_req_%s","custom_id":%s,"response":{"status_code":%d,"request_id":"req_%s","body":%s},"error":null}`,
+		hexID(digest(c.Seed, "batch_req", []byte(b.id), []byte(l.customID)), 16), cid, status,
+		hexID(digest(c.Seed, "batch_req_id", []byte(b.id), []byte(l.customID)), 16), body)
 }
 
 // finishBatch ends b in status at time at: the lines not answered go to
@@ -589,6 +584,11 @@ func (s *Server) finishBatch(b *batch, status string, at time.Time, code string)
 		st.Cancelled++
 	}
 	var out, errs bytes.Buffer
+	n := 0
+	for _, l := range b.lines[:b.next] {
+		n += len(l.out) + 1
+	}
+	out.Grow(n)
 	for _, l := range b.lines[:b.next] {
 		dst := &errs
 		if l.ok {

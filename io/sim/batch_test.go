@@ -611,3 +611,21 @@ func countOf(ss []string, s string) int {
 	}
 	return n
 }
+
+// BenchmarkBatch measures a 10,000-line /v1/responses batch from upload to
+// the downloaded output, with no delay: the simulator's cost per line.
+func BenchmarkBatch(b *testing.B) {
+	j := makeJob("/v1/responses", 10_000, func(i int) any {
+		return map[string]any{"model": "gpt-5-mini", "input": fmt.Sprintf("review %d: the soup was cold and the bread was stale", i)}
+	})
+	_, base := start(b, sim.Config{})
+	b.ResetTimer()
+	for range b.N {
+		bt := createBatch(b, base, uploadOK(b, base, j.file), j.endpoint)
+		bt = decodeBatch(b, get(b, base+"/batches/"+bt.ID))
+		if out := download(b, base, bt.OutputFileID); len(out) != 10_000 {
+			b.Fatalf("%d lines", len(out))
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*10_000), "ns/line")
+}
