@@ -356,7 +356,7 @@ func (s *Server) cancelResponse(w http.ResponseWriter, id string, now time.Time)
 // serveStored answers the routes of stored objects and reports whether the
 // request was one of theirs: GET /v1/responses/{id}, POST
 // /v1/responses/{id}/cancel, POST /v1/files, GET /v1/files/{id} and
-// /v1/files/{id}/content, POST /v1/batches, GET /v1/batches/{id} and POST
+// /v1/files/{id}/content, DELETE /v1/files/{id}, POST /v1/batches, GET /v1/batches/{id} and POST
 // /v1/batches/{id}/cancel (each also without /v1). Each call is
 // authenticated like the API routes and may draw an injected 429 or 5xx
 // (Config.RateLimit, Config.ServerError), which changes nothing stored.
@@ -380,6 +380,8 @@ func (s *Server) serveStored(w http.ResponseWriter, r *http.Request) bool {
 		count = &s.store.bgStats.Cancels
 	case len(seg) == 1 && seg[0] == "files":
 		method, serve = http.MethodPost, func(now time.Time) { s.uploadFile(w, r, now) }
+	case len(seg) == 2 && seg[0] == "files" && r.Method == http.MethodDelete:
+		method, serve = http.MethodDelete, func(time.Time) { s.deleteFile(w, seg[1]) }
 	case len(seg) == 2 && seg[0] == "files":
 		method, serve = http.MethodGet, func(time.Time) { s.getFile(w, seg[1], false) }
 	case len(seg) == 3 && seg[0] == "files" && seg[2] == "content":

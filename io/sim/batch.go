@@ -163,6 +163,19 @@ func (s *Server) getFile(w http.ResponseWriter, id string, content bool) {
 	s.writeRaw(w, f.data)
 }
 
+// deleteFile answers DELETE /v1/files/{id}. A batch keeps its lines once
+// created, so deleting its input file changes nothing about it.
+func (s *Server) deleteFile(w http.ResponseWriter, id string) {
+	s.writeStored(w, func() ([]byte, *apiError) {
+		if s.store.fileObjs[id] == nil {
+			return nil, notFound(fmt.Sprintf("No such File object: %s", id), "id")
+		}
+		delete(s.store.fileObjs, id)
+		b, _ := json.Marshal(map[string]any{"id": id, "object": "file", "deleted": true})
+		return b, nil
+	})
+}
+
 // writeRaw is writeOther for a 200 with a body that is not JSON; the
 // caller sets Content-Type.
 func (s *Server) writeRaw(w http.ResponseWriter, body []byte) {

@@ -346,6 +346,24 @@ func TestBatch_RealClock(t *testing.T) {
 	if out := download(t, base, b.OutputFileID); len(out) != 20 {
 		t.Errorf("output has %d lines, want 20", len(out))
 	}
+	// Files can be deleted, as a tidy client does once it has the output.
+	for _, id := range []string{b.InputFileID, *b.OutputFileID} {
+		req, _ := http.NewRequest(http.MethodDelete, base+"/files/"+id, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d struct {
+			ID      string `json:"id"`
+			Deleted bool   `json:"deleted"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&d)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || d.ID != id || !d.Deleted {
+			t.Errorf("DELETE %s = %d %+v %v", id, resp.StatusCode, d, err)
+		}
+		decodeError(t, get(t, base+"/files/"+id), 404)
+	}
 	if s.Stats().Batches.Lines != 20 {
 		t.Errorf("lines = %d", s.Stats().Batches.Lines)
 	}

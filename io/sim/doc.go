@@ -47,7 +47,8 @@
 // server without background mode does.
 //
 // POST /v1/files (multipart, purpose and a *.jsonl file) stores a file;
-// GET /v1/files/{id} and /v1/files/{id}/content read it. POST /v1/batches
+// GET /v1/files/{id} and /v1/files/{id}/content read it, DELETE
+// /v1/files/{id} removes it. POST /v1/batches
 // creates a batch for /v1/responses, /v1/chat/completions or
 // /v1/embeddings, "validating" for the first tenth of Config.BatchDelay,
 // then "failed" with errors.data [{code, line, message, param}]
