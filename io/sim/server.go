@@ -274,9 +274,8 @@ func (s *Server) Count(bodySHA256 string) (requests, completed int) {
 // /v1/chat/completions and POST /v1/embeddings (each also without /v1);
 // the stored-object routes of background responses, files and batches
 // (see the package doc); GET /_sim/stats (also under /v1) returns Stats as
-// JSON. Anything else is
-// 404, as is /v1/responses with Config.NoResponses; another method on a
-// route is 405. A reset fault hijacks the connection; where the
+// JSON. Anything else is 404, as is /v1/responses with Config.NoResponses;
+// another method on a route is 405. A reset fault hijacks the connection; where the
 // ResponseWriter cannot be hijacked (HTTP/2, a recorder), ServeHTTP panics
 // with http.ErrAbortHandler instead, which net/http turns into an aborted
 // stream.
@@ -509,7 +508,8 @@ func authorized(header, key string) bool {
 	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(header)), []byte(key)) == 1
 }
 
-// authError is the 401 for a request without Config.APIKey, or nil.
+// authError is the 401 for a request that does not carry Config.APIKey
+// (when set), or nil.
 func (s *Server) authError(r *http.Request) *apiError {
 	if s.cfg.APIKey == "" {
 		return nil
