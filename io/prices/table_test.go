@@ -43,6 +43,7 @@ func TestDefault(t *testing.T) {
 		"o4-mini":      {"1.10", "0.275", "4.40"},
 		// Not in §8; sources in their notes.
 		"gpt-4.1-nano": {"0.10", "0.025", "0.40"},
+		"o1":           {"15.00", "7.50", "60.00"},
 		"o3-mini":      {"1.10", "0.55", "4.40"},
 
 		"text-embedding-3-small": {"0.02", "0.02", "0"},
