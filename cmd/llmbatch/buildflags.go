@@ -106,13 +106,13 @@ func (f *usdFlag) Set(s string) error {
 	return nil
 }
 
-// printCost prints the cost line of a summary to stderr.
-func printCost(env environ, c *results.CostSummary) {
+// printCost prints the cost line of a summary to stderr, after label.
+func printCost(env environ, label string, c *results.CostSummary) {
 	if c == nil {
 		return
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "cost: %s", c.Total)
+	fmt.Fprintf(&b, "%s%s", label, c.Total)
 	if !c.Total.Known {
 		fmt.Fprintf(&b, " (at least %s; no price for %s: add it with --prices FILE)", c.Priced, strings.Join(c.Unknown, ", "))
 	}

@@ -193,14 +193,14 @@ func TestRun_InterruptNoticeText(t *testing.T) {
 	s := stderr.String()
 	for _, want := range []string{
 		"\nllmbatch: interrupted: no new requests; waiting for those in flight (at most --drain-timeout); interrupt again to quit at once\n",
-		"\nrows: ",
+		"\nthis run: ",
 		"\nllmbatch: interrupted; finished rows are in the journal: re-run the same command to resume\n",
 	} {
 		if !strings.Contains("\n"+s, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, s)
 		}
 	}
-	if strings.Index(s, "no new requests") > strings.Index(s, "rows: ") {
+	if strings.Index(s, "no new requests") > strings.Index(s, "this run: ") {
 		t.Errorf("the notice comes after the closing lines:\n%s", s)
 	}
 }
@@ -213,7 +213,7 @@ func TestProgress_JSONLineHasETA(t *testing.T) {
 	env.stderr = &buf
 	env.isTTY = func() bool { return false }
 	p := newProgress(env, newLogger(env, "json", false), true)
-	p.update(pipeline.Progress{Total: 1000, Done: 300, Skipped: 100, OK: 300, Elapsed: 10 * time.Second})
+	p.update(pipeline.Progress{Total: 1000, Done: 300, Skipped: 100, Finished: 200, OK: 300, Elapsed: 10 * time.Second})
 	r := record(t, jsonLines(t, buf.String()), "progress")
 	if got := number(t, r, "rows_per_s").String(); got != "20" {
 		t.Errorf("rows_per_s = %s, want 20 (this run's 200 rows in 10s)", got)

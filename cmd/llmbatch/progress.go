@@ -5,85 +5,308 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"strings"
+	"sync"
 	"time"
-
-	"github.com/schollz/progressbar/v3"
+	"unicode/utf8"
 
 	"github.com/llmbatch/llmbatch/pipeline"
 )
 
-// progress shows a job's progress: a bar on a terminal, else (and always
-// with --log-format json) a log line every 10 seconds.
+// progress shows a job's progress: a one-line status on a terminal, else
+// (and always with --log-format json) a log line every 10 seconds.
+//
+// The status line is redrawn in place ("\r", the line, erase to its end)
+// and fitted to the terminal's width, read again at every redraw so that
+// a resize is followed: fields are dropped, least useful first, rather
+// than letting the line wrap (a wrapped line scrolls at every redraw).
+// The rate and the ETA count only the rows this run journalled (not
+// those a resume skipped) and are smoothed over about the last 30
+// seconds, so that a pause for 429s bends the ETA instead of blanking it.
 type progress struct {
 	interval time.Duration
-	bar      *progressbar.ProgressBar
 	logger   *slog.Logger
-	max      int64
-	w        io.Writer
 	json     bool // log lines for --log-format json: numbers as numbers, ETA
+
+	w     io.Writer  // where the status line goes; nil: log lines
+	width func() int // the terminal's columns; 0: unknown
+
+	mu    sync.Mutex
+	drawn bool // a status line is on the screen, not ended by a newline
+	rate  ewmaRate
+	last  pipeline.Progress // the latest snapshot (the final one at the end)
 }
 
+// rateWindow is about how far back the rate and the ETA look.
+const rateWindow = 30 * time.Second
+
 func newProgress(env environ, logger *slog.Logger, json bool) *progress {
-	if !env.isTTY() || json { // a bar is no JSON line
+	if !env.isTTY() || json { // a status line is no JSON line
 		return &progress{interval: 10 * time.Second, logger: logger, json: json}
 	}
-	bar := progressbar.NewOptions64(-1,
-		progressbar.OptionSetWriter(env.stderr),
-		progressbar.OptionSetDescription("rows"),
-		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("rows"),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionShowDescriptionAtLineEnd(),
-		progressbar.OptionFullWidth(),
-	)
-	return &progress{interval: 250 * time.Millisecond, bar: bar, max: -1, w: env.stderr}
+	width := env.termWidth
+	if width == nil {
+		width = func() int { return 0 }
+	}
+	return &progress{interval: 250 * time.Millisecond, w: env.stderr, width: width, logger: logger}
+}
+
+// logWriter returns w wrapped so that what is written through it (log
+// lines, notices) first erases a status line on the screen; the next
+// redraw draws it again below. Without a status line it returns w.
+func (p *progress) logWriter(w io.Writer) io.Writer {
+	if p.w == nil {
+		return w
+	}
+	return clearingWriter{p: p, w: w}
+}
+
+type clearingWriter struct {
+	p *progress
+	w io.Writer
+}
+
+func (c clearingWriter) Write(b []byte) (int, error) {
+	c.p.mu.Lock()
+	defer c.p.mu.Unlock()
+	if c.p.drawn {
+		io.WriteString(c.p.w, "\r\x1b[K")
+		c.p.drawn = false
+	}
+	return c.w.Write(b)
+}
+
+// final returns the last snapshot, the final one once the run ended.
+func (p *progress) final() pipeline.Progress {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.last
+}
+
+// quit ends a status line on the screen with a newline, so that a line
+// printed after it starts at the left.
+func (p *progress) quit() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.drawn {
+		io.WriteString(p.w, "\n")
+		p.drawn = false
+	}
 }
 
 func (p *progress) update(s pipeline.Progress) {
-	if p.bar == nil && p.json {
-		r := rate(s)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.last = s
+	r := p.rate.observe(s.Finished, s.Elapsed)
+	eta, etaOK := etaOf(s, r)
+	switch {
+	case p.w != nil:
+		line := statusLine(s, r, eta, etaOK, p.width())
+		io.WriteString(p.w, "\r"+line+"\x1b[K")
+		p.drawn = true
+		if s.Final {
+			io.WriteString(p.w, "\n")
+			p.drawn = false
+		}
+	case p.json:
 		attrs := []any{"done", s.Done, "total", s.Total, "ok", s.OK, "failed", s.Failed, "retryable", s.Retryable,
-			"skipped", s.Skipped, "in_flight", s.InFlight, "requests", s.Requests, "retries", s.Retries,
+			"skipped", s.Skipped, "finished_this_run", s.Finished, "in_flight", s.InFlight, "requests", s.Requests, "retries", s.Retries,
 			"rate_limited", s.RateLimited, "input_tokens", s.Usage.InputTokens, "output_tokens", s.Usage.OutputTokens}
 		attrs = append(attrs, costAttrs(s.Cost)...)
 		attrs = append(attrs, "elapsed_seconds", round1(s.Elapsed.Seconds()), "rows_per_s", round1(r))
-		if left := s.Total - s.Done - s.Retryable; s.Total >= 0 && left >= 0 && (r > 0 || left == 0) {
-			eta := 0.0
-			if left > 0 {
-				eta = float64(left) / r
-			}
-			attrs = append(attrs, "eta_seconds", round1(eta))
+		if etaOK {
+			attrs = append(attrs, "eta_seconds", round1(eta.Seconds()))
 		}
 		p.logger.Info("progress", attrs...)
-		return
-	}
-	if p.bar == nil {
-		p.logger.Info("progress", "done", s.Done, "total", s.Total, "ok", s.OK, "failed", s.Failed,
+	default:
+		attrs := []any{"done", s.Done, "total", s.Total, "ok", s.OK, "failed", s.Failed,
 			"in_flight", s.InFlight, "requests", s.Requests, "retries", s.Retries, "rate_limited", s.RateLimited,
 			"input_tokens", s.Usage.InputTokens, "output_tokens", s.Usage.OutputTokens, "cost", s.Cost.String(),
-			"rows_per_s", fmt.Sprintf("%.1f", rate(s)))
-		return
-	}
-	if s.Total >= 0 && s.Total != p.max {
-		p.max = s.Total
-		p.bar.ChangeMax64(s.Total)
-	}
-	p.bar.Describe(fmt.Sprintf("tok %s in / %s out · %s · retries %d · 429s %d · failed %d",
-		short(s.Usage.InputTokens), short(s.Usage.OutputTokens), s.Cost, s.Retries, s.RateLimited, s.Failed+s.Retryable))
-	p.bar.Set64(s.Done + s.Retryable)
-	if s.Final {
-		p.bar.Exit()
-		fmt.Fprintln(p.w)
+			"rows_per_s", fmt.Sprintf("%.1f", r)}
+		if etaOK {
+			attrs = append(attrs, "eta", fmtETA(eta))
+		}
+		p.logger.Info("progress", attrs...)
 	}
 }
 
-func rate(s pipeline.Progress) float64 {
-	if s.Elapsed <= 0 {
+// ewmaRate is this run's rows per second, exponentially weighted over
+// about rateWindow: rows and seconds both decay, and the rate is their
+// ratio, so that it starts as the run's average and then follows the
+// last half minute or so (a pause lowers it gradually).
+type ewmaRate struct {
+	rows, secs float64
+	lastRows   int64
+	lastT      time.Duration
+}
+
+// observe takes the rows this run finished by elapsed and returns the
+// rate.
+func (e *ewmaRate) observe(finished int64, elapsed time.Duration) float64 {
+	if dt := (elapsed - e.lastT).Seconds(); dt > 0 {
+		d := math.Exp(-dt / rateWindow.Seconds())
+		e.rows = e.rows*d + float64(finished-e.lastRows)
+		e.secs = e.secs*d + dt
+		e.lastRows, e.lastT = finished, elapsed
+	}
+	if e.secs <= 0 {
 		return 0
 	}
-	return float64(s.Done-s.Skipped) / s.Elapsed.Seconds()
+	return e.rows / e.secs
+}
+
+// etaOf is the time the rows left take at rate r; false when unknown (an
+// input of unknown length, or no row finished yet).
+func etaOf(s pipeline.Progress, r float64) (time.Duration, bool) {
+	left := s.Total - s.Done - s.Retryable
+	switch {
+	case s.Total < 0 || left < 0:
+		return 0, false
+	case left == 0:
+		return 0, true
+	case r <= 0:
+		return 0, false
+	}
+	return time.Duration(float64(left) / r * float64(time.Second)), true
+}
+
+// statusLine renders the status line in at most width-1 columns (the
+// last column is left free: writing it makes some terminals wrap). The
+// fields are kept in order of use — rows done of the total, percent,
+// rate, ETA, in flight, failed, cost, the bar, 429s, retries, tokens,
+// rows done earlier — and each one that does not fit is dropped with
+// all after it; the bar (at least 10 cells), shown after the count,
+// then gets the room left.
+func statusLine(s pipeline.Progress, rate float64, eta time.Duration, etaOK bool, width int) string {
+	if width <= 0 {
+		width = 80
+	}
+	limit := width - 1
+	pos := s.Done + s.Retryable
+	count := group(pos) + " rows"
+	if s.Total >= 0 {
+		count = group(pos) + "/" + group(s.Total)
+	}
+	pct := ""
+	if s.Total > 0 {
+		pct = fmt.Sprintf("%d%%", min(pos, s.Total)*100/s.Total)
+	}
+	costText := s.Cost.String()
+	if !s.Cost.Known {
+		costText = "cost unknown"
+	}
+	etaText := "ETA --"
+	if etaOK {
+		etaText = "ETA " + fmtETA(eta)
+	}
+	if s.Final {
+		etaText = "in " + fmtETA(s.Elapsed)
+	}
+	const (
+		sep     = " · "
+		barCell = "\x00bar" // where the bar goes
+		minBar  = 10
+	)
+	type field struct {
+		text string
+		show bool
+	}
+	// In order of priority; the line shows them in this order too.
+	fields := []field{
+		{pct, pct != ""},
+		{fmtRate(rate), true},
+		{etaText, true},
+		{fmt.Sprintf("%d in flight", s.InFlight), !s.Final},
+		{fmt.Sprintf("%d failed", s.Failed+s.Retryable), s.Failed+s.Retryable > 0},
+		{costText, true},
+		{barCell, s.Total > 0},
+		{fmt.Sprintf("429s %d", s.RateLimited), s.RateLimited > 0},
+		{fmt.Sprintf("retries %d", s.Retries), s.Retries > 0},
+		{fmt.Sprintf("tok %s/%s", short(s.Usage.InputTokens), short(s.Usage.OutputTokens)), true},
+		{fmt.Sprintf("%s done earlier", group(s.Skipped)), s.Skipped > 0},
+	}
+	used := utf8.RuneCountInString(count)
+	var kept []string
+	bar := 0
+	for _, f := range fields {
+		if !f.show {
+			continue
+		}
+		n := utf8.RuneCountInString(sep + f.text)
+		if f.text == barCell {
+			n = 3 + minBar // " [" cells "]"
+		}
+		if used+n > limit {
+			break // the rest are less useful: drop them too
+		}
+		used += n
+		if f.text == barCell {
+			bar = minBar
+		}
+		kept = append(kept, f.text)
+	}
+	if bar > 0 {
+		bar = min(bar+limit-used, 40)
+	}
+	var b strings.Builder
+	b.WriteString(count)
+	if bar > 0 { // shown after the count, whatever its priority
+		fill := int(min(pos, s.Total) * int64(bar) / s.Total)
+		b.WriteString(" [" + strings.Repeat("=", fill) + strings.Repeat(" ", bar-fill) + "]")
+	}
+	for _, f := range kept {
+		switch {
+		case f == barCell:
+		case f == pct:
+			b.WriteString(" " + f) // the percent follows the count
+		default:
+			b.WriteString(sep + f)
+		}
+	}
+	line := b.String()
+	if utf8.RuneCountInString(line) > limit { // narrower than the count alone
+		line = string([]rune(line)[:max(limit, 0)])
+	}
+	return line
+}
+
+// fmtRate is a rate of rows, per second or, when slow, per minute.
+func fmtRate(r float64) string {
+	switch {
+	case r >= 100:
+		return fmt.Sprintf("%.0f rows/s", r)
+	case r >= 1:
+		return fmt.Sprintf("%.1f rows/s", r)
+	case r > 0:
+		return fmt.Sprintf("%.1f rows/min", r*60)
+	}
+	return "0 rows/s"
+}
+
+// fmtETA is a duration to the second (to the minute past an hour).
+func fmtETA(d time.Duration) string {
+	if d >= time.Hour {
+		d = d.Round(time.Minute)
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return d.Round(time.Second).String()
+}
+
+// group writes n with thousands separators: 12,345.
+func group(n int64) string {
+	s := fmt.Sprint(n)
+	if n < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }
 
 func short(n int64) string {
