@@ -28,6 +28,8 @@ type progress struct {
 	logger   *slog.Logger
 	json     bool // log lines for --log-format json: numbers as numbers, ETA
 
+	limit int64 // --limit: the rows this job reads at most (0: all)
+
 	w     io.Writer  // where the status line goes; nil: log lines
 	width func() int // the terminal's columns; 0: unknown
 
@@ -97,6 +99,9 @@ func (p *progress) quit() {
 func (p *progress) update(s pipeline.Progress) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.limit > 0 && (s.Total < 0 || s.Total > p.limit) {
+		s.Total = p.limit // the rows this run reads, not the input's
+	}
 	p.last = s
 	r := p.rate.observe(s.Finished, s.Elapsed)
 	eta, etaOK := etaOf(s, r)

@@ -101,8 +101,13 @@ func TestRun_ResumeRateCountsThisRunOnly(t *testing.T) {
 	in := writeRows(t, dir, 300)
 	out := filepath.Join(dir, "r.jsonl")
 	_, fast := startTestSim(t, sim.Config{Seed: 1})
-	if code, errs := ttyRun(t, nil, jobArgs(in, out, fast, "--limit", "290")...); code != exitOK {
+	code, errs := ttyRun(t, nil, jobArgs(in, out, fast, "--limit", "290", "--quiet=false")...)
+	if code != exitOK {
 		t.Fatalf("first run: exit %d; stderr:\n%s", code, errs)
+	}
+	// With --limit the line counts toward the rows the run reads.
+	if l := statusLines(errs); len(l) == 0 || !strings.HasPrefix(l[len(l)-1], "290/290 ") {
+		t.Errorf("--limit 290: status lines %q, want the last to start 290/290", l)
 	}
 	_, slow := startTestSim(t, sim.Config{Seed: 1, Latency: 50 * time.Millisecond})
 	code, stderr := ttyRun(t, func() int { return 200 }, jobArgs(in, out, slow, "--concurrency", "1", "--quiet=false")...)

@@ -184,6 +184,7 @@ func runJob(ctx context.Context, args []string, env environ) int {
 	var p *progress
 	if !o.Quiet {
 		p = newProgress(env, logger, o.LogFormat == "json")
+		p.limit = o.Limit
 		cfg.Progress = p.update
 		cfg.ProgressInterval = p.interval
 		if w := p.logWriter(env.stderr); w != env.stderr {
