@@ -29,7 +29,7 @@ func (o *runOptions) registerBuild(fs *flag.FlagSet, env environ) {
 	fs.StringVar(&o.Delimiter, "delimiter", "", "CSV field delimiter (default ',' for .csv, tab for .tsv)")
 	fs.IntVar(&o.MaxRowBytes, "max-row-bytes", 4<<20, "longest JSONL line or CSV record accepted; a longer one is a bad row")
 	fs.StringVar(&o.ModelColumn, "model-column", "", "column whose non-empty value overrides --model for its row")
-	fs.StringVar(&o.KeepColumns, "keep-columns", "", "comma-separated input columns copied into each journal line (\"input\"), to join results back")
+	fs.StringVar(&o.KeepColumns, "keep-columns", "", "comma-separated input columns copied into each journal line (\"input\"), to join results back; a column the input lacks is refused before anything is sent (CSV: header, Parquet: schema, JSONL: the first 1000 rows)")
 	registerPrices(fs, &o.PricesFile)
 }
 

@@ -97,6 +97,9 @@ func estimate(ctx context.Context, args []string, env environ) error {
 	if err := o.buildConfig(&cfg, "estimate"); err != nil {
 		return err
 	}
+	if err := checkKeepColumns(&cfg, "estimate"); err != nil {
+		return err
+	}
 	est, err := pipeline.Estimate(ctx, cfg, opts)
 	if err != nil {
 		return err

@@ -144,6 +144,9 @@ func runJob(ctx context.Context, args []string, env environ) int {
 	if err := o.buildConfig(&cfg, "run"); err != nil {
 		return exitCode(err, nil, env)
 	}
+	if err := checkKeepColumns(&cfg, "run"); err != nil {
+		return exitCode(err, nil, env)
+	}
 	cfg.MaxCost = o.MaxCost.m
 	cfg.Limit = o.Limit
 	if o.Sim {
