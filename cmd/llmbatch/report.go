@@ -157,7 +157,11 @@ func warnMixedJobs(env environ, paths []string, jobs [][]*results.Job, repeats i
 		b.WriteString("\n  they differ in their input only")
 	}
 	if repeats > 0 {
-		fmt.Fprintf(&b, "\n  %d keys are in more than one of them: each counts once (its latest record); key rows by an --id-column unique across inputs", repeats)
+		hint := "report each job's journals apart"
+		if len(differ) == 0 {
+			hint = "give the shards keys unique across them (--id-column)"
+		}
+		fmt.Fprintf(&b, "\n  %d keys are in more than one of them: each counts once (its latest record); %s", repeats, hint)
 	}
 	fmt.Fprintln(env.stderr, b.String())
 }

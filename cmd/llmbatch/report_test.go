@@ -52,7 +52,7 @@ func TestCLI_ReportWarnsOverDifferentJobs(t *testing.T) {
 		t.Fatalf("report: exit %d; stderr:\n%s", code, stderr)
 	}
 	for _, want := range []string{"warning: these journals hold 2 different jobs", a + ": job ", b + ": job ",
-		"they differ in: prompt", "20 keys are in more than one of them"} {
+		"they differ in: prompt", "20 keys are in more than one of them", "report each job's journals apart"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
