@@ -15,7 +15,7 @@ import (
 
 // exportSortMem is how many bytes of rows an export sorts in memory
 // before it writes them to a sorted run in a temporary file.
-var exportSortMem int64 = 64 << 20
+var exportSortMem int64 = 32 << 20
 
 // rowSorter puts export rows in input order: by their index, rows of
 // the same index (journals of several inputs) in the order they came.
