@@ -92,6 +92,20 @@ func TestRun_LogFormatJSON_FinishedJob(t *testing.T) {
 	if c := number(t, done, "cost_usd"); c.String() == "0" || strings.HasPrefix(c.String(), "-") {
 		t.Errorf("cost_usd = %s, want a positive amount", c)
 	}
+	// This run apart from the journal total.
+	this, ok := done["this_run"].(map[string]any)
+	if !ok {
+		t.Fatalf("done this_run = %#v, want an object", done["this_run"])
+	}
+	if n, _ := number(t, this, "rows").Int64(); n != 120 {
+		t.Errorf("this_run rows = %d, want 120", n)
+	}
+	if number(t, this, "cost_usd").String() != number(t, done, "cost_usd").String() {
+		t.Errorf("this_run cost_usd %v, journal %v: want the same (a first run)", this["cost_usd"], done["cost_usd"])
+	}
+	for _, k := range []string{"requests", "retries", "rate_limited", "wall_seconds"} {
+		number(t, this, k)
+	}
 	tok, ok := done["tokens"].(map[string]any)
 	if !ok {
 		t.Fatalf("done tokens = %#v, want an object", done["tokens"])
@@ -100,7 +114,7 @@ func TestRun_LogFormatJSON_FinishedJob(t *testing.T) {
 		number(t, tok, k)
 	}
 	prog := record(t, recs, "progress")
-	for _, k := range []string{"done", "total", "rows_per_s", "eta_seconds", "cost_usd"} {
+	for _, k := range []string{"done", "total", "finished_this_run", "in_flight", "rows_per_s", "eta_seconds", "cost_usd"} {
 		number(t, prog, k)
 	}
 	hint := record(t, recs, "rows ran out of attempts on transient errors: re-run the same command to send them again")
