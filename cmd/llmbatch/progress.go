@@ -221,7 +221,7 @@ func statusLine(s pipeline.Progress, rate float64, eta time.Duration, etaOK bool
 	fields := []field{
 		{pct, pct != ""},
 		{fmtRate(rate), true},
-		{etaText, true},
+		{etaText, s.Total >= 0 || s.Final}, // no ETA without a total (stdin)
 		{fmt.Sprintf("%d in flight", s.InFlight), !s.Final},
 		{fmt.Sprintf("%d failed", s.Failed+s.Retryable), s.Failed+s.Retryable > 0},
 		{costText, true},

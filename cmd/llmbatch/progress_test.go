@@ -186,8 +186,14 @@ func TestStatusLine_DropsFieldsToFit(t *testing.T) {
 		{120, []string{"1,234/12,000 [=", "] 10% · 4.8 rows/s", "ETA", "in flight", "3 failed", "$0.0123", "429s 9", "retries 12"}, []string{"tok"}},
 		{200, []string{"tok 123k/45k", "800 done earlier"}, nil},
 		{10, []string{"1,234/12,"}, nil},
+		{80, []string{"1,234 rows · 4.8 rows/s · 16 in flight"}, []string{"[", "%", "ETA"}},
 	} {
 		l := statusLine(s, 4.82, 3*time.Minute+7*time.Second, true, tc.width)
+		if tc.width == 80 { // stdin: no total
+			u := s
+			u.Total = -1
+			l = statusLine(u, 4.82, 0, false, tc.width)
+		}
 		if n := utf8.RuneCountInString(l); n > tc.width-1 {
 			t.Errorf("width %d: %d columns: %q", tc.width, n, l)
 		}
