@@ -10,14 +10,16 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/schollz/progressbar/v3"
+
 	"github.com/llmbatch/llmbatch/pipeline"
 )
 
 // progress shows a job's progress: a one-line status on a terminal, else
 // (and always with --log-format json) a log line every 10 seconds.
 //
-// The status line is redrawn in place ("\r", the line, erase to its end)
-// and fitted to the terminal's width, read again at every redraw so that
+// The status line is a progressbar (schollz/progressbar/v3) redrawn in
+// place and fitted to the terminal's width, read again at every redraw so that
 // a resize is followed: fields are dropped, least useful first, rather
 // than letting the line wrap (a wrapped line scrolls at every redraw).
 // The rate and the ETA count only the rows this run journalled (not
@@ -107,8 +109,7 @@ func (p *progress) update(s pipeline.Progress) {
 	eta, etaOK := etaOf(s, r)
 	switch {
 	case p.w != nil:
-		line := statusLine(s, r, eta, etaOK, p.width())
-		io.WriteString(p.w, "\r"+line+"\x1b[K")
+		drawStatus(p.w, s, r, eta, etaOK, p.width())
 		p.drawn = true
 		if s.Final {
 			io.WriteString(p.w, "\n")
@@ -176,26 +177,86 @@ func etaOf(s pipeline.Progress, r float64) (time.Duration, bool) {
 	return time.Duration(float64(left) / r * float64(time.Second)), true
 }
 
-// statusLine renders the status line in at most width-1 columns (the
-// last column is left free: writing it makes some terminals wrap). The
-// fields are kept in order of use — rows done of the total, percent,
-// rate, ETA, in flight, failed, cost, the bar, 429s, retries, tokens,
-// rows done earlier — and each one that does not fit is dropped with
-// all after it; the bar (at least 10 cells), shown after the count,
-// then gets the room left.
-func statusLine(s pipeline.Progress, rate float64, eta time.Duration, etaOK bool, width int) string {
+// The status line is drawn by a progressbar (schollz/progressbar/v3)
+// made anew at each redraw with the bar width and the description that
+// fit the terminal's width of that moment; the ANSI erase-to-end-of-line
+// cleans what a longer line left. Its layout, description at the line's
+// end: "NNN% [====    ]  DESCRIPTION " ("  DESCRIPTION " without a bar;
+// "COUNT  DESCRIPTION " when the total is unknown).
+const (
+	pctCols  = 6  // "%4d%% " and the space after the bar
+	barExtra = 2  // "[" and "]"
+	descPad  = 3  // the (empty) stats' space, one before and one after the description
+	minBar   = 10 // a narrower bar is not drawn
+	maxBar   = 40
+)
+
+// drawStatus draws the status line on w in at most width-1 columns (the
+// last column is left free: writing it makes some terminals wrap).
+func drawStatus(w io.Writer, s pipeline.Progress, rate float64, eta time.Duration, etaOK bool, width int) {
+	desc, cells := fitStatus(s, rate, eta, etaOK, width)
+	cw := &countingWriter{w: w}
+	opts := []progressbar.Option{
+		progressbar.OptionSetWriter(cw),
+		progressbar.OptionSetDescription(desc),
+		progressbar.OptionShowDescriptionAtLineEnd(),
+		progressbar.OptionSetPredictTime(false),       // the ETA is ours, in desc
+		progressbar.OptionSetElapsedTime(false),       // so is the time
+		progressbar.OptionUseANSICodes(true),          // erase to the end of the line
+		progressbar.OptionSetSpinnerChangeInterval(0), // no goroutine of its own
+	}
+	max := s.Total
+	if s.Total <= 0 {
+		// Unknown total: the "spinner" is the count of rows done.
+		max = -1
+		opts = append(opts, progressbar.OptionSpinnerCustom([]string{group(s.Done+s.Retryable) + " rows"}),
+			progressbar.OptionSetWidth(1))
+	} else if cells > 0 {
+		opts = append(opts, progressbar.OptionSetWidth(cells), progressbar.OptionSetTheme(progressbar.Theme{
+			Saucer: "=", SaucerHead: ">", SaucerPadding: " ", BarStart: "[", BarEnd: "]"}))
+	} else {
+		opts = append(opts, progressbar.OptionSetWidth(0), progressbar.OptionSetTheme(progressbar.Theme{}))
+	}
+	bar := progressbar.NewOptions64(max, opts...)
+	if max > 0 {
+		bar.Set64(min(s.Done+s.Retryable, max)) // draws once the percent is above 0
+	}
+	if cw.n == 0 {
+		bar.RenderBlank()
+	}
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += n
+	return n, err
+}
+
+// fitStatus returns the description and the bar's width (0: no bar) that
+// fit in width-1 columns. The fields are kept in order of use — rows done
+// of the total, rate, ETA, in flight, failed, cost, the bar, 429s,
+// retries, tokens, rows done earlier — and each one that does not fit is
+// dropped with all after it; the bar (at least 10 cells) then gets the
+// room left.
+func fitStatus(s pipeline.Progress, rate float64, eta time.Duration, etaOK bool, width int) (string, int) {
 	if width <= 0 {
 		width = 80
 	}
 	limit := width - 1
 	pos := s.Done + s.Retryable
-	count := group(pos) + " rows"
-	if s.Total >= 0 {
+	known := s.Total > 0
+	used := pctCols + descPad
+	var count string
+	if known {
 		count = group(pos) + "/" + group(s.Total)
-	}
-	pct := ""
-	if s.Total > 0 {
-		pct = fmt.Sprintf("%d%%", min(pos, s.Total)*100/s.Total)
+	} else {
+		used = utf8.RuneCountInString(group(pos)+" rows") + descPad // the spinner
 	}
 	costText := s.Cost.String()
 	if !s.Cost.Known {
@@ -210,37 +271,38 @@ func statusLine(s pipeline.Progress, rate float64, eta time.Duration, etaOK bool
 	}
 	const (
 		sep     = " · "
-		barCell = "\x00bar" // where the bar goes
-		minBar  = 10
+		barCell = "\x00bar" // where the bar's priority is
 	)
 	type field struct {
 		text string
 		show bool
 	}
-	// In order of priority; the line shows them in this order too.
+	// In order of priority; the description shows them in this order too.
 	fields := []field{
-		{pct, pct != ""},
+		{count, known},
 		{fmtRate(rate), true},
 		{etaText, s.Total >= 0 || s.Final}, // no ETA without a total (stdin)
 		{fmt.Sprintf("%d in flight", s.InFlight), !s.Final},
 		{fmt.Sprintf("%d failed", s.Failed+s.Retryable), s.Failed+s.Retryable > 0},
 		{costText, true},
-		{barCell, s.Total > 0},
+		{barCell, known},
 		{fmt.Sprintf("429s %d", s.RateLimited), s.RateLimited > 0},
 		{fmt.Sprintf("retries %d", s.Retries), s.Retries > 0},
 		{fmt.Sprintf("tok %s/%s", short(s.Usage.InputTokens), short(s.Usage.OutputTokens)), true},
 		{fmt.Sprintf("%s done earlier", group(s.Skipped)), s.Skipped > 0},
 	}
-	used := utf8.RuneCountInString(count)
 	var kept []string
 	bar := 0
 	for _, f := range fields {
 		if !f.show {
 			continue
 		}
-		n := utf8.RuneCountInString(sep + f.text)
-		if f.text == barCell {
-			n = 3 + minBar // " [" cells "]"
+		n := utf8.RuneCountInString(f.text)
+		switch {
+		case f.text == barCell:
+			n = barExtra + minBar
+		case len(kept) > 0:
+			n += len([]rune(sep))
 		}
 		if used+n > limit {
 			break // the rest are less useful: drop them too
@@ -248,45 +310,28 @@ func statusLine(s pipeline.Progress, rate float64, eta time.Duration, etaOK bool
 		used += n
 		if f.text == barCell {
 			bar = minBar
+			continue
 		}
 		kept = append(kept, f.text)
 	}
 	if bar > 0 {
-		bar = min(bar+limit-used, 40)
+		bar = min(bar+limit-used, maxBar)
 	}
-	var b strings.Builder
-	b.WriteString(count)
-	if bar > 0 { // shown after the count, whatever its priority
-		fill := int(min(pos, s.Total) * int64(bar) / s.Total)
-		b.WriteString(" [" + strings.Repeat("=", fill) + strings.Repeat(" ", bar-fill) + "]")
-	}
-	for _, f := range kept {
-		switch {
-		case f == barCell:
-		case f == pct:
-			b.WriteString(" " + f) // the percent follows the count
-		default:
-			b.WriteString(sep + f)
-		}
-	}
-	line := b.String()
-	if utf8.RuneCountInString(line) > limit { // narrower than the count alone
-		line = string([]rune(line)[:max(limit, 0)])
-	}
-	return line
+	return strings.Join(kept, sep), bar
 }
 
-// fmtRate is a rate of rows, per second or, when slow, per minute.
+// fmtRate is a rate of rows, per second or, when slow, per minute: "4.8/s"
+// (the count of rows is next to it).
 func fmtRate(r float64) string {
 	switch {
 	case r >= 100:
-		return fmt.Sprintf("%.0f rows/s", r)
+		return fmt.Sprintf("%.0f/s", r)
 	case r >= 1:
-		return fmt.Sprintf("%.1f rows/s", r)
+		return fmt.Sprintf("%.1f/s", r)
 	case r > 0:
-		return fmt.Sprintf("%.1f rows/min", r*60)
+		return fmt.Sprintf("%.1f/min", r*60)
 	}
-	return "0 rows/s"
+	return "0/s"
 }
 
 // fmtETA is a duration to the second (to the minute past an hour).

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"path/filepath"
 	"regexp"
@@ -34,6 +35,7 @@ func statusLines(stderr string) []string {
 	var out []string
 	for _, seg := range strings.Split(stderr, "\r")[1:] {
 		seg, _, _ = strings.Cut(seg, "\n")
+		seg = strings.TrimSuffix(seg, "\x1b[0K") // progressbar's erase to the end of the line
 		if seg = strings.TrimSuffix(seg, "\x1b[K"); seg != "" {
 			out = append(out, seg)
 		}
@@ -80,7 +82,7 @@ func TestRun_StatusLineFitsTheTerminal(t *testing.T) {
 	if i := strings.Index(stderr, "\n"); i < strings.LastIndex(stderr, "\r") {
 		t.Errorf("a newline before the last redraw: the status line scrolled:\n%q", stderr)
 	}
-	if !strings.Contains(lines[0], "/120 ") || !strings.Contains(lines[len(lines)-1], "120/120 [") || !strings.Contains(lines[len(lines)-1], "] 100%") {
+	if !strings.Contains(lines[0], "/120 · ") || !strings.HasPrefix(lines[len(lines)-1], " 100% [====") || !strings.Contains(lines[len(lines)-1], "]  120/120 · ") {
 		t.Errorf("first %q, last %q: want the rows done of 120", lines[0], lines[len(lines)-1])
 	}
 	if wide := lines[len(lines)-1]; !strings.Contains(wide, "[====") || !strings.Contains(wide, "$") {
@@ -90,7 +92,7 @@ func TestRun_StatusLineFitsTheTerminal(t *testing.T) {
 	t.Logf("120 columns: %q", lines[len(lines)-1])
 }
 
-var rateRE = regexp.MustCompile(`([0-9.]+) rows/s`)
+var rateRE = regexp.MustCompile(` ([0-9.]+)/s`)
 
 // After a resume the rate counts only this run's rows: 290 rows finished
 // earlier and skipped do not make a run sending 10, one at a time at
@@ -106,8 +108,8 @@ func TestRun_ResumeRateCountsThisRunOnly(t *testing.T) {
 		t.Fatalf("first run: exit %d; stderr:\n%s", code, errs)
 	}
 	// With --limit the line counts toward the rows the run reads.
-	if l := statusLines(errs); len(l) == 0 || !strings.HasPrefix(l[len(l)-1], "290/290 ") {
-		t.Errorf("--limit 290: status lines %q, want the last to start 290/290", l)
+	if l := statusLines(errs); len(l) == 0 || !strings.Contains(l[len(l)-1], " 100% [") || !strings.Contains(l[len(l)-1], "]  290/290 · ") {
+		t.Errorf("--limit 290: status lines %q, want the last at 100%% of 290", l)
 	}
 	_, slow := startTestSim(t, sim.Config{Seed: 1, Latency: 50 * time.Millisecond})
 	code, stderr := ttyRun(t, func() int { return 200 }, jobArgs(in, out, slow, "--concurrency", "1", "--quiet=false")...)
@@ -121,11 +123,11 @@ func TestRun_ResumeRateCountsThisRunOnly(t *testing.T) {
 	for _, l := range lines {
 		m := rateRE.FindStringSubmatch(l)
 		if m == nil {
-			continue // rows/min: slow, as it should be
+			continue // per minute: slow, as it should be
 		}
 		// One request at a time, each at least 50ms: 20 rows/s at most.
 		if r, _ := strconv.ParseFloat(m[1], 64); r > 20 {
-			t.Errorf("rate %s rows/s with one 50ms request at a time: %q", m[1], l)
+			t.Errorf("rate %s/s with one 50ms request at a time: %q", m[1], l)
 		}
 	}
 	closing := stderr[strings.LastIndex(stderr, "\r"):]
@@ -171,7 +173,8 @@ func TestEWMARate_SmoothsAPause(t *testing.T) {
 }
 
 // Narrow terminals drop fields, least useful first; wide ones show all of
-// them and a bar.
+// them and a bar. The line is progressbar's, drawn with the width and the
+// description fitted.
 func TestStatusLine_DropsFieldsToFit(t *testing.T) {
 	s := pipeline.Progress{Total: 12000, Done: 1234, Failed: 3, OK: 1231, Skipped: 800, Finished: 434, InFlight: 16,
 		Retries: 12, RateLimited: 9, Cost: prices.Cost{Known: true, Amount: usd(t, "0.0123")},
@@ -181,19 +184,25 @@ func TestStatusLine_DropsFieldsToFit(t *testing.T) {
 		width      int
 		want, lack []string
 	}{
-		{40, []string{"1,234/12,000 10%", "4.8 rows/s"}, []string{"[", "tok", "in flight"}},
-		{60, []string{"1,234/12,000 10%", "4.8 rows/s", "ETA 3m7s", "16 in flight"}, []string{"[", "tok", "retries"}},
-		{120, []string{"1,234/12,000 [=", "] 10% · 4.8 rows/s", "ETA", "in flight", "3 failed", "$0.0123", "429s 9", "retries 12"}, []string{"tok"}},
+		{40, []string{"  10%   1,234/12,000 · 4.8/s"}, []string{"[", "tok", "in flight"}},
+		{60, []string{"  10%   1,234/12,000 · 4.8/s · ETA 3m7s · 16 in flight"}, []string{"[", "tok", "retries"}},
+		{120, []string{"  10% [>", "]  1,234/12,000 · 4.8/s · ETA 3m7s · 16 in flight · 3 failed · $0.012300 · 429s 9 · retries 12"}, []string{"tok"}},
 		{200, []string{"tok 123k/45k", "800 done earlier"}, nil},
-		{10, []string{"1,234/12,"}, nil},
-		{80, []string{"1,234 rows · 4.8 rows/s · 16 in flight"}, []string{"[", "%", "ETA"}},
+		{80, []string{"1,234 rows  4.8/s · 16 in flight"}, []string{"[", "%", "ETA"}},
 	} {
-		l := statusLine(s, 4.82, 3*time.Minute+7*time.Second, true, tc.width)
+		var buf bytes.Buffer
 		if tc.width == 80 { // stdin: no total
 			u := s
 			u.Total = -1
-			l = statusLine(u, 4.82, 0, false, tc.width)
+			drawStatus(&buf, u, 4.82, 0, false, tc.width)
+		} else {
+			drawStatus(&buf, s, 4.82, 3*time.Minute+7*time.Second, true, tc.width)
 		}
+		lines := statusLines(buf.String())
+		if len(lines) != 1 {
+			t.Fatalf("width %d: drew %q, want one line", tc.width, buf.String())
+		}
+		l := lines[0]
 		if n := utf8.RuneCountInString(l); n > tc.width-1 {
 			t.Errorf("width %d: %d columns: %q", tc.width, n, l)
 		}
