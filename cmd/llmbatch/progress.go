@@ -189,10 +189,14 @@ const (
 	descPad  = 3  // the (empty) stats' space, one before and one after the description
 	minBar   = 10 // a narrower bar is not drawn
 	maxBar   = 40
+	// freeCols are left free at the line's end: writing the last column
+	// makes some terminals wrap, and the "^C" a terminal echoes on an
+	// interrupt must fit, or it wraps and the next redraw leaves the old
+	// line above.
+	freeCols = 3
 )
 
-// drawStatus draws the status line on w in at most width-1 columns (the
-// last column is left free: writing it makes some terminals wrap).
+// drawStatus draws the status line on w in at most width-freeCols columns.
 func drawStatus(w io.Writer, s pipeline.Progress, rate float64, eta time.Duration, etaOK bool, width int) {
 	desc, cells := fitStatus(s, rate, eta, etaOK, width)
 	cw := &countingWriter{w: w}
@@ -239,7 +243,7 @@ func (c *countingWriter) Write(b []byte) (int, error) {
 }
 
 // fitStatus returns the description and the bar's width (0: no bar) that
-// fit in width-1 columns. The fields are kept in order of use — rows done
+// fit in width-freeCols columns. The fields are kept in order of use — rows done
 // of the total, rate, ETA, in flight, failed, cost, the bar, 429s,
 // retries, tokens, rows done earlier — and each one that does not fit is
 // dropped with all after it; the bar (at least 10 cells) then gets the
@@ -248,7 +252,7 @@ func fitStatus(s pipeline.Progress, rate float64, eta time.Duration, etaOK bool,
 	if width <= 0 {
 		width = 80
 	}
-	limit := width - 1
+	limit := width - freeCols
 	pos := s.Done + s.Retryable
 	known := s.Total > 0
 	used := pctCols + descPad
