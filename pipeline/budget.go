@@ -8,6 +8,7 @@ import (
 	"math/bits"
 	"sync"
 
+	"github.com/llmbatch/llmbatch/io/api"
 	"github.com/llmbatch/llmbatch/io/prices"
 	"github.com/llmbatch/llmbatch/io/results"
 	"github.com/llmbatch/llmbatch/io/tokens"
@@ -66,11 +67,16 @@ type ledger struct {
 	warned   map[string]bool     // unknown models already warned about
 	unpriced string              // a journal model without a price, under a cap
 	name     func(string) string // Config.name
+
+	// This run's share of the totals: rows it journalled and their usage
+	// per model (what the closing "this run" line shows).
+	runRows  int64
+	runUsage map[string]api.Usage
 }
 
 func newLedger(cfg *Config, totals *results.Totals) (*ledger, error) {
 	c := &ledger{table: cfg.Prices, max: cfg.MaxCost, logger: cfg.Logger, totals: totals, warned: map[string]bool{},
-		changed: make(chan struct{}), pending: map[*results.Record]prices.Money{}, name: cfg.name}
+		changed: make(chan struct{}), pending: map[*results.Record]prices.Money{}, name: cfg.name, runUsage: map[string]api.Usage{}}
 	if c.max < 0 {
 		return nil, usageErrorf("%s must not be negative", cfg.name("MaxCost"))
 	}
@@ -215,6 +221,10 @@ func (c *ledger) journalled(rec, written *results.Record) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.totals.Add(written)
+	c.runRows++
+	u := c.runUsage[written.Model]
+	u.Add(written.Usage)
+	c.runUsage[written.Model] = u
 	p, ok := c.pending[rec]
 	if !ok { // made by the producer (a bad row): never pending
 		p = c.price(written, "")
@@ -233,6 +243,14 @@ func (c *ledger) dropped(rec *results.Record) {
 		delete(c.pending, rec)
 		c.pendingC -= p
 	}
+}
+
+// thisRun returns the rows this run journalled and the cost of their
+// usage.
+func (c *ledger) thisRun() (int64, prices.Cost) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.runRows, results.PriceUsage(c.table, c.runUsage).Total
 }
 
 // read calls fn with the totals, under the lock.

@@ -37,6 +37,9 @@ type EstimateOptions struct {
 type JobEstimate struct {
 	Rows    int64 `json:"rows"`     // rows priced
 	BadRows int64 `json:"bad_rows"` // rows that could not be read or built (not priced)
+	// FirstBad is why the first bad rows (at most MaxBadReasons) could
+	// not be read or built: "FILE:LINE: reason", as Run journals them.
+	FirstBad []string `json:"first_bad_rows,omitempty"`
 	// Assumption is the output tokens assumed per row (0: none) and
 	// AssumedFrom where it comes from: "--assume-output", the journal's
 	// path, or "" when every row's max_output_tokens is used.
@@ -48,6 +51,9 @@ type JobEstimate struct {
 	Unknown []string `json:"unknown_models,omitempty"`
 	AsOf    string   `json:"prices_as_of"`
 }
+
+// MaxBadReasons is how many bad rows' reasons an estimate keeps.
+const MaxBadReasons = 5
 
 // ModelEstimate is the estimate of the rows of one model.
 type ModelEstimate struct {
@@ -64,8 +70,9 @@ type ModelEstimate struct {
 // Estimate reads cfg's input and builds every row's request exactly as Run
 // would (same templates, body, model and keys), without sending anything,
 // and counts and prices the tokens (see JobEstimate). It streams: memory
-// does not grow with the input. cfg.Output, the endpoint fields and
-// MaxCost are ignored. A *UsageError reports a configuration problem,
+// does not grow with the input. With cfg.Limit positive it reads only the
+// rows Run would. cfg.Output, the endpoint fields and MaxCost are
+// ignored. A *UsageError reports a configuration problem,
 // including a row whose output tokens nothing bounds (no max_output_tokens
 // and no assumption).
 func Estimate(ctx context.Context, cfg Config, opts EstimateOptions) (*JobEstimate, error) {
@@ -106,7 +113,13 @@ func Estimate(ctx context.Context, cfg Config, opts EstimateOptions) (*JobEstima
 	defer closer.Close()
 
 	models := map[string]*ModelEstimate{}
-	for n := 0; ; n++ {
+	bad := func(err error) {
+		est.BadRows++
+		if len(est.FirstBad) < MaxBadReasons {
+			est.FirstBad = append(est.FirstBad, err.Error())
+		}
+	}
+	for n := int64(0); cfg.Limit <= 0 || n < cfg.Limit; n++ { // Limit: the rows Run would read
 		if n%1024 == 0 && ctx.Err() != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInterrupted, ctx.Err())
 		}
@@ -116,7 +129,7 @@ func Estimate(ctx context.Context, cfg Config, opts EstimateOptions) (*JobEstima
 		}
 		var rowErr *rows.RowError
 		if errors.As(err, &rowErr) {
-			est.BadRows++
+			bad(rowErr)
 			continue
 		}
 		if err != nil {
@@ -128,7 +141,7 @@ func Estimate(ctx context.Context, cfg Config, opts EstimateOptions) (*JobEstima
 			return nil, err
 		}
 		if err != nil {
-			est.BadRows++
+			bad(&rows.RowError{File: cfg.Input, Line: row.Line, Index: row.Index, Err: err})
 			continue
 		}
 		m := req.cost(counter)

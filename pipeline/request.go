@@ -120,6 +120,20 @@ func newBuilder(cfg *Config) (*builder, error) {
 	return b, nil
 }
 
+// templateFlag names the setting, if any, that shapes a request's input
+// or instructions from the row's columns.
+func (b *builder) templateFlag() string {
+	switch {
+	case b.cfg.Prompt != "":
+		return b.cfg.name("Prompt")
+	case b.cfg.Instructions != "":
+		return b.cfg.name("Instructions")
+	case b.cfg.PromptColumn != "":
+		return b.cfg.name("PromptColumn")
+	}
+	return ""
+}
+
 func parseTemplate(name, text, setting string) (*template.Template, error) {
 	t, err := template.New(name).Option("missingkey=error").Funcs(templateFuncs).Parse(text)
 	if err != nil {
@@ -181,10 +195,21 @@ func (b *builder) build(row *rows.Row) (*Request, error) {
 	var body map[string]any
 	if rb, ok := row.Fields["body"].(map[string]any); ok && row.Fields["custom_id"] != nil {
 		// An OpenAI Batch API line: its body is the request, its url
-		// names the API.
+		// names the API. --model and --body fill the fields it lacks;
+		// a template for the input or instructions would replace what
+		// the line says: ambiguous, refused.
+		if flag := b.templateFlag(); flag != "" {
+			return nil, &UsageError{Err: &rows.RowError{File: b.file, Line: row.Line, Index: row.Index,
+				Err: fmt.Errorf("a Batch API line (custom_id and body) carries its own request: %s would replace part of it; drop %s, or give rows without a body", flag, flag)}}
+		}
 		u, _ := row.Fields["url"].(string)
 		if err := b.batchURL(u, row); err != nil {
 			return nil, err
+		}
+		for k, v := range b.base {
+			if _, ok := rb[k]; !ok {
+				rb[k] = v
+			}
 		}
 		if streams(rb) {
 			return nil, fmt.Errorf("batch line body: %s", errStream)

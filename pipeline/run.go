@@ -30,12 +30,14 @@ type Progress struct {
 	OK, Failed  int64
 	Retryable   int64 // rows that ran out of attempts (sent again on resume)
 	Skipped     int64 // rows finished earlier, skipped by this run
+	Finished    int64 // rows this run journalled (ok, failed or out of attempts; bad input rows included)
 	InFlight    int64
 	Requests    int64 // attempts sent by this run
 	Retries     int64
 	RateLimited int64 // 429 answers in this run
 	Usage       api.Usage
 	Cost        prices.Cost // of Usage, whole journal; unknown if a model has no price
+	RunCost     prices.Cost // of the usage of the rows this run journalled
 	Elapsed     time.Duration
 	Final       bool
 }
@@ -867,6 +869,7 @@ func (r *runner) snapshot(final bool) Progress {
 	p.Done = p.OK + p.Failed
 	p.Total = r.total.Load()
 	p.Skipped = r.skipped.Load()
+	p.Finished, p.RunCost = r.ledger.thisRun()
 	p.InFlight = r.inFlight.Load()
 	p.Requests = r.requests.Load()
 	p.Retries = r.retries.Load()

@@ -24,12 +24,12 @@ func (o *runOptions) registerBuild(fs *flag.FlagSet, env environ) {
 	fs.StringVar(&o.Prompt, "prompt", "", "Go text/template over the row's columns that fills the request's input, e.g. 'Label: {{.text}}'")
 	fs.StringVar(&o.PromptColumn, "prompt-column", "", "column whose value is the input (default: the first of prompt, input, text)")
 	fs.StringVar(&o.Instr, "instructions", "", "template for the request's instructions")
-	fs.StringVar(&o.BodyFile, "body", "", "JSON file of further request fields (text.format, reasoning, max_output_tokens, ...)")
+	fs.StringVar(&o.BodyFile, "body", "", "JSON file of further request fields (text.format, reasoning, max_output_tokens, ...); a Batch API line's body takes the fields it lacks")
 	fs.StringVar(&o.IDColumn, "id-column", "", "column holding each row's key (default: custom_id, else the row index)")
 	fs.StringVar(&o.Delimiter, "delimiter", "", "CSV field delimiter (default ',' for .csv, tab for .tsv)")
 	fs.IntVar(&o.MaxRowBytes, "max-row-bytes", 4<<20, "longest JSONL line or CSV record accepted; a longer one is a bad row")
 	fs.StringVar(&o.ModelColumn, "model-column", "", "column whose non-empty value overrides --model for its row")
-	fs.StringVar(&o.KeepColumns, "keep-columns", "", "comma-separated input columns copied into each journal line (\"input\"), to join results back")
+	fs.StringVar(&o.KeepColumns, "keep-columns", "", "comma-separated input columns copied into each journal line (\"input\"), to join results back; a column the input lacks is refused before anything is sent (CSV: header, Parquet: schema, JSONL: the first 1000 rows)")
 	registerPrices(fs, &o.PricesFile)
 }
 
@@ -107,13 +107,13 @@ func (f *usdFlag) Set(s string) error {
 	return nil
 }
 
-// printCost prints the cost line of a summary to stderr.
-func printCost(env environ, c *results.CostSummary) {
+// printCost prints the cost line of a summary to stderr, after label.
+func printCost(env environ, label string, c *results.CostSummary) {
 	if c == nil {
 		return
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "cost: %s", c.Total)
+	fmt.Fprintf(&b, "%s%s", label, c.Total)
 	if !c.Total.Known {
 		fmt.Fprintf(&b, " (at least %s; no price for %s: add it with --prices FILE)", c.Priced, strings.Join(c.Unknown, ", "))
 	}

@@ -45,7 +45,7 @@ func TestRun_ClosingLinesCountRetryableRowsOnce(t *testing.T) {
 	if sum.Rows.Pending != 0 {
 		t.Errorf("summary pending = %d, want 0: every row is journalled, the %d to retry counted twice", sum.Rows.Pending, sum.Rows.Retryable)
 	}
-	m := regexp.MustCompile(`rows: (\d+) ok, (\d+) failed, (\d+) to retry([^\n]*)`).FindStringSubmatch(stderr.String())
+	m := regexp.MustCompile(`journal total: (\d+) ok, (\d+) failed, (\d+) to retry([^\n]*)`).FindStringSubmatch(stderr.String())
 	if m == nil {
 		t.Fatalf("no closing rows line in stderr:\n%s", stderr)
 	}

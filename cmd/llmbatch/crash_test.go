@@ -126,8 +126,13 @@ func TestSecondSIGINT_QuitsAtOnceAndResumeWorks(t *testing.T) {
 		t.Fatalf("no notice after the first interrupt; stderr:\n%s", stderr)
 	}
 	cmd.Process.Signal(os.Interrupt)
-	if got := waitStatus(t, status, 20*time.Second, stderr); got != -int(syscall.SIGINT) {
-		t.Errorf("exit = %d, want death by SIGINT (%d)", got, -int(syscall.SIGINT))
+	if got := waitStatus(t, status, 20*time.Second, stderr); got != exitInterrupted {
+		t.Errorf("exit = %d, want %d", got, exitInterrupted)
+	}
+	// One line says so, and how to go on.
+	if s := stderr.String(); strings.Count(s, "interrupted again") != 1 ||
+		!strings.Contains(s, "llmbatch: interrupted again: quitting now; the journal keeps every finished row: re-run the same command to resume\n") {
+		t.Errorf("stderr after the second interrupt:\n%s", s)
 	}
 	if st := readJournalFile(t, journal); len(st.lines) != 0 {
 		t.Errorf("journal has %d lines, want none (no answer arrived)", len(st.lines))

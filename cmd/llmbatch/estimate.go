@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
-	"time"
+	"unicode/utf8"
 
 	"github.com/llmbatch/llmbatch/pipeline"
 )
@@ -23,8 +23,20 @@ assumption (--assume-output N, or the average of a finished journal with
 --from); the low output is the assumption (capped at max_output_tokens),
 else 0. Input is priced as uncached, at the standard tier.
 
+It accepts every flag of "llmbatch run", so that a run's command line can
+be estimated as it is; only those that change the estimate are listed
+below. Rows that cannot be built are not priced: the first reasons are
+printed and the exit status is 2 (the estimate of the others is printed
+too).
+
 Flags:
 `
+
+// estimateFlags are the flags listed by "estimate -h": those that change
+// its answer. The other flags of run are accepted and ignored.
+var estimateFlags = []string{"endpoint", "input-format", "model", "model-column", "prompt", "prompt-column",
+	"instructions", "body", "id-column", "delimiter", "max-row-bytes", "limit", "sim", "prices",
+	"assume-output", "from", "json"}
 
 func estimate(ctx context.Context, args []string, env environ) error {
 	var o runOptions
@@ -34,13 +46,28 @@ func estimate(ctx context.Context, args []string, env environ) error {
 		assumeIn int64
 	)
 	fs := newFlagSet("estimate", env.stderr, estimateUsage)
-	o.registerBuild(fs, env)
+	o.register(fs, env) // every flag of run
+	fs.Var(&o.Header, "H", "extra request header (a flag of run)")
 	fs.Int64Var(&assumeIn, "assume-output", 0, "output tokens assumed per row")
 	fs.StringVar(&opts.From, "from", "", "finished journal (RESULTS.jsonl) whose average output tokens per answered row is the assumption")
 	fs.BoolVar(&jsonOut, "json", false, "print the estimate as JSON")
-	// Flags of "run" that do not change the requests are accepted and
-	// ignored, so that a run's command line can be estimated as it is.
-	sim := ignoreRunFlags(fs)
+	listed := flag.NewFlagSet("estimate", flag.ContinueOnError)
+	for _, name := range estimateFlags {
+		f := fs.Lookup(name)
+		usage := f.Usage
+		switch name {
+		case "sim":
+			usage = "the default model is gpt-5-mini, as with run --sim"
+		case "limit":
+			usage = "estimate only the first `N` rows, bad ones included, as run --limit N sends"
+		}
+		listed.Var(f.Value, f.Name, usage)
+	}
+	fs.Usage = func() {
+		fmt.Fprint(env.stderr, estimateUsage)
+		listed.SetOutput(env.stderr)
+		listed.PrintDefaults()
+	}
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -52,25 +79,33 @@ func estimate(ctx context.Context, args []string, env environ) error {
 		return usagef("estimate: one INPUT at a time, got %d: %s", len(pos), strings.Join(pos, " "))
 	case assumeIn < 0:
 		return usagef("estimate: --assume-output must not be negative")
+	case o.Limit < 0:
+		return usagef("estimate: --limit must not be negative")
+	case utf8.RuneCountInString(o.Delimiter) > 1:
+		return usagef("estimate: --delimiter must be one character, not %q", o.Delimiter)
 	}
 	opts.AssumeOutput = assumeIn
 	cfg := pipeline.Config{
 		Source: pipeline.Source{Input: pos[0], InputFormat: o.InputFormat, Reader: env.stdin},
 		Template: pipeline.Template{Model: o.Model, Prompt: o.Prompt, PromptColumn: o.PromptColumn, Instructions: o.Instr,
 			IDColumn: o.IDColumn},
+		Limit: o.Limit,
 	}
-	if *sim && cfg.Model == "" {
+	if o.Sim && cfg.Model == "" {
 		cfg.Model = "gpt-5-mini" // as run --sim does
+		if o.Endpoint == "embeddings" {
+			cfg.Model = "text-embedding-3-small"
+		}
 	}
 	if err := o.buildConfig(&cfg, "estimate"); err != nil {
+		return err
+	}
+	if err := checkKeepColumns(&cfg, "estimate"); err != nil {
 		return err
 	}
 	est, err := pipeline.Estimate(ctx, cfg, opts)
 	if err != nil {
 		return err
-	}
-	if est.BadRows > 0 {
-		fmt.Fprintf(env.stderr, "llmbatch: %d bad rows could not be built and are not priced (run reports each one)\n", est.BadRows)
 	}
 	if len(est.Unknown) > 0 {
 		fmt.Fprintf(env.stderr, "llmbatch: warning: no price for %s: its cost is unknown; add it with --prices FILE\n", strings.Join(est.Unknown, ", "))
@@ -78,7 +113,10 @@ func estimate(ctx context.Context, args []string, env environ) error {
 	if jsonOut {
 		enc := json.NewEncoder(env.stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(est)
+		if err := enc.Encode(est); err != nil {
+			return err
+		}
+		return badRows(env, est)
 	}
 	capField := "max_output_tokens"
 	if cfg.API != nil {
@@ -100,34 +138,25 @@ func estimate(ctx context.Context, args []string, env environ) error {
 	for _, m := range append(est.Models, est.Total) {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%s\t\n", m.Model, m.Rows, m.InputTokens, m.OutputLow, m.OutputHigh, m.CostLow, m.CostHigh)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return badRows(env, est)
 }
 
-// ignoreRunFlags registers the flags of "run" that do not change what is
-// sent, so that estimate accepts a run's command line unchanged. It
-// returns --sim's value, which sets the default model as in run.
-func ignoreRunFlags(fs *flag.FlagSet) *bool {
-	var s string
-	var n int
-	var b bool
-	var h headerFlag
-	var m usdFlag
-	var d time.Duration
-	for _, name := range []string{"o", "base-url", "api-key-env", "auth-scheme", "log-format"} {
-		fs.StringVar(&s, name, "", "ignored (a flag of run)")
+// badRows prints why the first rows that cannot be built could not, and
+// returns the usage error that ends the estimate with status 2; nil when
+// every row was built.
+func badRows(env environ, est *pipeline.JobEstimate) error {
+	if est.BadRows == 0 {
+		return nil
 	}
-	for _, name := range []string{"concurrency", "max-attempts"} {
-		fs.IntVar(&n, name, 0, "ignored (a flag of run)")
+	for _, r := range est.FirstBad {
+		fmt.Fprintf(env.stderr, "llmbatch: %s\n", r)
 	}
-	sim := fs.Bool("sim", false, "the default model is gpt-5-mini, as with run --sim")
-	for _, name := range []string{"force", "retry-failed", "strict", "quiet"} {
-		fs.BoolVar(&b, name, false, "ignored (a flag of run)")
+	which := "above"
+	if est.BadRows > int64(len(est.FirstBad)) {
+		which = fmt.Sprintf("the first %d above", len(est.FirstBad))
 	}
-	for _, name := range []string{"timeout", "drain-timeout"} {
-		fs.DurationVar(&d, name, 0, "ignored (a flag of run)")
-	}
-	fs.Int64Var(new(int64), "sim-seed", 0, "ignored (a flag of run)")
-	fs.Var(&h, "H", "ignored (a flag of run)")
-	fs.Var(&m, "max-cost", "ignored (a flag of run)")
-	return sim
+	return usagef("estimate: rows that cannot be built: %d (%s), not priced; run journals such rows as failed (--strict stops at the first)", est.BadRows, which)
 }

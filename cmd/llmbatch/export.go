@@ -14,7 +14,9 @@ import (
 
 const exportUsage = `Usage: llmbatch export [flags] RESULTS.jsonl [MORE.jsonl ...] -o FILE.parquet|FILE.csv
 
-Writes one flat row per key (its latest record) to a Parquet or CSV file:
+Writes one flat row per key (its latest record), in input order (by
+index; rows of several journals with the same index in the order given),
+to a Parquet or CSV file:
 key, index, status, output_text, model, the token counts, cost_usd,
 latency_ms, attempts, error_code, error_message, input_json (the kept
 input columns as one JSON object) and embedding (an embeddings answer's
@@ -73,6 +75,10 @@ func export(ctx context.Context, args []string, env environ) (err error) {
 		return err
 	}
 	var n, unpriced int64
+	// Rows come in the journal's order (that of the answers); they are
+	// written in the input's (by index).
+	sorter := &rowSorter{dir: filepath.Dir(out)}
+	defer sorter.close()
 	info, err := results.ReadLatest(paths, results.ExportFields, func(rec *results.Record) error {
 		row, err := results.NewExportRow(rec, table)
 		if err != nil {
@@ -82,7 +88,7 @@ func export(ctx context.Context, args []string, env environ) (err error) {
 			unpriced++
 		}
 		n++
-		if err := ex.Write(row); err != nil {
+		if err := sorter.add(row); err != nil {
 			return &exportWriteError{err}
 		}
 		return ctx.Err()
@@ -93,6 +99,15 @@ func export(ctx context.Context, args []string, env environ) (err error) {
 	}
 	if err != nil {
 		return usagef("export: %v", err)
+	}
+	err = sorter.emit(func(row results.ExportRow) error {
+		if err := ex.Write(row); err != nil {
+			return err
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return writeErr(err)
 	}
 	if err := ex.Close(); err != nil {
 		return writeErr(err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -10,11 +11,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/llmbatch/llmbatch/io/embeddings"
 	"github.com/llmbatch/llmbatch/io/results"
+	"github.com/llmbatch/llmbatch/io/sim"
 )
 
 // TestCLI_ExportEmbeddings exports the journal of an embeddings job: each
@@ -132,5 +135,68 @@ func TestCLI_ExportInputJSONText(t *testing.T) {
 		if got[k] != w {
 			t.Errorf("key %s: input_json = %s, want %s", k, got[k], w)
 		}
+	}
+}
+
+// Export writes rows in input order (by index), not in the journal's:
+// answers arrive out of order under concurrency, and rows retried by a
+// resume are journalled at the end. The same holds when the rows do not
+// fit in the sort's memory and go through sorted runs on disk.
+func TestCLI_ExportInInputOrder(t *testing.T) {
+	dir := t.TempDir()
+	const n = 300
+	in := writeRows(t, dir, n)
+	journal := filepath.Join(dir, "r.jsonl")
+	_, base := startTestSim(t, sim.Config{Seed: 5, Latency: time.Millisecond, LatencyJitter: 5 * time.Millisecond, ServerError: 0.2})
+	env, _, stderr := testEnv(map[string]string{"OPENAI_API_KEY": "sk-test-export-order-0123456789"})
+	if code := run(context.Background(), append(jobArgs(in, journal, base), "--concurrency", "16", "--max-attempts", "1"), env); code != exitRowsFailed {
+		t.Fatalf("first run: exit %d, want %d (rows to retry); stderr:\n%s", code, exitRowsFailed, stderr)
+	}
+	_, clean := startTestSim(t, sim.Config{Seed: 5})
+	env, _, stderr = testEnv(map[string]string{"OPENAI_API_KEY": "sk-test-export-order-0123456789"})
+	if code := run(context.Background(), jobArgs(in, journal, clean, "--concurrency", "16"), env); code != exitOK {
+		t.Fatalf("resume: exit %d; stderr:\n%s", code, stderr)
+	}
+	// The journal is not in input order.
+	var order []int64
+	for _, r := range readRecords(t, journal) {
+		order = append(order, r.Index)
+	}
+	if slices.IsSorted(order) {
+		t.Fatalf("the journal is in input order already: the test proves nothing")
+	}
+	var outputs [][]byte
+	for _, mem := range []int64{exportSortMem, 4096} {
+		old := exportSortMem
+		exportSortMem = mem
+		out := filepath.Join(dir, fmt.Sprintf("out-%d.csv", mem))
+		code, _, errs := runCLI(t, "export", journal, "-o", out)
+		exportSortMem = old
+		if code != exitOK {
+			t.Fatalf("export (sort memory %d): exit %d; stderr %s", mem, code, errs)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) != n+1 {
+			t.Fatalf("sort memory %d: %d CSV rows, want %d and a header", mem, len(recs)-1, n)
+		}
+		for i, r := range recs[1:] {
+			if r[1] != fmt.Sprint(i) || r[0] != fmt.Sprintf("k%06d", i) || r[2] != "ok" {
+				t.Fatalf("sort memory %d: row %d is key %s index %s status %s, want k%06d, %d, ok", mem, i, r[0], r[1], r[2], i, i)
+			}
+		}
+		outputs = append(outputs, b)
+	}
+	if !bytes.Equal(outputs[0], outputs[1]) {
+		t.Errorf("the export sorted on disk differs from the one sorted in memory")
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".llmbatch-export-sort-*")); len(left) > 0 {
+		t.Errorf("sort files left behind: %v", left)
 	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/llmbatch/llmbatch/io/prices"
 	"github.com/llmbatch/llmbatch/io/results"
+	"github.com/llmbatch/llmbatch/pipeline"
 )
 
 // With --log-format json every line "run" writes on stderr is one JSON
@@ -35,10 +36,17 @@ func costAttrs(c prices.Cost) []any {
 }
 
 // logDone writes the closing totals of a job as records: "done" with the
-// counts, then one record per hint the text format prints.
-func logDone(l *slog.Logger, o *runOptions, s *results.Summary) {
+// counts (this_run: what this run did; the others: the journal's totals
+// over every run), then one record per hint the text format prints.
+func logDone(l *slog.Logger, o *runOptions, s *results.Summary, f pipeline.Progress) {
 	u := s.Usage.Total
+	this := []any{"rows", s.Run.Recorded, "requests", s.Run.Requests, "retries", s.Run.Retries,
+		"rate_limited", s.Run.RateLimited, "wall_seconds", s.Run.WallSeconds}
+	if f.Final {
+		this = append(this, costAttrs(f.RunCost)...)
+	}
 	attrs := []any{
+		slog.Group("this_run", this...),
 		slog.Group("rows", "ok", s.Rows.OK, "failed", s.Rows.Failed, "retryable", s.Rows.Retryable,
 			"pending", s.Rows.Pending, "skipped", s.Rows.Skipped),
 		"requests", s.Run.Requests, "retries", s.Run.Retries, "rate_limited", s.Run.RateLimited,

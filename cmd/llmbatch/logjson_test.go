@@ -92,6 +92,20 @@ func TestRun_LogFormatJSON_FinishedJob(t *testing.T) {
 	if c := number(t, done, "cost_usd"); c.String() == "0" || strings.HasPrefix(c.String(), "-") {
 		t.Errorf("cost_usd = %s, want a positive amount", c)
 	}
+	// This run apart from the journal total.
+	this, ok := done["this_run"].(map[string]any)
+	if !ok {
+		t.Fatalf("done this_run = %#v, want an object", done["this_run"])
+	}
+	if n, _ := number(t, this, "rows").Int64(); n != 120 {
+		t.Errorf("this_run rows = %d, want 120", n)
+	}
+	if number(t, this, "cost_usd").String() != number(t, done, "cost_usd").String() {
+		t.Errorf("this_run cost_usd %v, journal %v: want the same (a first run)", this["cost_usd"], done["cost_usd"])
+	}
+	for _, k := range []string{"requests", "retries", "rate_limited", "wall_seconds"} {
+		number(t, this, k)
+	}
 	tok, ok := done["tokens"].(map[string]any)
 	if !ok {
 		t.Fatalf("done tokens = %#v, want an object", done["tokens"])
@@ -100,7 +114,7 @@ func TestRun_LogFormatJSON_FinishedJob(t *testing.T) {
 		number(t, tok, k)
 	}
 	prog := record(t, recs, "progress")
-	for _, k := range []string{"done", "total", "rows_per_s", "eta_seconds", "cost_usd"} {
+	for _, k := range []string{"done", "total", "finished_this_run", "in_flight", "rows_per_s", "eta_seconds", "cost_usd"} {
 		number(t, prog, k)
 	}
 	hint := record(t, recs, "rows ran out of attempts on transient errors: re-run the same command to send them again")
@@ -193,14 +207,14 @@ func TestRun_InterruptNoticeText(t *testing.T) {
 	s := stderr.String()
 	for _, want := range []string{
 		"\nllmbatch: interrupted: no new requests; waiting for those in flight (at most --drain-timeout); interrupt again to quit at once\n",
-		"\nrows: ",
+		"\nthis run: ",
 		"\nllmbatch: interrupted; finished rows are in the journal: re-run the same command to resume\n",
 	} {
 		if !strings.Contains("\n"+s, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, s)
 		}
 	}
-	if strings.Index(s, "no new requests") > strings.Index(s, "rows: ") {
+	if strings.Index(s, "no new requests") > strings.Index(s, "this run: ") {
 		t.Errorf("the notice comes after the closing lines:\n%s", s)
 	}
 }
@@ -213,7 +227,7 @@ func TestProgress_JSONLineHasETA(t *testing.T) {
 	env.stderr = &buf
 	env.isTTY = func() bool { return false }
 	p := newProgress(env, newLogger(env, "json", false), true)
-	p.update(pipeline.Progress{Total: 1000, Done: 300, Skipped: 100, OK: 300, Elapsed: 10 * time.Second})
+	p.update(pipeline.Progress{Total: 1000, Done: 300, Skipped: 100, Finished: 200, OK: 300, Elapsed: 10 * time.Second})
 	r := record(t, jsonLines(t, buf.String()), "progress")
 	if got := number(t, r, "rows_per_s").String(); got != "20" {
 		t.Errorf("rows_per_s = %s, want 20 (this run's 200 rows in 10s)", got)

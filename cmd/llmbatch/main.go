@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"golang.org/x/term"
@@ -40,15 +41,57 @@ const (
 )
 
 func main() {
-	// SIGHUP too: a job whose terminal closes drains and writes its
-	// summary like an interrupted one.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	// A second signal kills the process at once. "run" prints what the
-	// first one does (runJob: interruptNotice).
-	context.AfterFunc(ctx, stop)
+	// The first interrupt (Ctrl-C, SIGTERM, or SIGHUP: a job whose
+	// terminal closes drains and writes its summary like an interrupted
+	// one) cancels the context: "run" stops sending and drains, printing
+	// what it does (runJob: interruptNotice). A second one quits at once,
+	// with one line saying so, and exit status 130.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	ctx, cancel := context.WithCancel(context.Background())
+	q := &quitter{w: os.Stderr, exit: os.Exit}
+	go func() {
+		<-sigs
+		cancel()
+		<-sigs
+		q.quit()
+	}()
 	env := environ{getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
-		isTTY: func() bool { return term.IsTerminal(int(os.Stderr.Fd())) }}
+		isTTY:     func() bool { return term.IsTerminal(int(os.Stderr.Fd())) },
+		termWidth: func() int { w, _, _ := term.GetSize(int(os.Stderr.Fd())); return w },
+		quit:      q}
 	os.Exit(run(ctx, os.Args[1:], env))
+}
+
+// quitter ends the process on a second interrupt: it prints the line the
+// running command set (else a plain one) and exits 130.
+type quitter struct {
+	mu   sync.Mutex
+	line func() // prints the line; set by the command
+	w    io.Writer
+	exit func(int)
+}
+
+// setLine sets what quit prints.
+func (q *quitter) setLine(f func()) {
+	if q == nil {
+		return
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.line = f
+}
+
+func (q *quitter) quit() {
+	q.mu.Lock()
+	line := q.line
+	q.mu.Unlock()
+	if line != nil {
+		line()
+	} else {
+		fmt.Fprintln(q.w, "llmbatch: interrupted again: quitting now")
+	}
+	q.exit(exitInterrupted)
 }
 
 // environ is what a command may touch of the process: tests pass their own.
@@ -59,6 +102,12 @@ type environ struct {
 	stderr io.Writer
 	// isTTY reports whether stderr is a terminal; nil means it is not.
 	isTTY func() bool
+	// termWidth returns stderr's terminal width in columns, read anew at
+	// each call (a terminal may be resized); nil or 0: unknown.
+	termWidth func() int
+	// quit, when set, is what a second interrupt does (main); a command
+	// sets the line it prints.
+	quit *quitter
 	// log, when set (run --log-format json), is what exitCode writes the
 	// final error through, as a record; nil: a plain line on stderr.
 	log *slog.Logger

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -21,7 +22,9 @@ stdout: rows ok/failed by error code (each key once, its latest record
 winning), usage and cost per model, requests, retries, 429s, the attempts
 histogram, latency percentiles and wall time. Usage, cost and request
 counts cover every record, superseded ones included: each answered
-request was paid for.
+request was paid for. Journals of different jobs (another model, prompt
+or body; or other inputs whose keys repeat across the journals) are
+reported as one, with a warning naming each journal's job.
 
 Flags:
 `
@@ -46,14 +49,40 @@ func report(ctx context.Context, args []string, env environ) error {
 		return err
 	}
 	rep := results.NewReport(table)
-	info, err := results.ReadEach(paths, 0, func(rec *results.Record) error {
-		rep.Add(rec)
-		return ctx.Err()
-	})
-	if err != nil {
-		return usagef("report: %v", err)
+	// Each journal is read on its own, to know its jobs and its keys.
+	jobs := make([][]*results.Job, len(paths))
+	var (
+		info    results.ReadInfo
+		perFile int64 // keys counted file by file: more than the report's when a key is in several files
+	)
+	for _, p := range paths { // every file is there before any is read
+		if _, err := os.Stat(p); err != nil {
+			return usagef("report: open journal: %v", err)
+		}
+	}
+	for i, p := range paths {
+		keys := results.NewTotals()
+		fi, err := results.ReadEach([]string{p}, 0, func(rec *results.Record) error {
+			rep.Add(rec)
+			if len(paths) > 1 {
+				keys.Add(rec)
+			}
+			if j := rec.Job; j != nil && !slices.ContainsFunc(jobs[i], func(o *results.Job) bool { return o.Fingerprint == j.Fingerprint }) {
+				jobs[i] = append(jobs[i], &results.Job{Fingerprint: j.Fingerprint, Parts: j.Parts})
+			}
+			return ctx.Err()
+		})
+		info.Lines += fi.Lines
+		info.Torn = append(info.Torn, fi.Torn...)
+		if err != nil {
+			return usagef("report: %v", err)
+		}
+		perFile += keys.Count(results.OK) + keys.Count(results.Failed) + keys.Count(results.Retryable)
 	}
 	rep.Finish()
+	if len(paths) > 1 {
+		warnMixedJobs(env, paths, jobs, perFile-rep.Rows.Keys)
+	}
 	for _, t := range info.Torn {
 		fmt.Fprintf(env.stderr, "llmbatch: skipped a torn last line (the writer died mid-write): %s\n", t)
 	}
@@ -72,6 +101,69 @@ func report(ctx context.Context, args []string, env environ) error {
 		return fmt.Errorf("report: write the report to stdout: %w", w.err)
 	}
 	return nil
+}
+
+// warnMixedJobs warns when the journals hold records of different jobs
+// (their fingerprints differ) that the report adds up as one, in two
+// cases: their settings differ (model, prompt, body, ...: not one job
+// whatever the inputs), or only their inputs do (shards) but keys repeat
+// across files (shared, e.g. keys by index "0", "1", ... in every
+// shard), so that rows of different jobs count once. repeats is the keys
+// found in more than one journal.
+func warnMixedJobs(env environ, paths []string, jobs [][]*results.Job, repeats int64) {
+	var all []*results.Job
+	for _, js := range jobs {
+		for _, j := range js {
+			if !slices.ContainsFunc(all, func(o *results.Job) bool { return o.Fingerprint == j.Fingerprint }) {
+				all = append(all, j)
+			}
+		}
+	}
+	if len(all) < 2 {
+		return
+	}
+	var differ []string // the settings that differ, the input aside
+	for _, j := range all[1:] {
+		for k := range j.Parts {
+			if k != "input" && j.Parts[k] != all[0].Parts[k] && !slices.Contains(differ, k) {
+				differ = append(differ, k)
+			}
+		}
+		for k := range all[0].Parts {
+			if _, ok := j.Parts[k]; !ok && k != "input" && !slices.Contains(differ, k) {
+				differ = append(differ, k)
+			}
+		}
+	}
+	if len(differ) == 0 && repeats == 0 {
+		return // shards of one job: same settings, keys apart
+	}
+	slices.Sort(differ)
+	var b strings.Builder
+	fmt.Fprintf(&b, "llmbatch: warning: these journals hold %d different jobs, reported as one:", len(all))
+	for i, p := range paths {
+		fps := make([]string, len(jobs[i]))
+		for k, j := range jobs[i] {
+			fps[k] = "job " + j.Fingerprint
+		}
+		if len(fps) == 0 {
+			fps = []string{"no job recorded"}
+		}
+		fmt.Fprintf(&b, "\n  %s: %s", p, strings.Join(fps, ", "))
+	}
+	if len(differ) > 0 {
+		fmt.Fprintf(&b, "\n  they differ in: %s", strings.Join(differ, ", "))
+	} else {
+		b.WriteString("\n  they differ in their input only")
+	}
+	if repeats > 0 {
+		hint := "report each job's journals apart"
+		if len(differ) == 0 {
+			hint = "give the shards keys unique across them (--id-column)"
+		}
+		fmt.Fprintf(&b, "\n  %d keys are in more than one of them: each counts once (its latest record); %s", repeats, hint)
+	}
+	fmt.Fprintln(env.stderr, b.String())
 }
 
 // errWriter keeps the first write error, so that a report printed in many

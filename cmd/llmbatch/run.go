@@ -146,6 +146,9 @@ func runJob(ctx context.Context, args []string, env environ) int {
 	if err := o.buildConfig(&cfg, "run"); err != nil {
 		return exitCode(err, nil, env)
 	}
+	if err := checkKeepColumns(&cfg, "run"); err != nil {
+		return exitCode(err, nil, env)
+	}
 	cfg.MaxCost = o.MaxCost.m
 	cfg.Limit = o.Limit
 	if o.Sim {
@@ -183,11 +186,21 @@ func runJob(ctx context.Context, args []string, env environ) int {
 	if o.DryRun {
 		return exitCode(pipeline.DryRun(ctx, cfg, env.stdout), nil, env)
 	}
+	var p *progress
 	if !o.Quiet {
-		p := newProgress(env, logger, o.LogFormat == "json")
+		p = newProgress(env, logger, o.LogFormat == "json")
+		p.limit = o.Limit
 		cfg.Progress = p.update
 		cfg.ProgressInterval = p.interval
+		if w := p.logWriter(env.stderr); w != env.stderr {
+			// Log lines and notices erase the status line first.
+			env.stderr = w
+			logger = newLogger(env, o.LogFormat, o.Quiet)
+			cfg.Logger = logger
+		}
 	}
+	env.quit.setLine(func() { quitNotice(env, p) })
+	defer env.quit.setLine(nil)
 	noticed := make(chan struct{})
 	stopNotice := context.AfterFunc(ctx, func() { interruptNotice(env); close(noticed) })
 	sum, err := pipeline.Run(ctx, cfg)
@@ -196,9 +209,9 @@ func runJob(ctx context.Context, args []string, env environ) int {
 	}
 	if sum != nil && !o.Quiet {
 		if env.log != nil {
-			logDone(logger, &o, sum)
+			logDone(logger, &o, sum, p.final())
 		} else {
-			printDone(env, &o, sum)
+			printDone(env, &o, sum, p.final())
 		}
 	}
 	return exitCode(err, sum, env)
@@ -210,6 +223,20 @@ func interruptNotice(env environ) {
 	const msg = "interrupted: no new requests; waiting for those in flight (at most --drain-timeout); interrupt again to quit at once"
 	if env.log != nil {
 		env.log.Warn(msg)
+		return
+	}
+	fmt.Fprintln(env.stderr, "llmbatch: "+msg)
+}
+
+// quitNotice is the line a second interruption prints before the process
+// exits 130 at once.
+func quitNotice(env environ, p *progress) {
+	const msg = "interrupted again: quitting now; the journal keeps every finished row: re-run the same command to resume"
+	if p != nil {
+		p.quit()
+	}
+	if env.log != nil {
+		env.log.Warn(msg, "exit_status", exitInterrupted)
 		return
 	}
 	fmt.Fprintln(env.stderr, "llmbatch: "+msg)
@@ -238,20 +265,28 @@ func newLogger(env environ, format string, quiet bool) *slog.Logger {
 	return slog.New(slog.NewTextHandler(env.stderr, opts))
 }
 
-func printDone(env environ, o *runOptions, s *results.Summary) {
+// printDone prints the closing lines: what this run did (rows it
+// journalled, requests, retries, 429s, its cost, its time), then the
+// journal's totals over every run (rows by state, tokens, cost). f is
+// the run's final progress snapshot, for this run's cost.
+func printDone(env environ, o *runOptions, s *results.Summary, f pipeline.Progress) {
 	u := s.Usage.Total
-	fmt.Fprintf(env.stderr, "rows: %d ok, %d failed, %d to retry", s.Rows.OK, s.Rows.Failed, s.Rows.Retryable)
+	fmt.Fprintf(env.stderr, "this run: %s finished, %d requests, %d retries, %d rate-limited (429)",
+		rowsN(s.Run.Recorded), s.Run.Requests, s.Run.Retries, s.Run.RateLimited)
+	if f.Final {
+		fmt.Fprintf(env.stderr, ", cost %s", f.RunCost)
+	}
+	fmt.Fprintf(env.stderr, ", in %.1fs\n", s.Run.WallSeconds)
+	fmt.Fprintf(env.stderr, "journal total: %d ok, %d failed, %d to retry", s.Rows.OK, s.Rows.Failed, s.Rows.Retryable)
 	if s.Rows.Pending > 0 {
 		fmt.Fprintf(env.stderr, ", %d pending", s.Rows.Pending)
 	}
 	if s.Rows.Skipped > 0 {
 		fmt.Fprintf(env.stderr, " (%d done earlier, skipped)", s.Rows.Skipped)
 	}
-	fmt.Fprintf(env.stderr, "\nthis run: %d requests, %d retries, %d rate-limited (429) in %.1fs\n",
-		s.Run.Requests, s.Run.Retries, s.Run.RateLimited, s.Run.WallSeconds)
-	fmt.Fprintf(env.stderr, "tokens: %d input (%d cached), %d output (%d reasoning)\n",
+	fmt.Fprintf(env.stderr, "\n  tokens: %d input (%d cached), %d output (%d reasoning)\n",
 		u.InputTokens, u.CachedInputTokens, u.OutputTokens, u.ReasoningTokens)
-	printCost(env, s.Cost)
+	printCost(env, "  cost: ", s.Cost)
 	fmt.Fprintf(env.stderr, "journal: %s  summary: %s\n", o.Output, results.SummaryPath(o.Output))
 	if o.Limit > 0 && s.Rows.Pending > 0 {
 		fmt.Fprintf(env.stderr, "--limit %d: %s not read yet: re-run without --limit (or with a higher one) to continue\n", o.Limit, rowsN(s.Rows.Pending))
