@@ -69,8 +69,8 @@ func TestPrices_JSONWithOverride(t *testing.T) {
 	if r := rows["gpt-5"]; r.Input != "1.25" || r.AsOf != "2026-07-24" || !strings.Contains(r.Source, "litellm") || !strings.Contains(r.Note, "confidence") {
 		t.Errorf("row gpt-5 = %+v, want the embedded price, date, source and note", r)
 	}
-	if len(got.Models) != 15 || got.Unit == "" {
-		t.Errorf("%d models, unit %q; want 15 (14 embedded + 1 new) and a unit", len(got.Models), got.Unit)
+	if len(got.Models) != 16 || got.Unit == "" {
+		t.Errorf("%d models, unit %q; want 16 (15 embedded + 1 new) and a unit", len(got.Models), got.Unit)
 	}
 }
 
