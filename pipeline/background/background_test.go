@@ -32,7 +32,9 @@ import (
 const prompt = "Label the sentiment of: {{.text}}"
 
 // rowText is row i's input as the simulator counts its creations.
-func rowText(i int) string { return fmt.Sprintf("Label the sentiment of: review number %d: it was fine", i) }
+func rowText(i int) string {
+	return fmt.Sprintf("Label the sentiment of: review number %d: it was fine", i)
+}
 
 func writeInput(tb testing.TB, dir string, n int) string {
 	tb.Helper()
