@@ -201,7 +201,14 @@ type row struct {
 	attempts int       // create attempts
 	made     int       // responses created for it this run
 	limited  int
+	seen     bool // a poll found its response
+	missing  int  // polls answered 404 in a row
 }
+
+// notFoundPolls is how many polls in a row must answer 404 before a
+// response counts as gone: a load balancer in front of servers that keep
+// responses in memory may send a poll to one that does not have it.
+const notFoundPolls = 3
 
 // Execute implements pipeline.Executor.
 func (e *Executor) Execute(x *pipeline.Exec) error {
@@ -375,6 +382,7 @@ func (e *Executor) poll(x *pipeline.Exec, doer Doer, r *row, creating chan struc
 		}
 		switch {
 		case he == nil && running(status):
+			r.seen, r.missing = true, 0
 			wait = min(wait+wait/2, e.cfg.PollMax)
 			continue
 		case he == nil, status != "" && he.Class != httpapi.Retryable:
@@ -383,6 +391,18 @@ func (e *Executor) poll(x *pipeline.Exec, doer Doer, r *row, creating chan struc
 			ans.Latency = time.Since(r.start)
 			e.finished.Add(1)
 			e.finish(x, r, x.Record(req, pipeline.Outcome{Answer: ans, Err: asErr(he), Attempts: r.attempts, RateLimited: r.limited}))
+			return
+		case he.StatusCode == http.StatusNotFound && r.missing+1 < notFoundPolls:
+			r.missing++
+			wait = min(wait+wait/2, e.cfg.PollMax)
+			continue
+		case he.StatusCode == http.StatusNotFound && r.made > 0 && !r.seen:
+			// Created by this run, never found: the endpoint does not
+			// serve responses back (a gateway that routes only the create).
+			x.Stop(&pipeline.UsageError{Err: fmt.Errorf("the endpoint created background responses but answers GET /responses/{id} with %v: it does not serve them back, so they cannot be collected; run without --mode background (the default mode, online, sends each request and waits for its answer); the responses created are journalled and may run (billed): llmbatch cancel %s cancels them",
+				he, or(e.cfg.Journal, "JOURNAL"))})
+			e.left.Add(1)
+			r.settle(nil)
 			return
 		case status == "failed" || he.StatusCode == http.StatusNotFound:
 			// Failed transiently, or gone: back to pending.
@@ -404,6 +424,7 @@ func (e *Executor) poll(x *pipeline.Exec, doer Doer, r *row, creating chan struc
 			}
 			x.Logger().Info("background: response "+why+"; creating it again", "key", req.Key(), "response", r.id, "err", he)
 			e.recreated.Add(1)
+			r.seen, r.missing = false, 0
 			if !e.create(x, r, creating) {
 				return
 			}

@@ -498,3 +498,114 @@ func TestCancel_CancelsRunningResponses(t *testing.T) {
 		t.Errorf("second Cancel() = %+v, %v; want nothing running", res, err)
 	}
 }
+
+// gateway fronts the simulator at base with a reverse proxy; serve, when
+// it answers true, has answered a request itself; modify may rewrite the
+// simulator's answers.
+func gateway(t *testing.T, base string, serve func(w http.ResponseWriter, r *http.Request) bool, modify func(*http.Response) error) string {
+	u, _ := url.Parse(base)
+	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: u.Scheme, Host: u.Host})
+	proxy.ModifyResponse = modify
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if serve != nil && serve(w, r) {
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(gw.Close)
+	return gw.URL + "/v1"
+}
+
+// Odd shapes a gateway in front of several servers produces: the create
+// answered "in_progress" instead of "queued", polls answered 429 with
+// Retry-After, and the first poll of each response answered 404 by a
+// replica that does not hold it yet (a store that lags its create behind
+// a load balancer). Every row completes, none is created twice.
+func TestBackground_GatewayShapes(t *testing.T) {
+	dir := t.TempDir()
+	const n = 60
+	s, base := startSim(t, sim.Config{Seed: 29, BackgroundDelay: 30 * time.Millisecond, BackgroundJitter: 30 * time.Millisecond})
+	var mu sync.Mutex
+	gets := 0
+	polled := map[string]bool{}
+	serve := func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodGet {
+			return false
+		}
+		mu.Lock()
+		gets++
+		g, first := gets, !polled[r.URL.Path]
+		polled[r.URL.Path] = true
+		mu.Unlock()
+		switch {
+		case first:
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"detail":"Not Found"}`)
+			return true
+		case g%5 == 1:
+			w.Header().Set("Retry-After-Ms", "15")
+			w.WriteHeader(http.StatusTooManyRequests)
+			io.WriteString(w, `{"error":{"message":"Rate limit reached for requests","type":"requests","code":"rate_limit_exceeded"}}`)
+			return true
+		}
+		return false
+	}
+	modify := func(resp *http.Response) error {
+		if resp.Request.Method != http.MethodPost || resp.StatusCode != 200 {
+			return nil
+		}
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		b = bytes.Replace(b, []byte(`"status":"queued"`), []byte(`"status":"in_progress"`), 1)
+		resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
+		resp.Header.Del("Content-Length")
+		return nil
+	}
+	e := fast()
+	sum, err := pipeline.Run(context.Background(), config(dir, writeInput(t, dir, n), gateway(t, base, serve, modify), e))
+	if err != nil || sum.Rows.OK != n {
+		t.Fatalf("Run() = %+v, %v; want %d ok", sum.Rows, err, n)
+	}
+	for k, c := range s.Creations() {
+		if c != 1 {
+			t.Errorf("row %q created %d times", k, c)
+		}
+	}
+	if st := e.Stats(); st.Recreated != 0 || st.Created != n {
+		t.Errorf("executor stats %+v: want %d created, none again", st, n)
+	}
+}
+
+// A gateway that routes only the create (GET /responses/{id} is 404):
+// the job stops with a usage error at the first response it cannot find,
+// instead of creating every row again and again; the responses created
+// are journalled, for cancel.
+func TestBackground_EndpointWithoutRetrieveStops(t *testing.T) {
+	dir := t.TempDir()
+	s, base := startSim(t, sim.Config{Seed: 31, BackgroundDelay: 10 * time.Millisecond})
+	serve := func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodGet {
+			http.NotFound(w, r)
+			return true
+		}
+		return false
+	}
+	cfg := config(dir, writeInput(t, dir, 200), gateway(t, base, serve, nil), fast())
+	_, err := pipeline.Run(context.Background(), cfg)
+	var uerr *pipeline.UsageError
+	if !errors.As(err, &uerr) || !strings.Contains(err.Error(), "does not serve them back") {
+		t.Fatalf("Run() error = %v, want a usage error", err)
+	}
+	j := readJournal(t, cfg.Output)
+	for k, c := range s.Creations() {
+		if c != 1 {
+			t.Errorf("row %q created %d times", k, c)
+		}
+	}
+	if created := s.Stats().Background.Created; len(j.marks) != created || len(j.records) != 0 {
+		t.Errorf("journal: %d marks for %d created, %d records", len(j.marks), created, len(j.records))
+	}
+}
