@@ -21,11 +21,15 @@
 //
 // Polling starts PollInitial (1s) after the create and backs off by half
 // again each time up to PollMax (30s), with a tenth of jitter; a 429 or
-// 5xx waits at least its Retry-After. A response that is gone (404: past
-// its retention) or ended "failed" with a transient error (server_error)
-// goes back to pending: it is created again, up to MaxAttempts times in
-// all, after which its row is journalled as a retryable failure that the
-// next run sends again.
+// 5xx waits at least its Retry-After. A response that is gone (404 to
+// three polls in a row: past its retention) or ended "failed" with a
+// transient error (server_error) goes back to pending: it is created
+// again, up to MaxAttempts times in all, after which its row is
+// journalled as a retryable failure that the next run sends again. A
+// response this run created and never found (404 from its first polls
+// on) means the endpoint does not serve responses back (a gateway that
+// routes only the create): the job stops with a usage error instead of
+// creating every row again.
 //
 // On a stop (Ctrl-C, --max-cost, a fatal answer) no response is created
 // any more and polling ends; the responses still running are billed and
