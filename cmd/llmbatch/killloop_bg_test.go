@@ -75,7 +75,10 @@ func killLoop(t *testing.T, mode string) killLoopResult {
 	dir := t.TempDir()
 	input := writeRows(t, dir, rows)
 	journal := filepath.Join(dir, "results.jsonl")
-	args := jobArgs(input, journal, base, "--concurrency", strconv.Itoa(concurrency), "--max-attempts", "20", "--mode", mode, "--poll-interval", "20ms")
+	// In background mode at most 60 responses run at once (--max-pending),
+	// four times the requests online mode has in flight.
+	args := jobArgs(input, journal, base, "--concurrency", strconv.Itoa(concurrency), "--max-attempts", "20", "--mode", mode,
+		"--poll-interval", "20ms", "--max-pending", "60")
 	text := func(key string) string {
 		i, _ := strconv.Atoi(strings.TrimPrefix(key, "k"))
 		return fmt.Sprintf("Label the sentiment of: review number %d: it was fine", i)
