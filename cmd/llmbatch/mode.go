@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"time"
@@ -58,6 +59,17 @@ func (m *modeOptions) apply(cfg *pipeline.Config, o *runOptions) error {
 		m.bg = background.New(background.Config{MaxPending: m.MaxPending, PollInitial: m.PollInterval,
 			PollMax: max(m.PollInterval, min(background.DefaultPollMax, 30*m.PollInterval)), Journal: o.Output})
 		cfg.Executor = m.bg
+		if o.DryRun {
+			// The dry run prints the create as the mode sends it.
+			body := map[string]json.RawMessage{}
+			if len(cfg.Body) > 0 {
+				if err := json.Unmarshal(cfg.Body, &body); err != nil {
+					return nil // the build reports the body's error
+				}
+			}
+			body["background"], body["store"] = json.RawMessage("true"), json.RawMessage("true")
+			cfg.Body, _ = json.Marshal(body)
+		}
 	}
 	return nil
 }

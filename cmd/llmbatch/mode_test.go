@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -127,6 +128,10 @@ func TestCLI_BackgroundUsageErrors(t *testing.T) {
 		io.WriteString(w, `{"error":{"message":"background is not supported by this server","type":"invalid_request_error","param":"background","code":"unsupported_parameter"}}`)
 	}))
 	defer srv.Close()
+	storeFalse := filepath.Join(dir, "body.json")
+	if err := os.WriteFile(storeFalse, []byte(`{"store": false}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -135,6 +140,7 @@ func TestCLI_BackgroundUsageErrors(t *testing.T) {
 		{bgArgs(input, journal, srv.URL+"/v1", "--max-pending", "0"), "--max-pending must be at least 1"},
 		{bgArgs(input, journal, srv.URL+"/v1", "--endpoint", "chat"), "Responses API only"},
 		{bgArgs(input, journal, srv.URL+"/v1"), "does not run background responses; run without --mode background"},
+		{bgArgs(input, journal, srv.URL+"/v1", "--body", storeFalse), `the body sets "store": false, but background responses must be stored`},
 	} {
 		env, _, stderr := testEnv(map[string]string{"OPENAI_API_KEY": bgKey})
 		if code := run(context.Background(), tc.args, env); code != exitUsage || !strings.Contains(stderr.String(), tc.want) {

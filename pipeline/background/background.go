@@ -154,7 +154,8 @@ type markData struct {
 	RequestSHA256 string `json:"request_sha256,omitempty"`
 }
 
-// New returns the mode for cfg.
+// New returns the mode for cfg. An Executor serves one Run (its Resume
+// and Stats are that run's): make a new one for each.
 func New(cfg Config) *Executor {
 	return &Executor{cfg: cfg.withDefaults(), marks: map[string]mark{}}
 }
