@@ -609,3 +609,60 @@ func TestBackground_EndpointWithoutRetrieveStops(t *testing.T) {
 		t.Errorf("journal: %d marks for %d created, %d records", len(j.marks), created, len(j.records))
 	}
 }
+
+// Cancel collects what it cannot cancel: a response that ended before the
+// cancel (OpenAI answers 400 "Cannot cancel a completed response") and one
+// that completes despite the cancel (best-effort, as Azure has shown) are
+// journalled as their rows' results.
+func TestCancel_CollectsResponsesThatEnded(t *testing.T) {
+	dir := t.TempDir()
+	const n = 20
+	s, base := startSim(t, sim.Config{Seed: 37, BackgroundDelay: 100 * time.Millisecond})
+	cfg := config(dir, writeInput(t, dir, n), base, background.New(background.Config{PollInitial: time.Hour}))
+	ctx := interruptWhen(t, func() bool { return s.Stats().Background.Created >= n })
+	if _, err := pipeline.Run(ctx, cfg); !errors.Is(err, pipeline.ErrInterrupted) {
+		t.Fatalf("Run() error = %v, want interrupted", err)
+	}
+	if !waitFor(5*time.Second, func() bool { return s.Stats().Background.Completed >= n }) {
+		t.Fatal("the simulator did not complete the responses")
+	}
+	res, err := background.Cancel(context.Background(), cfg.Output, &httpapi.Client{BaseURL: base}, nil, nil)
+	if err != nil || res.Finished != n {
+		t.Fatalf("Cancel() = %+v, %v; want %d finished", res, err, n)
+	}
+	j := readJournal(t, cfg.Output)
+	for k, rec := range j.records {
+		if rec.Error != nil || rec.OutputText == "" || rec.Usage.OutputTokens == 0 || rec.RequestSHA256 == "" {
+			t.Errorf("row %s: %+v, want its completed answer", k, rec)
+		}
+	}
+	if len(j.records) != n {
+		t.Errorf("%d records, want %d", len(j.records), n)
+	}
+
+	// Best-effort: the gateway answers the cancel with the response still
+	// in_progress; it completes anyway.
+	dir = t.TempDir()
+	s, base = startSim(t, sim.Config{Seed: 41, BackgroundDelay: 300 * time.Millisecond})
+	gw := gateway(t, base, func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/cancel") {
+			return false
+		}
+		id := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/v1/responses/"), "/cancel")
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"id":%q,"object":"response","status":"in_progress","background":true,"output":[]}`, id)
+		return true
+	}, nil)
+	cfg = config(dir, writeInput(t, dir, 3), gw, background.New(background.Config{PollInitial: time.Hour}))
+	ctx = interruptWhen(t, func() bool { return s.Stats().Background.Created >= 3 })
+	if _, err := pipeline.Run(ctx, cfg); !errors.Is(err, pipeline.ErrInterrupted) {
+		t.Fatalf("Run() error = %v, want interrupted", err)
+	}
+	res, err = background.Cancel(context.Background(), cfg.Output, &httpapi.Client{BaseURL: gw}, nil, nil)
+	if err != nil || res.Finished != 3 {
+		t.Fatalf("best-effort Cancel() = %+v, %v; want 3 finished", res, err)
+	}
+	if j := readJournal(t, cfg.Output); len(j.records) != 3 {
+		t.Errorf("%d records, want 3", len(j.records))
+	}
+}
