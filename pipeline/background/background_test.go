@@ -225,7 +225,7 @@ func TestBackground_ResumePollsNeverRecreates(t *testing.T) {
 func TestBackground_ExpiredGoesBackToPending(t *testing.T) {
 	dir := t.TempDir()
 	const n = 30
-	s, base := startSim(t, sim.Config{Seed: 11, BackgroundDelay: 20 * time.Millisecond, BackgroundExpireAfter: 600 * time.Millisecond})
+	s, base := startSim(t, sim.Config{Seed: 11, BackgroundDelay: 20 * time.Millisecond, BackgroundExpireAfter: 2 * time.Second})
 	input := writeInput(t, dir, n)
 	// The first run polls too late to see anything (its first poll is
 	// after an hour) and is interrupted once every row is created.
