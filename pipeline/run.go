@@ -726,6 +726,7 @@ func (r *runner) write(out <-chan *results.Record, marks <-chan markWrite, cance
 	}
 	type entry struct{ made, written *results.Record }
 	batch := make([]entry, 0, maxBatch)
+	var mgroup []markWrite
 	for {
 		select {
 		case rec, ok := <-out:
@@ -796,32 +797,58 @@ func (r *runner) write(out <-chan *results.Record, marks <-chan markWrite, cance
 				continue
 			}
 		case mw := <-marks:
-			// A mark is written on its own and synced before its
-			// executor goes on (Exec.Mark).
+			// A mark is written and synced before its executor goes on
+			// (Exec.Mark). Marks that queue meanwhile are written with it
+			// and share its sync (group commit): a mode that marks every
+			// request waits for one fsync, not for one per mark ahead.
+			group := append(mgroup[:0], mw)
+		moreMarks:
+			for len(group) < maxBatch {
+				select {
+				case mw := <-marks:
+					group = append(group, mw)
+				default:
+					break moreMarks
+				}
+			}
+			mgroup = group
 			if werr != nil {
-				mw.done <- werr
+				for _, mw := range group {
+					mw.done <- werr
+				}
 				continue
 			}
-			if r.needJob {
-				mw.m.Job = r.job
-				r.needJob = false
+			var written []markWrite
+			for _, mw := range group {
+				if r.needJob {
+					mw.m.Job = r.job
+					r.needJob = false
+				}
+				err := r.journal.AddMark(mw.m)
+				if errors.Is(err, results.ErrEncode) {
+					r.needJob = r.needJob || mw.m.Job != nil
+					mw.done <- err
+					continue
+				}
+				if err != nil {
+					fail(err)
+					mw.done <- err
+					continue
+				}
+				written = append(written, mw)
 			}
-			err := r.journal.AddMark(mw.m)
-			if errors.Is(err, results.ErrEncode) {
-				r.needJob = r.needJob || mw.m.Job != nil
+			var err error
+			if len(written) > 0 {
+				if _, err = r.journal.Flush(); err == nil {
+					err = r.journal.Sync()
+				}
+				if err != nil {
+					fail(err)
+				}
+			}
+			for _, mw := range written {
 				mw.done <- err
-				continue
 			}
-			if err == nil {
-				_, err = r.journal.Flush()
-			}
-			if err == nil {
-				err = r.journal.Sync()
-			}
-			if err != nil {
-				fail(err)
-			}
-			mw.done <- err
 		case <-tick.C:
 			if werr != nil {
 				continue

@@ -6,6 +6,7 @@
 //	llmbatch estimate [flags] INPUT    count tokens offline and price the job before running it
 //	llmbatch report   RESULTS.jsonl    rows, errors, usage, cost, retries, latency of a journal
 //	llmbatch export   RESULTS.jsonl -o FILE.parquet|FILE.csv
+//	llmbatch cancel   RESULTS.jsonl    cancel a journal's background responses still running
 //	llmbatch simulate [flags]          serve the simulated endpoint on loopback
 //	llmbatch version                   the version and commit of this binary
 //	llmbatch completion bash|zsh|fish  print a shell completion script
@@ -121,6 +122,7 @@ Usage:
   llmbatch estimate [flags] INPUT     count tokens offline and price the job before running it
   llmbatch report   RESULTS.jsonl...  rows, errors, usage, cost, retries, latency of journals
   llmbatch export   RESULTS.jsonl... -o FILE   write journals as Parquet or CSV (FILE: .parquet or .csv)
+  llmbatch cancel   RESULTS.jsonl     cancel the background responses of a journal still running (run --mode background)
   llmbatch simulate [flags]           serve the simulated endpoint on loopback
   llmbatch prices   [--prices FILE]   print the price table in use
   llmbatch version                    the version and commit of this binary
@@ -152,6 +154,8 @@ func run(ctx context.Context, args []string, env environ) int {
 		err = report(ctx, args[1:], env)
 	case "export":
 		err = export(ctx, args[1:], env)
+	case "cancel":
+		err = cancelCmd(ctx, args[1:], env)
 	case "prices":
 		err = pricesCmd(ctx, args[1:], env)
 	case "completion":

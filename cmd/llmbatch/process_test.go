@@ -203,6 +203,10 @@ type jline struct {
 	Job           *struct {
 		Fingerprint string `json:"fingerprint"`
 	} `json:"job"`
+	// A mark's (run modes): its kind, row and id.
+	Kind string `json:"kind"`
+	Key  string `json:"key"`
+	ID   string `json:"id"`
 }
 
 func (l *jline) finished() bool { return l.Error == nil || !l.Error.Retryable }
@@ -212,6 +216,7 @@ type journalState struct {
 	lines    []jline
 	torn     bool            // the last line lacks its newline
 	finished map[string]bool // request_sha256 of rows with a final record
+	marks    []jline         // the marks (run modes), in order
 }
 
 // readJournalFile reads a journal; a line that does not parse fails the
@@ -235,6 +240,14 @@ func readJournalFile(tb testing.TB, path string) journalState {
 		var l jline
 		if err := json.Unmarshal(data[:i], &l); err != nil {
 			tb.Fatalf("%s:%d: malformed line: %v", path, n, err)
+		}
+		if l.Kind != "" && l.CustomID == "" {
+			if l.Key == "" || l.ID == "" {
+				tb.Fatalf("%s:%d: a mark lacks its key or id: %s", path, n, data[:i])
+			}
+			st.marks = append(st.marks, l)
+			data = data[i+1:]
+			continue
 		}
 		if l.CustomID == "" || l.RequestSHA256 == "" {
 			tb.Fatalf("%s:%d: line lacks custom_id or request_sha256: %s", path, n, data[:i])

@@ -39,6 +39,8 @@ type runOptions struct {
 	MaxCost    usdFlag // --max-cost
 	Limit      int64   // --limit
 	DryRun     bool    // --dry-run
+
+	Mode modeOptions // --mode and the modes' flags (mode.go)
 }
 
 const runUsage = `Usage: llmbatch run [flags] INPUT
@@ -81,6 +83,7 @@ func (o *runOptions) register(fs *flag.FlagSet, env environ) {
 	fs.BoolVar(&o.Quiet, "quiet", false, "no progress bar, progress lines or closing totals; warnings and errors only")
 	fs.StringVar(&o.LogFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.Int64Var(&o.Limit, "limit", 0, "run only the first `N` rows of the input, bad ones included (0: all); re-running without it continues the same journal")
+	o.Mode.register(fs)
 	fs.BoolVar(&o.DryRun, "dry-run", false, "print the first request (with --limit N, those of the first N rows) as it would be sent, the key masked; send nothing, write no file")
 }
 
@@ -112,6 +115,9 @@ func (o *runOptions) validate(pos []string) error {
 		return usagef("run: --max-row-bytes must be at least 1")
 	case o.LogFormat != "text" && o.LogFormat != "json":
 		return usagef("run: --log-format must be text or json, not %q", o.LogFormat)
+	}
+	if err := o.Mode.validate(); err != nil {
+		return err
 	}
 	o.Input = pos[0]
 	return nil
@@ -151,8 +157,13 @@ func runJob(ctx context.Context, args []string, env environ) int {
 	}
 	cfg.MaxCost = o.MaxCost.m
 	cfg.Limit = o.Limit
+	if err := o.Mode.apply(&cfg, &o); err != nil {
+		return exitCode(err, nil, env)
+	}
 	if o.Sim {
-		srv := sim.New(demoSim(o.SimSeed, o.SimLatency, o.SimFaults))
+		simCfg := demoSim(o.SimSeed, o.SimLatency, o.SimFaults)
+		o.Mode.simConfig(&simCfg)
+		srv := sim.New(simCfg)
 		base, err := srv.Start("127.0.0.1:0")
 		if err != nil {
 			return exitCode(fmt.Errorf("start the simulated endpoint: %w", err), nil, env)
@@ -202,7 +213,7 @@ func runJob(ctx context.Context, args []string, env environ) int {
 	env.quit.setLine(func() { quitNotice(env, p) })
 	defer env.quit.setLine(nil)
 	noticed := make(chan struct{})
-	stopNotice := context.AfterFunc(ctx, func() { interruptNotice(env); close(noticed) })
+	stopNotice := context.AfterFunc(ctx, func() { o.Mode.notice(env); close(noticed) })
 	sum, err := pipeline.Run(ctx, cfg)
 	if !stopNotice() {
 		<-noticed // the notice comes before the closing lines and the exit line
@@ -213,6 +224,7 @@ func runJob(ctx context.Context, args []string, env environ) int {
 		} else {
 			printDone(env, &o, sum, p.final())
 		}
+		o.Mode.done(env, sum)
 	}
 	return exitCode(err, sum, env)
 }
