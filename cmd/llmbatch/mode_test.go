@@ -139,7 +139,7 @@ func TestCLI_BackgroundUsageErrors(t *testing.T) {
 		{bgArgs(input, journal, srv.URL+"/v1", "--mode", "fast"), `--mode must be online or background, not "fast"`},
 		{bgArgs(input, journal, srv.URL+"/v1", "--max-pending", "0"), "--max-pending must be at least 1"},
 		{bgArgs(input, journal, srv.URL+"/v1", "--endpoint", "chat"), "Responses API only"},
-		{bgArgs(input, journal, srv.URL+"/v1"), "does not run background responses; run without --mode background"},
+		{bgArgs(input, journal, srv.URL+"/v1"), "does not run background responses; run in the default mode"},
 		{bgArgs(input, journal, srv.URL+"/v1", "--body", storeFalse), `the body sets "store": false, but background responses must be stored`},
 	} {
 		env, _, stderr := testEnv(map[string]string{"OPENAI_API_KEY": bgKey})

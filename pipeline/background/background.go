@@ -219,7 +219,7 @@ const notFoundPolls = 3
 func (e *Executor) Execute(x *pipeline.Exec) error {
 	doer, ok := x.Endpoint().(Doer)
 	if !ok {
-		return &pipeline.UsageError{Err: errors.New("--mode background: the endpoint cannot read responses by id (GET /responses/{id})")}
+		return &pipeline.UsageError{Err: errors.New("background mode: the endpoint cannot read responses by id (GET /responses/{id})")}
 	}
 	pending := make(chan struct{}, e.cfg.MaxPending)
 	creating := make(chan struct{}, x.Concurrency())
@@ -290,14 +290,14 @@ func (e *Executor) create(x *pipeline.Exec, r *row, creating chan struct{}) bool
 	}
 	if req.API().Path() != "/responses" {
 		<-creating
-		x.Stop(&pipeline.UsageError{Err: fmt.Errorf("--mode background runs on the Responses API only (row %s is for %s); run it without --mode background", req.Key(), req.API().Path())})
+		x.Stop(&pipeline.UsageError{Err: fmt.Errorf("background mode runs on the Responses API only (row %s is for %s); run it in the default (online) mode", req.Key(), req.API().Path())})
 		r.settle(nil)
 		return false
 	}
 	body, err := backgroundBody(req.Body())
 	if err != nil {
 		<-creating
-		x.Stop(&pipeline.UsageError{Err: fmt.Errorf("--mode background: row %s: %w", req.Key(), err)})
+		x.Stop(&pipeline.UsageError{Err: fmt.Errorf("background mode: row %s: %w", req.Key(), err)})
 		r.settle(nil)
 		return false
 	}
@@ -333,14 +333,14 @@ func (e *Executor) create(x *pipeline.Exec, r *row, creating chan struct{}) bool
 	}
 	var he *httpapi.Error
 	if errors.As(o.Err, &he) && rejectsBackground(he) && e.created.Load() == 0 && e.resumed.Load() == 0 {
-		x.Stop(&pipeline.UsageError{Err: fmt.Errorf("the endpoint refused a background response (%v): it does not run background responses; run without --mode background (the default mode, online, sends each request and waits for its answer)", he)})
+		x.Stop(&pipeline.UsageError{Err: fmt.Errorf("the endpoint refused a background response (%v): it does not run background responses; run in the default mode (online: each request is sent and its answer awaited)", he)})
 		r.settle(nil)
 		return false
 	}
 	if o.Err == nil && o.Answer != nil {
 		e.sync.Add(1)
 		e.syncWarn.Do(func() {
-			x.Logger().Warn("background: the endpoint answered a background create with a finished response: it does not run background responses; each answer is taken as its row's result, but a crash loses the answers in flight (the default mode, without --mode background, does the same with less overhead)")
+			x.Logger().Warn("background: the endpoint answered a background create with a finished response: it does not run background responses; each answer is taken as its row's result, but a crash loses the answers in flight (the default, online mode does the same with less overhead)")
 		})
 	}
 	e.finish(x, r, x.Record(req, o))
@@ -404,7 +404,7 @@ func (e *Executor) poll(x *pipeline.Exec, doer Doer, r *row, creating chan struc
 		case he.StatusCode == http.StatusNotFound && r.made > 0 && !r.seen:
 			// Created by this run, never found: the endpoint does not
 			// serve responses back (a gateway that routes only the create).
-			x.Stop(&pipeline.UsageError{Err: fmt.Errorf("the endpoint created background responses but answers GET /responses/{id} with %v: it does not serve them back, so they cannot be collected; run without --mode background (the default mode, online, sends each request and waits for its answer); the responses created are journalled and may run (billed): llmbatch cancel %s cancels them",
+			x.Stop(&pipeline.UsageError{Err: fmt.Errorf("the endpoint created background responses but answers GET /responses/{id} with %v: it does not serve them back, so they cannot be collected; run in the default mode (online: each request is sent and its answer awaited); the responses created are journalled and may run (billed): llmbatch cancel %s cancels them",
 				he, or(e.cfg.Journal, "JOURNAL"))})
 			e.left.Add(1)
 			r.settle(nil)

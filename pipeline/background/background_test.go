@@ -61,9 +61,9 @@ func startSim(tb testing.TB, cfg sim.Config) (*sim.Server, string) {
 }
 
 func config(dir, input, base string, exec pipeline.Executor) pipeline.Config {
-	return pipeline.Config{
-		Input: input, Output: filepath.Join(dir, "results.jsonl"),
-		BaseURL: base, Model: "gpt-5-mini", IDColumn: "id", Prompt: prompt,
+	return pipeline.Config{Source: pipeline.Source{Input: input}, Template: pipeline.Template{Model: "gpt-5-mini", IDColumn: "id", Prompt: prompt},
+		Output:      filepath.Join(dir, "results.jsonl"),
+		BaseURL:     base,
 		Concurrency: 8, RetryInitial: time.Millisecond, RetryMax: 20 * time.Millisecond, MaxAttempts: 30,
 		DrainTimeout: 5 * time.Second, Executor: exec,
 	}
@@ -453,7 +453,7 @@ func TestBackground_RejectedBackgroundIsAUsageError(t *testing.T) {
 	cfg := config(dir, writeInput(t, dir, 50), srv.URL+"/v1", fast())
 	_, err := pipeline.Run(context.Background(), cfg)
 	var uerr *pipeline.UsageError
-	if !errors.As(err, &uerr) || !strings.Contains(err.Error(), "without --mode background") {
+	if !errors.As(err, &uerr) || !strings.Contains(err.Error(), "run in the default mode") {
 		t.Fatalf("Run() error = %v, want a usage error suggesting the default mode", err)
 	}
 	if j := readJournal(t, cfg.Output); len(j.records) != 0 {
