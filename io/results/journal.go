@@ -175,13 +175,15 @@ type Journal struct {
 	lock     *os.File // held from Resume to Close; nil for OpenJournal
 	pend     []byte   // lines added, not yet written (Flush)
 	ends     []int    // where each line of pend ends
+	pmarks   []int    // which lines of pend are marks (indexes into ends)
 	path     string
 	buf      bytes.Buffer
 	enc      *json.Encoder
 	line     []byte // a line with a spliced body (encode)
 	lastSync time.Time
 	dirty    bool
-	n        int64
+	n        int64 // records written
+	marks    int64 // marks written
 	err      error
 }
 
@@ -271,12 +273,19 @@ func (j *Journal) Flush() (int, error) {
 				whole++
 			}
 		}
-		j.n += int64(whole)
+		marks := 0
+		for _, i := range j.pmarks {
+			if i < whole {
+				marks++
+			}
+		}
+		j.n += int64(whole - marks)
+		j.marks += int64(marks)
 		j.dirty = j.dirty || n > 0
 		if cap(j.pend) > maxPend {
 			j.pend = nil // do not keep a huge batch's buffer
 		}
-		j.pend, j.ends = j.pend[:0], j.ends[:0]
+		j.pend, j.ends, j.pmarks = j.pend[:0], j.ends[:0], j.pmarks[:0]
 		if err != nil {
 			j.err = fmt.Errorf("write journal %s: %w", j.path, osErr(err))
 			return whole, j.err
@@ -382,6 +391,9 @@ func compactJSON(b []byte) bool {
 
 // Records returns how many records this Journal appended.
 func (j *Journal) Records() int64 { return j.n }
+
+// Marks returns how many marks (AddMark) this Journal has written.
+func (j *Journal) Marks() int64 { return j.marks }
 
 // Sync fsyncs the journal if anything was written since the last sync
 // (unless SyncInterval is negative).

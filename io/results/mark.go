@@ -70,6 +70,7 @@ func (j *Journal) AddMark(m *Mark) error {
 	}
 	line = append(line, '\n')
 	j.pend = append(j.pend, j.Redact.JSON(line)...)
+	j.pmarks = append(j.pmarks, len(j.ends))
 	j.ends = append(j.ends, len(j.pend))
 	return nil
 }

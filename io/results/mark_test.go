@@ -138,3 +138,22 @@ func TestMarks_TornMarkIsCut(t *testing.T) {
 		t.Error("Scan accepted a line with neither custom_id nor a kind")
 	}
 }
+
+// A Journal counts its records and its marks apart: the closing lines'
+// "rows finished" must not count a mode's marks.
+func TestJournal_CountsMarksApart(t *testing.T) {
+	j, err := results.OpenJournal(filepath.Join(t.TempDir(), "j.jsonl"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	j.AddMark(&results.Mark{Kind: "response", Key: "a", ID: "resp_1"})
+	j.Add(ok("a", 1, 1))
+	j.AddMark(&results.Mark{Kind: "response", Key: "b", ID: "resp_2"})
+	if _, err := j.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if j.Records() != 1 || j.Marks() != 2 {
+		t.Errorf("Records() = %d, Marks() = %d; want 1 and 2", j.Records(), j.Marks())
+	}
+}
