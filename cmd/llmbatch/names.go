@@ -33,6 +33,7 @@ var flagNames = map[string]string{
 	"Strict":       "--strict",
 	"Prices":       "--prices FILE",
 	"MaxCost":      "--max-cost",
+	"Reask":        "--reask",
 
 	"EstimateOptions.AssumeOutput": "--assume-output",
 	"EstimateOptions.From":         "--from",
