@@ -137,6 +137,12 @@ type Config struct {
 	// Strict stops the job at the first bad input row (exit 2) instead of
 	// journalling it as a failed row.
 	Strict bool
+	// Reuse lists earlier journals (glob patterns allowed): a row whose
+	// request (endpoint and body, as request_sha256 hashes it) one of
+	// them finished ok is journalled from that answer, marked as reused
+	// (Record.Reused), without a request. Summary.Reused says how many
+	// rows were reused and what they cost when answered.
+	Reuse []string
 	// Reask, when positive, sends a row again, up to Reask times, when
 	// its answer breaks the JSON schema the request asks for (or is not
 	// JSON) or is a refusal. Every answer is journalled and counted in

@@ -66,6 +66,17 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 	if err := checkPaths(&cfg); err != nil {
 		return nil, err
 	}
+	var reuse *reuseIndex
+	if len(cfg.Reuse) > 0 {
+		paths, err := expandReuse(&cfg)
+		if err != nil {
+			return nil, err
+		}
+		if reuse, err = newReuseIndex(&cfg, paths); err != nil {
+			return nil, err
+		}
+		defer reuse.close()
+	}
 	ropts := cfg.rowsOptions(b)
 	if stream {
 		if f, _ := rows.FormatOf(cfg.Input, ropts); f == rows.FormatParquet {
@@ -150,7 +161,7 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 	}
 	r := &runner{cfg: &cfg, b: b, reader: reader, stream: stream, ropts: ropts, journal: journal, job: job, needJob: info.Job == nil || compareJobs(info.Job, job) != "",
 		answerGuard: answerGuard{baseURL: cfg.BaseURL, path: cfg.api().Path(), name: cfg.name},
-		endpoint:    endpoint, checked: checked, start: time.Now(), seed: maphash.MakeSeed(), ledger: spend, reasks: reasks}
+		endpoint:    endpoint, checked: checked, start: time.Now(), seed: maphash.MakeSeed(), ledger: spend, reasks: reasks, reuse: reuse}
 	r.total.Store(-1)
 	r.pace = newPacer(&cfg, &r.gate)
 	r.exec = exec
@@ -238,10 +249,11 @@ type runner struct {
 	// Used by the producer only: the input's keys, to find duplicates.
 	seed    maphash.Seed
 	keys    keySet
-	read    int64      // rows read, bad ones included
-	dups    int        // duplicate keys seen
-	changed int64      // finished rows whose request changed, skipped under Force
-	reasks  *reaskPlan // rows earlier runs left to re-ask (schema.go)
+	read    int64       // rows read, bad ones included
+	dups    int         // duplicate keys seen
+	changed int64       // finished rows whose request changed, skipped under Force
+	reasks  *reaskPlan  // rows earlier runs left to re-ask (schema.go)
+	reuse   *reuseIndex // earlier journals' answers (Config.Reuse), or nil
 }
 
 func (r *runner) run(ctx context.Context) (*results.Summary, error) {
@@ -440,6 +452,9 @@ func (r *runner) produce(stopCtx context.Context, plan chan<- *Request, out chan
 		// says nothing about the job's settings: the guard does not see it.
 		req.again = r.status(req.key) == results.Failed
 		req.reask, _ = r.reasks.again(req.key)
+		if r.reused(req, out) {
+			continue
+		}
 		if r.pk == nil {
 			plan <- req
 			continue

@@ -22,11 +22,16 @@ import (
 // answerOptions are run's flags about answers: re-asking those that break
 // the request's JSON schema, reusing earlier journals' answers.
 type answerOptions struct {
-	Reask int // --reask
+	Reask int      // --reask
+	Reuse []string // --reuse
 }
 
 func (o *answerOptions) register(fs *flag.FlagSet) {
 	fs.IntVar(&o.Reask, "reask", 0, "send a row again, up to `N` times, when its answer breaks the body's JSON schema (text.format / response_format), is not JSON, or is a refusal; every answer is paid for and counted")
+	fs.Func("reuse", "journal(s) of earlier jobs, `OLD.jsonl` (repeatable, comma-separated; quoted globs allowed): a row whose request (endpoint and body) one of them answered ok is journalled from that answer, without a request", func(s string) error {
+		o.Reuse = append(o.Reuse, splitList(s)...)
+		return nil
+	})
 }
 
 func (o *answerOptions) validate() error {
@@ -38,6 +43,7 @@ func (o *answerOptions) validate() error {
 
 func (o *answerOptions) apply(cfg *pipeline.Config) {
 	cfg.Reask = o.Reask
+	cfg.Reuse = o.Reuse
 }
 
 // printAnswers adds the re-asks and reused rows to the closing totals.
@@ -45,6 +51,10 @@ func printAnswers(env environ, s *results.Summary) {
 	if r := s.Reasks; r != nil {
 		fmt.Fprintf(env.stderr, "re-asks: %d (answers that broke the schema or refused, asked again), %d input + %d output tokens, cost %s (in the totals above)\n",
 			r.Records, r.Usage.InputTokens, r.Usage.OutputTokens, r.Cost)
+	}
+	if r := s.Reused; r != nil {
+		fmt.Fprintf(env.stderr, "reused: %d rows answered from earlier journals without a request (they cost %s when answered; not in the totals above)\n",
+			r.Records, r.Cost)
 	}
 }
 

@@ -34,6 +34,7 @@ var flagNames = map[string]string{
 	"Prices":       "--prices FILE",
 	"MaxCost":      "--max-cost",
 	"Reask":        "--reask",
+	"Reuse":        "--reuse",
 
 	"EstimateOptions.AssumeOutput": "--assume-output",
 	"EstimateOptions.From":         "--from",
