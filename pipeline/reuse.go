@@ -87,7 +87,7 @@ func newReuseIndex(c *Config, paths []string) (*reuseIndex, error) {
 					endpoint = e
 				}
 			}
-			if rec.Error != nil || rec.RequestSHA256 == "" || rec.Reused != nil || n > 1<<30 {
+			if rec.Error != nil || rec.RequestSHA256 == "" || n > 1<<30 {
 				return nil
 			}
 			x.at[reuseKey(endpoint, rec.RequestSHA256)] = reuseLoc{file: int32(i), off: off, n: int32(n)}
@@ -124,10 +124,12 @@ func (x *reuseIndex) lookup(req *Request) *results.Record {
 			return nil
 		}
 	}
-	rec := &results.Record{CustomID: req.key, Index: req.index, Response: old.Response, OutputText: old.OutputText,
-		Model: old.Model, RequestSHA256: req.sha, Input: req.keep, Time: time.Now().UTC(),
-		Reused: &results.Reused{Journal: x.paths[loc.file], Key: old.CustomID, Usage: old.Usage, Reask: old.Reask}}
-	return rec
+	from := &results.Reused{Journal: x.paths[loc.file], Key: old.CustomID, Usage: old.Usage, Reask: old.Reask}
+	if old.Reused != nil {
+		from = old.Reused // reused there too: where it was answered
+	}
+	return &results.Record{CustomID: req.key, Index: req.index, Response: old.Response, OutputText: old.OutputText,
+		Model: old.Model, RequestSHA256: req.sha, Input: req.keep, Time: time.Now().UTC(), Reused: from}
 }
 
 // reused journals req from an earlier answer, if Config.Reuse has one.

@@ -114,6 +114,21 @@ func TestRun_ReuseSendsOnlyChangedRows(t *testing.T) {
 		t.Errorf("usage %+v; the simulator billed %d input tokens", sum.Usage.Total, in)
 	}
 
+	// B's journal as the source: every row reused, those B reused itself
+	// with what they cost where they were answered.
+	cfgD := cfgB
+	cfgD.Output = filepath.Join(dir, "d.results.jsonl")
+	cfgD.Reuse = []string{cfgB.Output}
+	sumD, err := pipeline.Run(context.Background(), cfgD)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := sum.Usage.Total
+	all.Add(sum.Reused.Usage)
+	if sumD.Reused == nil || sumD.Reused.Records != n || sumD.Reused.Usage != all || sumD.Usage.Total != (api.Usage{}) {
+		t.Errorf("reusing B: %+v, usage %+v; want %d rows costing %+v", sumD.Reused, sumD.Usage.Total, n, all)
+	}
+
 	// An answer from another endpoint is not reused, even for the same
 	// body bytes.
 	rewriteJob(t, cfg.Output, `"parts":{`, `"parts":{"endpoint":"chat",`)

@@ -84,3 +84,23 @@ func TestJSONPath_OddKeys(t *testing.T) {
 		t.Errorf("jsonPath() = %s, want %s", got, want)
 	}
 }
+
+// A schema that names its draft (draft-07, as many tools write) compiles
+// without fetching anything; a remote $ref is refused, not fetched.
+func TestOutputSchema_Drafts(t *testing.T) {
+	doc, _ := rows.DecodeObject([]byte(`{"$schema":"http://json-schema.org/draft-07/schema#","type":"object","properties":{"a":{"type":"integer"}},"required":["a"]}`))
+	s, err := compileSchema(doc)
+	if err != nil {
+		t.Fatalf("draft-07: %v", err)
+	}
+	if _, _, ok := s.check(`{"a":1}`); !ok {
+		t.Error("draft-07 schema refuses a valid output")
+	}
+	if path, _, ok := s.check(`{}`); ok || path != "$" {
+		t.Errorf("draft-07 schema: missing a: %q %v", path, ok)
+	}
+	doc, _ = rows.DecodeObject([]byte(`{"$ref":"https://example.com/schema.json"}`))
+	if _, err := compileSchema(doc); err == nil {
+		t.Error("a remote $ref compiled")
+	}
+}
