@@ -236,6 +236,15 @@ func (p *reaskPlan) note(rec *results.Record) {
 		p.next[rec.CustomID] = rec.Reask + 1
 		return
 	}
+	if e := rec.Error; e != nil && e.Retryable && rec.Reask > 0 {
+		// A re-ask that ran out of attempts: the resume sends it again
+		// as the same re-ask.
+		if p.next == nil {
+			p.next = make(map[string]int)
+		}
+		p.next[rec.CustomID] = rec.Reask
+		return
+	}
 	if len(p.next) > 0 {
 		delete(p.next, rec.CustomID)
 	}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"slices"
 	"text/tabwriter"
@@ -218,4 +219,17 @@ func printExtras(w io.Writer, r *results.Report) {
 		fmt.Fprintf(w, "reused: %d rows answered from earlier journals without a request; they cost %s when answered (not in the totals)\n",
 			e.Records, e.Cost)
 	}
+}
+
+// answerAttrs are the closing totals' re-asks and reused rows for
+// --log-format json.
+func answerAttrs(s *results.Summary) []any {
+	var attrs []any
+	if r := s.Reasks; r != nil {
+		attrs = append(attrs, slog.Group("reasks", append([]any{"records", r.Records, "input_tokens", r.Usage.InputTokens, "output_tokens", r.Usage.OutputTokens}, costAttrs(r.Cost)...)...))
+	}
+	if r := s.Reused; r != nil {
+		attrs = append(attrs, slog.Group("reused", append([]any{"rows", r.Records}, costAttrs(r.Cost)...)...))
+	}
+	return attrs
 }

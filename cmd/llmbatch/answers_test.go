@@ -247,3 +247,30 @@ func TestCLI_ReportExpect(t *testing.T) {
 		t.Errorf("report --expect nope: exit %d, %s", code, stderr)
 	}
 }
+
+// run --reuse: a second job over the same rows sends nothing and says
+// what it reused, in text and in --log-format json.
+func TestCLI_Reuse(t *testing.T) {
+	dir := t.TempDir()
+	s, base := startSimServer(t, sim.Config{Seed: 4})
+	in := writeGoldRows(t, dir, 30)
+	args := func(out string, extra ...string) []string {
+		return append([]string{"run", in, "-o", filepath.Join(dir, out), "--base-url", base, "--model", "gpt-5-mini", "--id-column", "id", "--prompt", "{{.text}}"}, extra...)
+	}
+	if code, _, stderr := runKeyed(t, args("a.jsonl")...); code != exitOK {
+		t.Fatalf("run a: exit %d, %s", code, stderr)
+	}
+	sent := s.Stats().Requests
+	code, _, stderr := runKeyed(t, args("b.jsonl", "--reuse", filepath.Join(dir, "a*.jsonl"))...)
+	if code != exitOK || !strings.Contains(stderr, "reused: 30 rows answered from earlier journals without a request") || s.Stats().Requests != sent {
+		t.Fatalf("run b --reuse: exit %d, %d requests more, stderr %s", code, s.Stats().Requests-sent, stderr)
+	}
+	code, _, stderr = runKeyed(t, args("c.jsonl", "--reuse", filepath.Join(dir, "a.jsonl"), "--log-format", "json")...)
+	if code != exitOK || !strings.Contains(stderr, `"reused":{"rows":30,"cost":"$`) {
+		t.Errorf("run c --reuse --log-format json: exit %d, stderr %s", code, stderr)
+	}
+	code, stdout, _ := runCLI(t, "report", filepath.Join(dir, "b.jsonl"))
+	if code != exitOK || !strings.Contains(stdout, "reused: 30 rows") {
+		t.Errorf("report: exit %d\n%s", code, stdout)
+	}
+}
