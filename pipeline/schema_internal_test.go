@@ -104,3 +104,19 @@ func TestOutputSchema_Drafts(t *testing.T) {
 		t.Error("a remote $ref compiled")
 	}
 }
+
+// BenchmarkOutputSchema_Check is the validation of one answer against
+// examples/sentiment-schema.json's schema.
+func BenchmarkOutputSchema_Check(b *testing.B) {
+	doc, _ := rows.DecodeObject([]byte(`{"type":"object","properties":{"label":{"type":"string","enum":["positive","negative","neutral"]},"confidence":{"type":"number"}},"required":["label","confidence"],"additionalProperties":false}`))
+	s, err := compileSchema(doc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, ok := s.check(`{"label":"positive","confidence":0.87}`); !ok {
+			b.Fatal("invalid")
+		}
+	}
+}
