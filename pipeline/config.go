@@ -137,6 +137,18 @@ type Config struct {
 	// Strict stops the job at the first bad input row (exit 2) instead of
 	// journalling it as a failed row.
 	Strict bool
+	// Reuse lists earlier journals (glob patterns allowed): a row whose
+	// request (endpoint and body, as request_sha256 hashes it) one of
+	// them finished ok is journalled from that answer, marked as reused
+	// (Record.Reused), without a request. Summary.Reused says how many
+	// rows were reused and what they cost when answered.
+	Reuse []string
+	// Reask, when positive, sends a row again, up to Reask times, when
+	// its answer breaks the JSON schema the request asks for (or is not
+	// JSON) or is a refusal. Every answer is journalled and counted in
+	// the usage and cost (Summary.Reasks); the row's latest record says
+	// how many re-asks it took (Record.Reask).
+	Reask int
 
 	// Logger receives the job's log lines; nil discards them.
 	Logger *slog.Logger
@@ -322,6 +334,8 @@ func (c *Config) validate() error {
 		return usageErrorf("%s and %s must not be negative", c.name("RPM"), c.name("TPM"))
 	case c.Limit < 0:
 		return usageErrorf("%s must not be negative", c.name("Limit"))
+	case c.Reask < 0:
+		return usageErrorf("%s must not be negative", c.name("Reask"))
 	}
 	if c.Endpoint == nil {
 		if err := checkBaseURL(c.BaseURL); err != nil {

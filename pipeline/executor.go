@@ -128,6 +128,16 @@ func (x *Exec) Record(req *Request, o Outcome) *results.Record {
 	return x.r.record(x.stopCtx, req, o)
 }
 
+// Reask reports whether rec, req's record just emitted, is to be sent
+// again now (--reask: its answer broke the request's JSON schema, or was
+// a refusal, and the row has re-asks left), and counts the re-ask: the
+// executor then sends req again (Deliver does so itself). A mode that
+// does not re-ask within its run leaves such rows retryable in the
+// journal, and the resume re-asks them.
+func (x *Exec) Reask(req *Request, rec *results.Record) bool {
+	return x.r.reaskNow(x.stopCtx, req, rec)
+}
+
 // Emit hands a record to the journal writer (through the guards that stop
 // a misconfigured job at its first answers). It does not wait for the
 // write: a crash may lose it, and the resume sends its row again.

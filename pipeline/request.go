@@ -41,6 +41,11 @@ type Request struct {
 	ownBody  bool       // the body is a Batch API line's, not built from the job's template
 	pack     *pack      // set on a request that packs several rows (see packer)
 	again    bool       // the row failed for good before and is sent again (RetryFailed)
+	// schema, when set, is what the answer's output must follow
+	// (schema.go); reask counts the times the row was asked again for
+	// breaking it (or refusing).
+	schema *outputSchema
+	reask  int
 }
 
 // cost returns what req will cost, as its API meters it; c may be nil
@@ -93,6 +98,11 @@ type builder struct {
 	buf          bytes.Buffer
 	out          []byte // the last body appendBody wrote
 	sb           strings.Builder
+	// Output schemas (schema.go): the template's, compiled once, and
+	// those of bodies of their own.
+	tplSchema     *outputSchema
+	tplSchemaDone bool
+	schemas       map[string]*outputSchema
 }
 
 func newBuilder(cfg *Config) (*builder, error) {
@@ -254,6 +264,9 @@ func (b *builder) build(row *rows.Row) (*Request, error) {
 		return nil, &UsageError{Err: fmt.Errorf("no model: give %s, or put \"model\" in the request body", b.cfg.name("Model"))}
 	}
 	req.model = m
+	if req.schema, err = b.schemaFor(body, !req.ownBody); err != nil {
+		return nil, err
+	}
 	if len(b.cfg.KeepColumns) > 0 {
 		req.keep = b.kept(row)
 	}

@@ -68,6 +68,17 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 	if err := checkPaths(&cfg); err != nil {
 		return nil, err
 	}
+	var reuse *reuseIndex
+	if len(cfg.Reuse) > 0 {
+		paths, err := expandReuse(&cfg)
+		if err != nil {
+			return nil, err
+		}
+		if reuse, err = newReuseIndex(&cfg, paths); err != nil {
+			return nil, err
+		}
+		defer reuse.close()
+	}
 	ropts := cfg.rowsOptions(b)
 	if stream {
 		if f, _ := rows.FormatOf(cfg.Input, ropts); f == rows.FormatParquet {
@@ -97,11 +108,13 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 	if resumer != nil {
 		onMark = func(m *results.Mark) { resumer.Resume(nil, m) }
 	}
+	reasks := &reaskPlan{keep: cfg.Reask > 0}
 	journal, info, err := results.Resume(cfg.Output, func(rec *results.Record) {
 		if rec.Job != nil {
 			totals.KeepRequests(rec.Job.Fingerprint == job.Fingerprint)
 		}
 		spend.record(rec)
+		reasks.note(rec)
 		if resumer != nil {
 			resumer.Resume(rec, nil)
 		}
@@ -150,7 +163,7 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 	}
 	r := &runner{cfg: &cfg, b: b, reader: reader, stream: stream, ropts: ropts, journal: journal, job: job, needJob: info.Job == nil || compareJobs(info.Job, job) != "",
 		answerGuard: answerGuard{baseURL: cfg.BaseURL, path: cfg.api().Path(), name: cfg.name},
-		endpoint:    endpoint, checked: checked, start: time.Now(), seed: maphash.MakeSeed(), ledger: spend}
+		endpoint:    endpoint, checked: checked, start: time.Now(), seed: maphash.MakeSeed(), ledger: spend, reasks: reasks, reuse: reuse}
 	r.total.Store(-1)
 	r.pace = newPacer(&cfg, &r.gate)
 	r.exec = exec
@@ -238,9 +251,11 @@ type runner struct {
 	// Used by the producer only: the input's keys, to find duplicates.
 	seed    maphash.Seed
 	keys    keySet
-	read    int64 // rows read, bad ones included
-	dups    int   // duplicate keys seen
-	changed int64 // finished rows whose request changed, skipped under Force
+	read    int64       // rows read, bad ones included
+	dups    int         // duplicate keys seen
+	changed int64       // finished rows whose request changed, skipped under Force
+	reasks  *reaskPlan  // rows earlier runs left to re-ask (schema.go)
+	reuse   *reuseIndex // earlier journals' answers (Config.Reuse), or nil
 }
 
 func (r *runner) run(ctx context.Context) (*results.Summary, error) {
@@ -438,6 +453,10 @@ func (r *runner) produce(stopCtx context.Context, plan chan<- *Request, out chan
 		// A row that failed for good before (sent again by RetryFailed)
 		// says nothing about the job's settings: the guard does not see it.
 		req.again = r.status(req.key) == results.Failed
+		req.reask, _ = r.reasks.again(req.key)
+		if r.reused(req, out) {
+			continue
+		}
 		if r.pk == nil {
 			plan <- req
 			continue
@@ -459,6 +478,9 @@ func (r *runner) deliver(stopCtx, reqCtx context.Context, req *Request, out chan
 	case rec == nil:
 	case req.pack == nil:
 		r.emit(req, rec, out)
+		if r.reaskNow(stopCtx, req, rec) {
+			r.deliver(stopCtx, reqCtx, req, out)
+		}
 	case rec.Error != nil && !rec.Error.Retryable && rec.Error.StatusCode >= 400 && rec.Error.StatusCode < 500:
 		for _, row := range req.pack.rows {
 			if rec := r.send(stopCtx, reqCtx, row); rec != nil {
@@ -550,6 +572,11 @@ func (r *runner) findKey(key string, before int64) (index, line int64, ok bool) 
 // finished reports whether the journal already holds a final result for key.
 func (r *runner) finished(key string) bool {
 	st := r.status(key)
+	if st == results.Failed && r.cfg.Reask > 0 {
+		if n, ok := r.reasks.again(key); ok && n <= r.cfg.Reask {
+			return false // re-asked: a higher --reask than it had
+		}
+	}
 	return st == results.OK || (st == results.Failed && !r.cfg.RetryFailed)
 }
 
@@ -692,6 +719,7 @@ func (r *runner) record(stopCtx context.Context, req *Request, o Outcome) *resul
 			rec.Error.Type = e.Type
 		}
 	}
+	r.checkOutput(req, rec, ans != nil && e == nil)
 	return rec
 }
 

@@ -25,6 +25,13 @@ columns are typed, nullable where a record has no value, and
 zstd-compressed; cost_usd is an exact DECIMAL(18,12). The file is
 written beside FILE and renamed into place when complete.
 
+With --schema FILE (the --body file that asked for structured output, or
+a JSON schema), the columns are key, index, status, cost_usd, error_code,
+each kept input column, then one column per top-level property of the
+schema with its type: string and enum STRING, integer INT64, number
+DOUBLE, boolean BOOLEAN, arrays LISTs, objects structs (CSV: scalars as
+text, the rest as JSON). A value that breaks its type is null.
+
 Flags:
 `
 
@@ -33,6 +40,8 @@ func export(ctx context.Context, args []string, env environ) (err error) {
 	fs := newFlagSet("export", env.stderr, exportUsage)
 	fs.StringVar(&out, "o", "", "file to write: .parquet or .csv (required)")
 	fs.StringVar(&format, "format", "", "parquet or csv, overriding -o's extension")
+	var schemaFile string
+	fs.StringVar(&schemaFile, "schema", "", "typed columns: one per top-level property of the JSON schema in `FILE` (a --body file with text.format or response_format, or a schema)")
 	registerPrices(fs, &pricesFile)
 	paths, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -70,6 +79,21 @@ func export(ctx context.Context, args []string, env environ) (err error) {
 		}
 	}()
 	bw := bufio.NewWriterSize(f, 1<<20)
+	if schemaFile != "" {
+		schema, err := loadSchema(schemaFile)
+		if err != nil {
+			return err
+		}
+		n, info, err := exportTyped(ctx, bw, format, schema, paths, table)
+		if err != nil {
+			var werr *exportWriteError
+			if errors.As(err, &werr) {
+				return writeErr(werr.err)
+			}
+			return err
+		}
+		return finishExport(f, bw, out, n, 0, info, env, writeErr)
+	}
 	ex, err := results.NewExporter(bw, format)
 	if err != nil {
 		return err
@@ -112,6 +136,11 @@ func export(ctx context.Context, args []string, env environ) (err error) {
 	if err := ex.Close(); err != nil {
 		return writeErr(err)
 	}
+	return finishExport(f, bw, out, n, unpriced, info, env, writeErr)
+}
+
+// finishExport syncs the export's temp file and renames it into place.
+func finishExport(f *os.File, bw *bufio.Writer, out string, n, unpriced int64, info results.ReadInfo, env environ, writeErr func(error) error) error {
 	if err := bw.Flush(); err != nil {
 		return writeErr(err)
 	}

@@ -68,6 +68,7 @@ func logDone(l *slog.Logger, o *runOptions, s *results.Summary, f pipeline.Progr
 		}
 		attrs = append(attrs, "prices_as_of", c.AsOf)
 	}
+	attrs = append(attrs, answerAttrs(s)...)
 	attrs = append(attrs, "journal", o.Output, "summary", results.SummaryPath(o.Output))
 	l.Info("done", attrs...)
 	if o.Limit > 0 && s.Rows.Pending > 0 {

@@ -33,6 +33,8 @@ var flagNames = map[string]string{
 	"Strict":       "--strict",
 	"Prices":       "--prices FILE",
 	"MaxCost":      "--max-cost",
+	"Reask":        "--reask",
+	"Reuse":        "--reuse",
 
 	"EstimateOptions.AssumeOutput": "--assume-output",
 	"EstimateOptions.From":         "--from",

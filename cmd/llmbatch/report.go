@@ -26,6 +26,13 @@ request was paid for. Journals of different jobs (another model, prompt
 or body; or other inputs whose keys repeat across the journals) are
 reported as one, with a warning naming each journal's job.
 
+With --expect COLUMN, it also compares each key's latest answer with the
+input column COLUMN the job kept (--keep-columns): the output's field
+--field NAME (the output parsed as JSON), or the whole output_text
+without it. It prints the accuracy, each class's precision and recall,
+the confusion matrix and the first disagreeing rows; a failed row counts
+as "(no answer)", a wrong one. Values are compared as text, trimmed.
+
 Flags:
 `
 
@@ -36,6 +43,9 @@ func report(ctx context.Context, args []string, env environ) error {
 	)
 	fs := newFlagSet("report", env.stderr, reportUsage)
 	fs.BoolVar(&jsonOut, "json", false, "print the report as JSON")
+	var expect, field string
+	fs.StringVar(&expect, "expect", "", "evaluate: compare the answers with the kept input column `COLUMN`")
+	fs.StringVar(&field, "field", "", "with --expect, the output's JSON field `NAME` to compare (default: the whole output_text)")
 	registerPrices(fs, &pricesFile)
 	paths, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -83,6 +93,15 @@ func report(ctx context.Context, args []string, env environ) error {
 	if len(paths) > 1 {
 		warnMixedJobs(env, paths, jobs, perFile-rep.Rows.Keys)
 	}
+	var ev *results.Eval
+	if field != "" && expect == "" {
+		return usagef("report: --field needs --expect COLUMN")
+	}
+	if expect != "" {
+		if ev, err = evaluate(ctx, paths, expect, field); err != nil {
+			return err
+		}
+	}
 	for _, t := range info.Torn {
 		fmt.Fprintf(env.stderr, "llmbatch: skipped a torn last line (the writer died mid-write): %s\n", t)
 	}
@@ -93,9 +112,16 @@ func report(ctx context.Context, args []string, env environ) error {
 	if jsonOut {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		enc.Encode(rep)
+		enc.Encode(struct {
+			*results.Report
+			Eval *results.Eval `json:"eval,omitempty"`
+		}{rep, ev})
 	} else {
 		printReport(w, rep)
+		printExtras(w, rep)
+		if ev != nil {
+			printEval(w, ev)
+		}
 	}
 	if w.err != nil {
 		return fmt.Errorf("report: write the report to stdout: %w", w.err)

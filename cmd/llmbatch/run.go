@@ -40,7 +40,8 @@ type runOptions struct {
 	Limit      int64   // --limit
 	DryRun     bool    // --dry-run
 
-	Mode modeOptions // --mode and the modes' flags (mode.go)
+	Mode    modeOptions   // --mode and the modes' flags (mode.go)
+	answers answerOptions // --reask
 }
 
 const runUsage = `Usage: llmbatch run [flags] INPUT
@@ -84,6 +85,7 @@ func (o *runOptions) register(fs *flag.FlagSet, env environ) {
 	fs.StringVar(&o.LogFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.Int64Var(&o.Limit, "limit", 0, "run only the first `N` rows of the input, bad ones included (0: all); re-running without it continues the same journal")
 	o.Mode.register(fs)
+	o.answers.register(fs)
 	fs.BoolVar(&o.DryRun, "dry-run", false, "print the first request (with --limit N, those of the first N rows) as it would be sent, the key masked; send nothing, write no file")
 }
 
@@ -120,7 +122,7 @@ func (o *runOptions) validate(pos []string) error {
 		return err
 	}
 	o.Input = pos[0]
-	return nil
+	return o.answers.validate()
 }
 
 func runJob(ctx context.Context, args []string, env environ) int {
@@ -160,6 +162,7 @@ func runJob(ctx context.Context, args []string, env environ) int {
 	if err := o.Mode.apply(&cfg, &o); err != nil {
 		return exitCode(err, nil, env)
 	}
+	o.answers.apply(&cfg)
 	if o.Sim {
 		simCfg := demoSim(o.SimSeed, o.SimLatency, o.SimFaults)
 		o.Mode.simConfig(&simCfg)
@@ -299,6 +302,7 @@ func printDone(env environ, o *runOptions, s *results.Summary, f pipeline.Progre
 	fmt.Fprintf(env.stderr, "\n  tokens: %d input (%d cached), %d output (%d reasoning)\n",
 		u.InputTokens, u.CachedInputTokens, u.OutputTokens, u.ReasoningTokens)
 	printCost(env, "  cost: ", s.Cost)
+	printAnswers(env, s)
 	fmt.Fprintf(env.stderr, "journal: %s  summary: %s\n", o.Output, results.SummaryPath(o.Output))
 	if o.Limit > 0 && s.Rows.Pending > 0 {
 		fmt.Fprintf(env.stderr, "--limit %d: %s not read yet: re-run without --limit (or with a higher one) to continue\n", o.Limit, rowsN(s.Rows.Pending))

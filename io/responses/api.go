@@ -58,7 +58,11 @@ func (API) Meter(body []byte, c *tokens.Counter) api.Meter {
 // Decode implements api.API: a response object. Status "completed" (or
 // none) completes the row; "incomplete" and "failed" are failures, the
 // latter retryable for server_error and rate_limit_exceeded; any other
-// status is unexpected.
+// status is unexpected. A completed response whose message carries a
+// refusal part ({"type": "refusal", "refusal": "..."}, as structured
+// output answers a request the model declines) and no output text is
+// refused; refusal parts beside output text are left out of it, as the
+// SDKs' output_text leaves them.
 func (API) Decode(body []byte) (api.Result, error) {
 	w, ok := scan(body)
 	if !ok {
@@ -79,6 +83,10 @@ func (w *wire) result() (api.Result, error) {
 	r.OutputText = outputText(w.Output)
 	switch w.Status {
 	case "completed", "":
+		if msg, ok := refusal(w.Output); ok && r.OutputText == "" {
+			r.Status = "refused"
+			r.Failure = &api.Failure{Code: api.CodeRefused, Message: "the model refused: " + msg}
+		}
 	case "incomplete":
 		f := &api.Failure{Code: api.CodeIncomplete, Message: "response incomplete"}
 		if w.IncompleteDetails != nil && w.IncompleteDetails.Reason != "" {

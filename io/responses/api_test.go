@@ -10,6 +10,7 @@ import (
 
 var (
 	_ api.API           = API{}
+	_ api.Schemer       = API{}
 	_ api.StreamDecoder = API{}
 )
 
@@ -20,6 +21,9 @@ func TestDecode(t *testing.T) {
 		retryable, err  bool
 	}{
 		{name: "completed", body: `{"object":"response","status":"completed","model":"m","output":[{"type":"reasoning"},{"type":"message","content":[{"type":"output_text","text":"po"},{"type":"output_text","text":"sitive"}]}],"usage":{"input_tokens":3,"output_tokens":2}}`, text: "positive"},
+		{name: "refusal", body: `{"status":"completed","output":[{"type":"message","content":[{"type":"refusal","refusal":"I can't help with that."}]}],"usage":{"input_tokens":3,"output_tokens":2}}`, code: api.CodeRefused},
+		{name: "refusal beside text", body: `{"status":"completed","output":[{"type":"message","content":[{"type":"output_text","text":"ok"},{"type":"refusal","refusal":"no"}]}]}`, text: "ok"},
+		{name: "refusal, escaped (json path)", body: `{"status":"completed","output":[{"type":"message","content":[{"type":"refusal","refusal":"I can\u0027t"}]}]}`, code: api.CodeRefused},
 		{name: "incomplete", body: `{"status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},"output":[]}`, code: api.CodeIncomplete},
 		{name: "failed server_error", body: `{"status":"failed","error":{"code":"server_error","type":"server","message":"boom"},"output":[]}`, code: "server_error", typ: "server", retryable: true},
 		{name: "failed string error", body: `{"status":"failed","error":"the model crashed","output":[]}`, code: api.CodeFailed},

@@ -25,11 +25,32 @@ type wire struct {
 }
 
 type wireItem struct {
+	Type    string     `json:"type"`
+	Content []wirePart `json:"content"`
+}
+
+// wirePart is a message item's content part: output_text carries text, a
+// refusal its refusal.
+type wirePart struct {
 	Type    string `json:"type"`
-	Content []struct {
-		Type string `json:"type"`
-		Text string `json:"text"`
-	} `json:"content"`
+	Text    string `json:"text"`
+	Refusal string `json:"refusal"`
+}
+
+// refusal returns the refusal of the first refusal part of a message
+// item, ok false when there is none.
+func refusal(items []wireItem) (string, bool) {
+	for _, it := range items {
+		if it.Type != "message" {
+			continue
+		}
+		for _, c := range it.Content {
+			if c.Type == "refusal" {
+				return c.Refusal, true
+			}
+		}
+	}
+	return "", false
 }
 
 // outputText joins the text of output_text parts of message items, as the
@@ -206,15 +227,9 @@ func scanItem(b []byte) (it wireItem, ok bool) {
 			if jsonscan.IsNull(v) {
 				return true
 			}
-			it.Content = make([]struct {
-				Type string `json:"type"`
-				Text string `json:"text"`
-			}, 0, 1)
+			it.Content = make([]wirePart, 0, 1)
 			return jsonscan.Array(v, func(part []byte) bool {
-				var p struct {
-					Type string `json:"type"`
-					Text string `json:"text"`
-				}
+				var p wirePart
 				var pseen uint8
 				ok := jsonscan.Object(part, func(k, pv []byte) bool {
 					var bit uint8
@@ -224,8 +239,10 @@ func scanItem(b []byte) (it wireItem, ok bool) {
 						bit, dst = 1, &p.Type
 					case "text":
 						bit, dst = 2, &p.Text
+					case "refusal":
+						bit, dst = 4, &p.Refusal
 					default:
-						return !jsonscan.Folds(k, "type", "text")
+						return !jsonscan.Folds(k, "type", "text", "refusal")
 					}
 					if pseen&bit != 0 {
 						return false

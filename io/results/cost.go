@@ -61,4 +61,9 @@ func PriceUsage(table *prices.Table, usage map[string]api.Usage) CostSummary {
 func (s *Summary) FillCost(table *prices.Table) {
 	c := PriceUsage(table, s.Usage.PerModel)
 	s.Cost = &c
+	for _, e := range []*ExtraSummary{s.Reasks, s.Reused} {
+		if e != nil {
+			e.Cost = PriceUsage(table, e.PerModel).Total
+		}
+	}
 }

@@ -124,6 +124,8 @@ func decodeScan(line []byte, rec *Record) error {
 		Attempts  int     `json:"attempts"`
 		LatencyMS int64   `json:"latency_ms"`
 		Request   string  `json:"request_sha256"`
+		Reask     int     `json:"reask"`
+		Reused    *Reused `json:"reused"`
 		Usage     struct {
 			InputTokens       int64 `json:"input_tokens"`
 			CachedInputTokens int64 `json:"cached_input_tokens"`
@@ -149,6 +151,8 @@ func decodeScan(line []byte, rec *Record) error {
 	rec.Attempts = s.Attempts
 	rec.LatencyMS = s.LatencyMS
 	rec.RequestSHA256 = s.Request
+	rec.Reask = s.Reask
+	rec.Reused = s.Reused
 	rec.Usage.InputTokens = s.Usage.InputTokens
 	rec.Usage.CachedInputTokens = s.Usage.CachedInputTokens
 	rec.Usage.OutputTokens = s.Usage.OutputTokens

@@ -41,12 +41,30 @@ type Record struct {
 
 	// RateLimited counts the attempts of this row answered 429.
 	RateLimited int `json:"rate_limited,omitempty"`
+	// Reask is how many times the row had been asked again before this
+	// answer, because an earlier answer broke the request's JSON schema
+	// or was a refusal (--reask): 0 for the first ask. Every re-ask's
+	// record is journalled (it was paid for), the latest wins.
+	Reask int `json:"reask,omitempty"`
+	// Reused, when set, says the record was copied from an earlier job's
+	// journal (--reuse) instead of sending a request: the record's own
+	// usage is then zero (nothing was paid for it in this job), and
+	// Reused.Usage is what the answer cost when it was made.
+	Reused *Reused `json:"reused,omitempty"`
 	// Time is when the row finished (its record was made), UTC.
 	Time time.Time `json:"time,omitzero"`
 
 	// inputJSON is the input member as NewExportRow writes it, when the
 	// record was read with FieldInputJSON.
 	inputJSON []byte
+}
+
+// Reused is where a reused record's answer came from.
+type Reused struct {
+	Journal string    `json:"journal"`         // the earlier journal
+	Key     string    `json:"custom_id"`       // the row's key there
+	Usage   api.Usage `json:"usage"`           // what the answer was billed then
+	Reask   int       `json:"reask,omitempty"` // the re-asks it took then
 }
 
 // Response is the Batch-API-compatible "response" member of a record.
@@ -73,6 +91,10 @@ type Error struct {
 	Message    string `json:"message"`
 	StatusCode int    `json:"status_code,omitempty"`
 	Retryable  bool   `json:"retryable"`
+	// Path locates the first violation of a schema_invalid answer in its
+	// output, as a JSONPath ("$.items[2].label"; "$" for output that is
+	// not JSON at all).
+	Path string `json:"path,omitempty"`
 }
 
 // Job identifies the job that wrote a journal. Fingerprint covers every

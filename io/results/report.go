@@ -47,11 +47,18 @@ type Report struct {
 	Start       time.Time `json:"start,omitzero"`
 	End         time.Time `json:"end,omitzero"`
 	WallSeconds float64   `json:"wall_seconds"`
+	// Reasks covers the records of re-asks (--reask) and Reused the rows
+	// reused from earlier journals (--reuse): how many, their usage and
+	// its cost (for reused rows, what they cost when answered; not in
+	// Usage). Nil when there were none.
+	Reasks *ExtraSummary `json:"reasks,omitempty"`
+	Reused *ExtraSummary `json:"reused,omitempty"`
 
-	table   *prices.Table
-	latency Histogram
-	keys    *Totals           // each key's latest state (its put only)
-	codes   map[uint64]string // error code of the keys whose latest record failed, by hash
+	reasks, reused Extra
+	table          *prices.Table
+	latency        Histogram
+	keys           *Totals           // each key's latest state (its put only)
+	codes          map[uint64]string // error code of the keys whose latest record failed, by hash
 	// interned holds one copy of each error code, shared by codes.
 	interned map[string]string
 }
@@ -121,6 +128,12 @@ func (r *Report) Add(rec *Record) {
 	r.Retries += int64(max(rec.Attempts-1, 0))
 	r.RateLimited += int64(rec.RateLimited)
 	r.Attempts[rec.Attempts]++
+	if rec.Reask > 0 {
+		r.reasks.add(rec.Model, rec.Usage)
+	}
+	if rec.Reused != nil {
+		r.reused.add(rec.Model, rec.Reused.Usage)
+	}
 	if rec.LatencyMS > 0 {
 		r.latency.Add(rec.LatencyMS)
 	}
@@ -150,6 +163,12 @@ func (r *Report) count(st Status, d int64) {
 // Finish computes the cost, latency percentiles and wall time.
 func (r *Report) Finish() {
 	r.Cost = PriceUsage(r.table, r.Usage.PerModel)
+	r.Reasks, r.Reused = r.reasks.summary(), r.reused.summary()
+	for _, e := range []*ExtraSummary{r.Reasks, r.Reused} {
+		if e != nil {
+			e.Cost = PriceUsage(r.table, e.PerModel).Total
+		}
+	}
 	r.Latency = LatencyMS{P50: r.latency.Quantile(0.50), P95: r.latency.Quantile(0.95), P99: r.latency.Quantile(0.99)}
 	if !r.Start.IsZero() {
 		r.WallSeconds = r.End.Sub(r.Start).Seconds()

@@ -46,6 +46,8 @@ const (
 	mLatency
 	mUsage
 	mRequest
+	mReask
+	mReused
 )
 
 // decode fills rec (already zero) from line, or returns errSlowPath.
@@ -154,6 +156,26 @@ func (p *lineScanner) decode(line []byte, rec *Record) error {
 				return err
 			}
 			rec.RequestSHA256 = string(s)
+		case "reask":
+			bit = mReask
+			n, err := p.int()
+			if err != nil {
+				return err
+			}
+			rec.Reask = int(n)
+		case "reused":
+			bit = mReused
+			if p.null() {
+				break
+			}
+			start := p.i
+			if err := p.skip(); err != nil {
+				return err
+			}
+			rec.Reused = new(Reused)
+			if err := json.Unmarshal(p.b[start:p.i], rec.Reused); err != nil {
+				return errSlowPath
+			}
 		case "response", "output_text", "input", "rate_limited", "time":
 			if bit, err = p.extra(string(key), rec); err != nil {
 				return err
@@ -186,7 +208,7 @@ func (p *lineScanner) decode(line []byte, rec *Record) error {
 	return nil
 }
 
-var memberNames = [...]string{"custom_id", "index", "job", "error", "model", "attempts", "latency_ms", "usage", "request_sha256",
+var memberNames = [...]string{"custom_id", "index", "job", "error", "model", "attempts", "latency_ms", "usage", "request_sha256", "reask", "reused",
 	"input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens", "total_tokens"}
 
 // foldsToMember reports whether encoding/json would match key to one of

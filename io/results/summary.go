@@ -23,9 +23,16 @@ type Summary struct {
 	// Cost prices Usage with the job's price table; nil until FillCost.
 	Cost *CostSummary `json:"cost,omitempty"`
 	// Requests counts attempts recorded in the journal (all runs).
-	Requests int64       `json:"requests"`
-	Latency  LatencyMS   `json:"latency_ms"`
-	Run      RunCounters `json:"run"`
+	Requests int64     `json:"requests"`
+	Latency  LatencyMS `json:"latency_ms"`
+	// Reasks covers the records of re-asks (--reask): how many, and what
+	// they cost (their usage is in Usage too); nil when there were none.
+	Reasks *ExtraSummary `json:"reasks,omitempty"`
+	// Reused covers the rows reused from earlier journals (--reuse): how
+	// many, and what their answers cost when they were made (not in
+	// Usage: nothing was paid for them in this job); nil when none were.
+	Reused *ExtraSummary `json:"reused,omitempty"`
+	Run    RunCounters   `json:"run"`
 }
 
 // RowCounts counts rows by their latest state.
@@ -78,6 +85,8 @@ func (s *Summary) Fill(t *Totals, total int64) {
 	}
 	s.Usage.Total = t.TotalUsage()
 	s.Requests = t.Attempts
+	s.Reasks = t.Reasks.summary()
+	s.Reused = t.Reused.summary()
 	s.Latency = LatencyMS{P50: t.Latency(0.50), P95: t.Latency(0.95), P99: t.Latency(0.99)}
 }
 

@@ -43,7 +43,11 @@ type Totals struct {
 	Attempts int64
 	// Records counts journal lines.
 	Records int64
-	latency Histogram
+	// Reasks and Reused count the records of re-asks (Record.Reask > 0)
+	// and of reused answers (Record.Reused), with their usage per model
+	// (see Extra).
+	Reasks, Reused Extra
+	latency        Histogram
 }
 
 // NewTotals returns empty totals.
@@ -94,6 +98,12 @@ func (t *Totals) Add(rec *Record) {
 	t.Usage[rec.Model] = u
 	t.Attempts += int64(rec.Attempts)
 	t.Records++
+	if rec.Reask > 0 {
+		t.Reasks.add(rec.Model, rec.Usage)
+	}
+	if rec.Reused != nil {
+		t.Reused.add(rec.Model, rec.Reused.Usage)
+	}
 	if rec.LatencyMS > 0 {
 		t.latency.Add(rec.LatencyMS)
 	}

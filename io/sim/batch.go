@@ -32,6 +32,9 @@ type BatchStats struct {
 	// 500). Expired and cancelled lines are neither.
 	Lines       int `json:"lines"`
 	LinesFailed int `json:"lines_failed"`
+	// Broken counts lines answered 200 whose output breaks the
+	// request's schema (Config.SchemaBreak).
+	Broken int `json:"broken,omitempty"`
 	// InputTokens and OutputTokens sum the usage of lines answered 200,
 	// each billed once, at the standard token counts (the batch discount
 	// is the client's arithmetic).
@@ -553,6 +556,9 @@ func (s *Server) answerLine(b *batch, l *batchLine) {
 		}
 		incomplete := ep.incomplete && s.faultBand(unit(digest(c.Seed, "batch_fault", sum[:]))) == FaultIncomplete
 		rep := req.reply(c, l.body, model, incomplete, l.at.Unix(), l.at.Unix())
+		if kind := s.breakSchema(req, &rep, append([]byte(b.id+"\x00"), l.customID...)); kind != "" {
+			s.store.batchStats.Broken++
+		}
 		body = rep.body
 		b.usage.input += rep.usage.input
 		b.usage.cached += rep.usage.cached

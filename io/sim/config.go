@@ -54,6 +54,13 @@ type Config struct {
 	SlowDelay   time.Duration // default 2s
 	Incomplete  float64       // 200 with status "incomplete", incomplete_details.reason "max_output_tokens" (chat: finish_reason "length"; embeddings: no effect)
 	BadRequest  float64       // 400 invalid_request_error; decided by (Seed, body) only, so the same body always fails
+	// SchemaBreak is the share of complete answers to requests that ask
+	// for a JSON schema (json_schema output format) whose output breaks
+	// it, drawn per attempt (so asking again may get a good answer): a
+	// property of the wrong type, a required property missing, prose
+	// around the JSON, or a refusal, with equal odds (Break* in
+	// Stats.Faults). Such answers are billed as the good answer would be.
+	SchemaBreak float64
 	RetryAfter  time.Duration // wait announced with 429s; default 1s
 	QuotaAfter  int           // if >0, every request after the first QuotaAfter requests gets 429 insufficient_quota (counting requests that pass authentication and validation)
 
@@ -160,6 +167,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.SlowDelay, "slow-delay", c.SlowDelay, "extra delay of a slow answer")
 	fs.Float64Var(&c.Incomplete, "incomplete", c.Incomplete, "probability of a 200 with status incomplete (max_output_tokens), or finish_reason length for chat")
 	fs.Float64Var(&c.BadRequest, "bad-request", c.BadRequest, "fraction of request bodies that always get 400 invalid_request_error")
+	fs.Float64Var(&c.SchemaBreak, "schema-break", c.SchemaBreak, "share of answers to json_schema requests that break the schema (wrong type, missing required, not JSON, refusal)")
 	fs.DurationVar(&c.RetryAfter, "retry-after", c.RetryAfter, "wait announced by injected 429s")
 	fs.IntVar(&c.QuotaAfter, "quota-after", c.QuotaAfter, "answer 429 insufficient_quota to every request after the first `N` (0: never)")
 	fs.IntVar(&c.RPM, "rpm", c.RPM, "requests-per-minute limit (0: unlimited)")
@@ -195,6 +203,7 @@ func (c *Config) Validate() error {
 		{"slow", c.Slow},
 		{"incomplete", c.Incomplete},
 		{"bad-request", c.BadRequest},
+		{"schema-break", c.SchemaBreak},
 		{"background-fail", c.BackgroundFail},
 		{"batch-fail", c.BatchFail},
 	}
@@ -271,7 +280,7 @@ func (c Config) normalized() Config {
 		c.BatchMaxBytes = DefaultBatchMaxBytes
 	}
 	c.BatchTokenLimit = max(c.BatchTokenLimit, 0)
-	for _, p := range []*float64{&c.RateLimit, &c.ServerError, &c.Reset, &c.Malformed, &c.Slow, &c.Incomplete, &c.BadRequest, &c.BackgroundFail, &c.BatchFail} {
+	for _, p := range []*float64{&c.RateLimit, &c.ServerError, &c.Reset, &c.Malformed, &c.Slow, &c.Incomplete, &c.BadRequest, &c.SchemaBreak, &c.BackgroundFail, &c.BatchFail} {
 		if math.IsNaN(*p) || *p < 0 {
 			*p = 0
 		}

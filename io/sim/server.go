@@ -346,6 +346,7 @@ type outcome struct {
 	completed bool   // a complete 200 (see Stats.Completed)
 	tokens    *usage // usage to add to the totals
 	fault     string // a Fault* or Limit* name, or ""
+	broken    string // a Break* name (Config.SchemaBreak), or ""
 	requestID string
 }
 
@@ -440,6 +441,9 @@ func (s *Server) record(ep *endpoint, key string, status int, o outcome) {
 	s.byStatus[status]++
 	if o.fault != "" {
 		s.faults[o.fault]++
+	}
+	if o.broken != "" && status == http.StatusOK {
+		s.faults[o.broken]++
 	}
 	if o.completed && status == http.StatusOK {
 		s.completed++
@@ -638,9 +642,13 @@ func (s *Server) success(body []byte, req call, model, fault string, draw [sha25
 		// The final answer is the synchronous one to the body without
 		// its background and store members.
 		rep := req.reply(c, stripMembers(body, "background", "store"), model, fault == FaultIncomplete, created, finished)
+		o.broken = s.breakSchema(req, &rep, draw[:])
 		return s.createBackground(o, body, bg, rep, draw, now)
 	}
 	rep := req.reply(c, body, model, fault == FaultIncomplete, created, finished)
+	if fault != FaultMalformed {
+		o.broken = s.breakSchema(req, &rep, draw[:])
+	}
 	o.body = rep.body
 	if fault == FaultMalformed {
 		o.truncate = true
