@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/llmbatch/llmbatch/io/api"
@@ -85,10 +87,17 @@ func loadSchema(path string) (any, error) {
 	return doc, nil
 }
 
+// typedRec is a record on its way through the typed export's sort: its
+// input columns as JSON text (gob cannot carry map[string]any).
+type typedRec struct {
+	Rec   results.Record
+	Input string
+}
+
 // exportTyped writes the typed export of the journals at paths to w (see
 // results.TypedExporter): it reads the journals once more first, for the
 // names of the kept input columns.
-func exportTyped(ctx context.Context, w io.Writer, format string, schema any, paths []string, table *prices.Table) (n int64, info results.ReadInfo, err error) {
+func exportTyped(ctx context.Context, w io.Writer, dir, format string, schema any, paths []string, table *prices.Table) (n int64, info results.ReadInfo, err error) {
 	var inputs []string
 	seen := map[string]bool{}
 	if _, err := results.ReadEach(paths, results.FieldInput, func(rec *results.Record) error {
@@ -107,9 +116,25 @@ func exportTyped(ctx context.Context, w io.Writer, format string, schema any, pa
 	if err != nil {
 		return 0, info, usagef("export: --schema: %v", err)
 	}
+	// Records come in the journal's order; rows are written in the
+	// input's (by index), as the plain export writes them.
+	sorter := &rowSorter[typedRec]{dir: dir, index: func(r *typedRec) int64 { return r.Rec.Index },
+		size: func(r *typedRec) int64 {
+			return int64(256 + len(r.Rec.CustomID) + len(r.Rec.OutputText) + len(r.Input))
+		}}
+	defer sorter.close()
 	info, err = results.ReadLatest(paths, results.FieldOutputText|results.FieldInput, func(rec *results.Record) error {
 		n++
-		if err := ex.Write(rec, table); err != nil {
+		tr := typedRec{Rec: *rec}
+		if rec.Input != nil {
+			b, err := json.Marshal(rec.Input)
+			if err != nil {
+				return err
+			}
+			tr.Input, tr.Rec.Input = string(b), nil
+		}
+		tr.Rec.Response = nil
+		if err := sorter.add(tr); err != nil {
 			return &exportWriteError{err}
 		}
 		return ctx.Err()
@@ -120,6 +145,23 @@ func exportTyped(ctx context.Context, w io.Writer, format string, schema any, pa
 			err = usagef("export: %v", err)
 		}
 		return n, info, err
+	}
+	err = sorter.emit(func(tr typedRec) error {
+		rec := tr.Rec
+		if tr.Input != "" {
+			dec := json.NewDecoder(strings.NewReader(tr.Input))
+			dec.UseNumber()
+			if err := dec.Decode(&rec.Input); err != nil {
+				return err
+			}
+		}
+		if err := ex.Write(&rec, table); err != nil {
+			return err
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return n, info, &exportWriteError{err}
 	}
 	if err := ex.Close(); err != nil {
 		return n, info, &exportWriteError{err}

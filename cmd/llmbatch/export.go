@@ -84,7 +84,7 @@ func export(ctx context.Context, args []string, env environ) (err error) {
 		if err != nil {
 			return err
 		}
-		n, info, err := exportTyped(ctx, bw, format, schema, paths, table)
+		n, info, err := exportTyped(ctx, bw, filepath.Dir(out), format, schema, paths, table)
 		if err != nil {
 			var werr *exportWriteError
 			if errors.As(err, &werr) {
@@ -101,7 +101,7 @@ func export(ctx context.Context, args []string, env environ) (err error) {
 	var n, unpriced int64
 	// Rows come in the journal's order (that of the answers); they are
 	// written in the input's (by index).
-	sorter := &rowSorter{dir: filepath.Dir(out)}
+	sorter := newRowSorter(filepath.Dir(out))
 	defer sorter.close()
 	info, err := results.ReadLatest(paths, results.ExportFields, func(rec *results.Record) error {
 		row, err := results.NewExportRow(rec, table)

@@ -196,6 +196,36 @@ func TestCLI_ExportInInputOrder(t *testing.T) {
 	if !bytes.Equal(outputs[0], outputs[1]) {
 		t.Errorf("the export sorted on disk differs from the one sorted in memory")
 	}
+	// The typed export (--schema) is in input order too, sorted in memory
+	// or on disk, and its cost is a number as in the plain export.
+	plainCost := map[string]string{}
+	plain, _ := csv.NewReader(bytes.NewReader(outputs[0])).ReadAll()
+	for _, r := range plain[1:] {
+		plainCost[r[0]] = r[10]
+	}
+	for _, mem := range []int64{exportSortMem, 4096} {
+		old := exportSortMem
+		exportSortMem = mem
+		out := filepath.Join(dir, fmt.Sprintf("typed-%d.csv", mem))
+		code, _, errs := runCLI(t, "export", "--schema", filepath.Join("..", "..", "examples", "sentiment-schema.json"), journal, "-o", out)
+		exportSortMem = old
+		if code != exitOK {
+			t.Fatalf("typed export (sort memory %d): exit %d; stderr %s", mem, code, errs)
+		}
+		b, _ := os.ReadFile(out)
+		recs, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+		if err != nil || len(recs) != n+1 || recs[0][3] != "cost_usd" {
+			t.Fatalf("typed export: %d rows, header %v, %v", len(recs)-1, recs[0], err)
+		}
+		for i, r := range recs[1:] {
+			if r[1] != fmt.Sprint(i) || r[0] != fmt.Sprintf("k%06d", i) {
+				t.Fatalf("typed export (sort memory %d): row %d is key %s index %s, want k%06d, %d", mem, i, r[0], r[1], i, i)
+			}
+			if r[3] != plainCost[r[0]] {
+				t.Fatalf("typed export: row %s costs %q, the plain export says %q", r[0], r[3], plainCost[r[0]])
+			}
+		}
+	}
 	if left, _ := filepath.Glob(filepath.Join(dir, ".llmbatch-export-sort-*")); len(left) > 0 {
 		t.Errorf("sort files left behind: %v", left)
 	}

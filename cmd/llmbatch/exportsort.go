@@ -20,28 +20,36 @@ var exportSortMem int64 = 32 << 20
 // rowSorter puts export rows in input order: by their index, rows of
 // the same index (journals of several inputs) in the order they came.
 // It sorts up to exportSortMem bytes in memory and beyond that writes
-// sorted runs to temporary files in dir, merged at the end, so that an
-// export of any size needs bounded memory.
-type rowSorter struct {
-	dir  string
-	buf  []seqRow
-	size int64
-	seq  int64
-	runs []*os.File
+// sorted runs (gob) to temporary files in dir, merged at the end, so that
+// an export of any size needs bounded memory. index and size read a row's
+// index and its approximate size in memory.
+type rowSorter[T any] struct {
+	dir   string
+	index func(*T) int64
+	size  func(*T) int64
+	buf   []seqRow[T]
+	used  int64
+	seq   int64
+	runs  []*os.File
+}
+
+// newRowSorter returns the sorter of plain export rows.
+func newRowSorter(dir string) *rowSorter[results.ExportRow] {
+	return &rowSorter[results.ExportRow]{dir: dir, index: func(r *results.ExportRow) int64 { return r.Index }, size: rowSize}
 }
 
 // seqRow is a row and its arrival order, the tie-break of equal indexes.
-type seqRow struct {
+type seqRow[T any] struct {
 	Seq int64
-	Row results.ExportRow
+	Row T
 }
 
 // add takes a row; it may write a sorted run.
-func (s *rowSorter) add(r results.ExportRow) error {
-	s.buf = append(s.buf, seqRow{s.seq, r})
+func (s *rowSorter[T]) add(r T) error {
+	s.buf = append(s.buf, seqRow[T]{s.seq, r})
 	s.seq++
-	s.size += rowSize(&r)
-	if s.size >= exportSortMem {
+	s.used += s.size(&r)
+	if s.used >= exportSortMem {
 		return s.spill()
 	}
 	return nil
@@ -57,13 +65,15 @@ func rowSize(r *results.ExportRow) int64 {
 	return n
 }
 
-func (s *rowSorter) sortBuf() {
-	slices.SortFunc(s.buf, func(a, b seqRow) int {
-		if a.Row.Index != b.Row.Index {
-			return cmpInt(a.Row.Index, b.Row.Index)
-		}
-		return cmpInt(a.Seq, b.Seq)
-	})
+func (s *rowSorter[T]) sortBuf() {
+	slices.SortFunc(s.buf, s.cmp)
+}
+
+func (s *rowSorter[T]) cmp(a, b seqRow[T]) int {
+	if ia, ib := s.index(&a.Row), s.index(&b.Row); ia != ib {
+		return cmpInt(ia, ib)
+	}
+	return cmpInt(a.Seq, b.Seq)
 }
 
 func cmpInt(a, b int64) int {
@@ -77,7 +87,7 @@ func cmpInt(a, b int64) int {
 }
 
 // spill writes the buffered rows, sorted, to a temporary file.
-func (s *rowSorter) spill() error {
+func (s *rowSorter[T]) spill() error {
 	s.sortBuf()
 	f, err := os.CreateTemp(s.dir, ".llmbatch-export-sort-*")
 	if err != nil {
@@ -95,12 +105,12 @@ func (s *rowSorter) spill() error {
 		return fmt.Errorf("sort the rows: write %s: %w", f.Name(), err)
 	}
 	clear(s.buf)
-	s.buf, s.size = s.buf[:0], 0
+	s.buf, s.used = s.buf[:0], 0
 	return nil
 }
 
 // emit calls fn with every row in order.
-func (s *rowSorter) emit(fn func(results.ExportRow) error) error {
+func (s *rowSorter[T]) emit(fn func(T) error) error {
 	if len(s.runs) == 0 {
 		s.sortBuf()
 		for _, r := range s.buf {
@@ -115,23 +125,23 @@ func (s *rowSorter) emit(fn func(results.ExportRow) error) error {
 			return err
 		}
 	}
-	h := make(runHeap, 0, len(s.runs))
+	h := runHeap[T]{cmp: s.cmp}
 	for _, f := range s.runs {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return fmt.Errorf("sort the rows: %w", err)
 		}
-		r := &runReader{dec: gob.NewDecoder(bufio.NewReaderSize(f, 256<<10)), name: f.Name()}
+		r := &runReader[T]{dec: gob.NewDecoder(bufio.NewReaderSize(f, 256<<10)), name: f.Name()}
 		ok, err := r.next()
 		if err != nil {
 			return err
 		}
 		if ok {
-			h = append(h, r)
+			h.rs = append(h.rs, r)
 		}
 	}
 	heap.Init(&h)
-	for len(h) > 0 {
-		r := h[0]
+	for len(h.rs) > 0 {
+		r := h.rs[0]
 		if err := fn(r.cur.Row); err != nil {
 			return err
 		}
@@ -149,7 +159,7 @@ func (s *rowSorter) emit(fn func(results.ExportRow) error) error {
 }
 
 // close removes the temporary files.
-func (s *rowSorter) close() {
+func (s *rowSorter[T]) close() {
 	for _, f := range s.runs {
 		f.Close()
 		os.Remove(f.Name())
@@ -157,14 +167,14 @@ func (s *rowSorter) close() {
 	s.runs = nil
 }
 
-type runReader struct {
+type runReader[T any] struct {
 	dec  *gob.Decoder
 	name string
-	cur  seqRow
+	cur  seqRow[T]
 }
 
-func (r *runReader) next() (bool, error) {
-	r.cur = seqRow{}
+func (r *runReader[T]) next() (bool, error) {
+	r.cur = seqRow[T]{}
 	if err := r.dec.Decode(&r.cur); err != nil {
 		if errors.Is(err, io.EOF) {
 			return false, nil
@@ -174,21 +184,17 @@ func (r *runReader) next() (bool, error) {
 	return true, nil
 }
 
-type runHeap []*runReader
-
-func (h runHeap) Len() int { return len(h) }
-func (h runHeap) Less(i, j int) bool {
-	a, b := h[i].cur, h[j].cur
-	if a.Row.Index != b.Row.Index {
-		return a.Row.Index < b.Row.Index
-	}
-	return a.Seq < b.Seq
+type runHeap[T any] struct {
+	rs  []*runReader[T]
+	cmp func(a, b seqRow[T]) int
 }
-func (h runHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *runHeap) Push(x any)   { *h = append(*h, x.(*runReader)) }
-func (h *runHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
+
+func (h *runHeap[T]) Len() int           { return len(h.rs) }
+func (h *runHeap[T]) Less(i, j int) bool { return h.cmp(h.rs[i].cur, h.rs[j].cur) < 0 }
+func (h *runHeap[T]) Swap(i, j int)      { h.rs[i], h.rs[j] = h.rs[j], h.rs[i] }
+func (h *runHeap[T]) Push(x any)         { h.rs = append(h.rs, x.(*runReader[T])) }
+func (h *runHeap[T]) Pop() any {
+	x := h.rs[len(h.rs)-1]
+	h.rs = h.rs[:len(h.rs)-1]
 	return x
 }

@@ -52,6 +52,19 @@ var exportHeader = []string{"key", "index", "status", "output_text", "model", "i
 	"cached_input_tokens", "output_tokens", "reasoning_tokens", "total_tokens", "cost_usd",
 	"latency_ms", "attempts", "error_code", "error_message", "input_json", "embedding"}
 
+// RecordCost prices one record's usage with table, as the exports show it:
+// picodollars, ok false when its model has no price (or table is nil).
+func RecordCost(rec *Record, table *prices.Table) (int64, bool) {
+	if table == nil {
+		return 0, false
+	}
+	p, ok := table.Lookup(rec.Model)
+	if !ok {
+		return 0, false
+	}
+	return int64(p.Cost(rec.Usage.InputTokens, rec.Usage.CachedInputTokens, rec.Usage.OutputTokens)), true
+}
+
 // NewExportRow flattens rec, pricing its usage with table (nil: unknown).
 // rec needs the members ExportFields reads (AllFields does too).
 func NewExportRow(rec *Record, table *prices.Table) (ExportRow, error) {
@@ -62,11 +75,8 @@ func NewExportRow(rec *Record, table *prices.Table) (ExportRow, error) {
 		TotalTokens: rec.Usage.TotalTokens, Attempts: int32(rec.Attempts),
 		OutputText: nonEmpty(rec.OutputText), Model: nonEmpty(rec.Model),
 	}
-	if table != nil {
-		if p, ok := table.Lookup(rec.Model); ok {
-			c := int64(p.Cost(rec.Usage.InputTokens, rec.Usage.CachedInputTokens, rec.Usage.OutputTokens))
-			row.CostUSD = &c
-		}
+	if c, ok := RecordCost(rec, table); ok {
+		row.CostUSD = &c
 	}
 	if rec.LatencyMS > 0 {
 		l := rec.LatencyMS

@@ -359,11 +359,8 @@ func (e *TypedExporter) Write(rec *Record, table *prices.Table) error {
 	row.Field(0).SetString(rec.CustomID)
 	row.Field(1).SetInt(rec.Index)
 	row.Field(2).SetString(StatusOf(rec.Error).String())
-	if table != nil {
-		if p, ok := table.Lookup(rec.Model); ok {
-			c := int64(p.Cost(rec.Usage.InputTokens, rec.Usage.CachedInputTokens, rec.Usage.OutputTokens))
-			row.Field(3).Set(reflect.ValueOf(&c))
-		}
+	if c, ok := RecordCost(rec, table); ok {
+		row.Field(3).Set(reflect.ValueOf(&c))
 	}
 	if rec.Error != nil && rec.Error.Code != "" {
 		c := rec.Error.Code
@@ -432,7 +429,7 @@ func csvCells(row reflect.Value) []string {
 		}
 		switch {
 		case i == 3: // cost_usd: picodollars
-			cells[i] = prices.Money(f.Int()).String()
+			cells[i] = prices.Money(f.Int()).Decimal() // as the plain export writes it
 		case f.Kind() == reflect.String:
 			cells[i] = f.String()
 		case f.Kind() == reflect.Int64:
