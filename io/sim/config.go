@@ -14,6 +14,10 @@ const (
 	DefaultModel      = "gpt-5-mini"
 	DefaultSlowDelay  = 2 * time.Second
 	DefaultRetryAfter = time.Second
+	// DefaultBatchMaxLines and DefaultBatchMaxBytes are OpenAI's limits of a
+	// batch input file: 50,000 requests and 200 MB.
+	DefaultBatchMaxLines = 50_000
+	DefaultBatchMaxBytes = 200_000_000
 )
 
 // Usage shapes accepted by Config.Usage.
@@ -71,6 +75,36 @@ type Config struct {
 	// shuffled order (deterministic in Seed and the body), each with its
 	// correct index, to test that a client unpacks by index.
 	ShuffleEmbeddings bool
+
+	// Background responses (POST /v1/responses with "background": true;
+	// see the package doc). The create call goes through the faults and
+	// limits above; the response is then queued for the first half of its
+	// delay, in_progress for the second half, then final.
+	BackgroundDelay  time.Duration // creation to final state; 0: final at once (the create still answers queued)
+	BackgroundJitter time.Duration // plus a uniform 0..BackgroundJitter, drawn from (Seed, body, attempt)
+	BackgroundFail   float64       // share of background responses that end "failed" (error.code "server_error"), drawn from (Seed, body, attempt); not billed
+	// BackgroundExpireAfter, if >0, removes a background response from
+	// storage this long after it reached its final state: GET and cancel
+	// then answer 404, as for a response past OpenAI's retention.
+	BackgroundExpireAfter time.Duration
+
+	// Files and Batches (POST /v1/files, /v1/batches; see the package
+	// doc). A batch is validating for the first tenth of BatchDelay,
+	// in_progress (its lines answered one by one, evenly spread) until
+	// nine tenths, finalizing until BatchDelay, then completed; cancelling
+	// lasts a tenth of BatchDelay.
+	BatchDelay time.Duration // creation to completed; 0: completed at once (the create still answers validating)
+	BatchFail  float64       // share of batch lines answered 500 server_error (in the error file), drawn from (Seed, batch id, custom_id); not billed
+	// BatchExpireAfter, if >0, expires a batch not completed this long
+	// after its creation: status "expired", the lines answered by then in
+	// the output file, the others in the error file as batch_expired.
+	BatchExpireAfter time.Duration
+	BatchMaxLines    int   // lines per input file, else the batch fails with too_many_tasks (default 50,000)
+	BatchMaxBytes    int64 // bytes per input file, else POST /v1/batches answers 400 "File is too large." (default 200 MB)
+	// BatchTokenLimit, if >0, is the enqueued token limit per model: a
+	// batch whose lines' tokens (the TPM cost of each) plus those of the
+	// model's unfinished batches exceed it fails with token_limit_exceeded.
+	BatchTokenLimit int64
 }
 
 // RegisterFlags binds c's fields to flags on fs, for the `llmbatch simulate`
@@ -90,6 +124,12 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	}
 	if c.RetryAfter == 0 {
 		c.RetryAfter = DefaultRetryAfter
+	}
+	if c.BatchMaxLines == 0 {
+		c.BatchMaxLines = DefaultBatchMaxLines
+	}
+	if c.BatchMaxBytes == 0 {
+		c.BatchMaxBytes = DefaultBatchMaxBytes
 	}
 	fs.Int64Var(&c.Seed, "seed", c.Seed, "seed for every deterministic choice (texts, token counts, faults)")
 	fs.DurationVar(&c.Latency, "latency", c.Latency, "base delay before each answer")
@@ -122,6 +162,16 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.StartEmpty, "start-empty", c.StartEmpty, "start the -rpm/-tpm buckets empty (as if the minute were used up) instead of full")
 	fs.BoolVar(&c.NoResponses, "no-responses", c.NoResponses, "answer 404 on /v1/responses, as a chat-only server does")
 	fs.BoolVar(&c.ShuffleEmbeddings, "shuffle-embeddings", c.ShuffleEmbeddings, "answer embeddings items in a shuffled order (each with its correct index)")
+	fs.DurationVar(&c.BackgroundDelay, "background-delay", c.BackgroundDelay, "time a background response takes from queued to its final state (0: final at the first GET)")
+	fs.DurationVar(&c.BackgroundJitter, "background-jitter", c.BackgroundJitter, "extra uniform random time, 0..`d`, added to -background-delay")
+	fs.Float64Var(&c.BackgroundFail, "background-fail", c.BackgroundFail, "share of background responses that end failed (server_error)")
+	fs.DurationVar(&c.BackgroundExpireAfter, "background-expire-after", c.BackgroundExpireAfter, "remove a background response `d` after it ended: GET answers 404 (0: keep)")
+	fs.DurationVar(&c.BatchDelay, "batch-delay", c.BatchDelay, "time a batch takes from validating to completed (0: completed at the first GET)")
+	fs.Float64Var(&c.BatchFail, "batch-fail", c.BatchFail, "share of batch lines answered 500 server_error (in the error file)")
+	fs.DurationVar(&c.BatchExpireAfter, "batch-expire-after", c.BatchExpireAfter, "expire a batch not completed `d` after creation, with partial results (0: never)")
+	fs.IntVar(&c.BatchMaxLines, "batch-max-lines", c.BatchMaxLines, "lines per batch input file, else the batch fails with too_many_tasks")
+	fs.Int64Var(&c.BatchMaxBytes, "batch-max-bytes", c.BatchMaxBytes, "bytes per batch input file, else batch creation answers 400")
+	fs.Int64Var(&c.BatchTokenLimit, "batch-token-limit", c.BatchTokenLimit, "enqueued tokens per model over unfinished batches, else token_limit_exceeded (0: unlimited)")
 }
 
 // Validate reports the first field of c that is out of range: a probability
@@ -139,6 +189,8 @@ func (c *Config) Validate() error {
 		{"slow", c.Slow},
 		{"incomplete", c.Incomplete},
 		{"bad-request", c.BadRequest},
+		{"background-fail", c.BackgroundFail},
+		{"batch-fail", c.BatchFail},
 	}
 	for _, p := range probs {
 		if math.IsNaN(p.p) || p.p < 0 || p.p > 1 {
@@ -153,6 +205,11 @@ func (c *Config) Validate() error {
 		{"latency-jitter", c.LatencyJitter},
 		{"slow-delay", c.SlowDelay},
 		{"retry-after", c.RetryAfter},
+		{"background-delay", c.BackgroundDelay},
+		{"background-jitter", c.BackgroundJitter},
+		{"background-expire-after", c.BackgroundExpireAfter},
+		{"batch-delay", c.BatchDelay},
+		{"batch-expire-after", c.BatchExpireAfter},
 	}
 	for _, d := range durs {
 		if d.d < 0 {
@@ -166,6 +223,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("sim: rpm %d is negative", c.RPM)
 	case c.TPM < 0:
 		return fmt.Errorf("sim: tpm %d is negative", c.TPM)
+	case c.BatchMaxLines < 0:
+		return fmt.Errorf("sim: batch-max-lines %d is negative", c.BatchMaxLines)
+	case c.BatchMaxBytes < 0:
+		return fmt.Errorf("sim: batch-max-bytes %d is negative", c.BatchMaxBytes)
+	case c.BatchTokenLimit < 0:
+		return fmt.Errorf("sim: batch-token-limit %d is negative", c.BatchTokenLimit)
 	}
 	switch c.Usage {
 	case "", UsageOpenAI, UsageChat, UsageDeepSeek:
@@ -192,7 +255,17 @@ func (c Config) normalized() Config {
 	}
 	c.Latency = max(c.Latency, 0)
 	c.LatencyJitter = max(c.LatencyJitter, 0)
-	for _, p := range []*float64{&c.RateLimit, &c.ServerError, &c.Reset, &c.Malformed, &c.Slow, &c.Incomplete, &c.BadRequest} {
+	for _, d := range []*time.Duration{&c.BackgroundDelay, &c.BackgroundJitter, &c.BackgroundExpireAfter, &c.BatchDelay, &c.BatchExpireAfter} {
+		*d = max(*d, 0)
+	}
+	if c.BatchMaxLines <= 0 {
+		c.BatchMaxLines = DefaultBatchMaxLines
+	}
+	if c.BatchMaxBytes <= 0 {
+		c.BatchMaxBytes = DefaultBatchMaxBytes
+	}
+	c.BatchTokenLimit = max(c.BatchTokenLimit, 0)
+	for _, p := range []*float64{&c.RateLimit, &c.ServerError, &c.Reset, &c.Malformed, &c.Slow, &c.Incomplete, &c.BadRequest, &c.BackgroundFail, &c.BatchFail} {
 		if math.IsNaN(*p) || *p < 0 {
 			*p = 0
 		}

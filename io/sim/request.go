@@ -95,6 +95,9 @@ func parseRequest(body []byte) (*request, *apiError) {
 			}
 		}
 	}
+	if req.Background != nil && *req.Background && req.Store != nil && !*req.Store {
+		return nil, invalidRequest("Background mode requires the response to be stored: 'store' must be true (its default) when 'background' is true.", "store")
+	}
 	if m := req.MaxOutputTokens; m != nil && *m < 1 {
 		return nil, invalidRequest(fmt.Sprintf("Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 1, but got %d instead.", *m), "max_output_tokens")
 	}

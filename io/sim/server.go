@@ -77,6 +77,11 @@ type Server struct {
 	faults    map[string]int
 	admitted  int // requests that reached the quota check
 	endpoints map[string]*EndpointStats
+
+	// amu guards the stored objects: background responses, files and
+	// batches (background.go, batch.go). Lock order: amu before mu.
+	amu   sync.Mutex
+	store store
 }
 
 // New returns a Server for cfg. Zero-valued fields get their documented
@@ -97,6 +102,7 @@ func New(cfg Config) *Server {
 			EndpointChat:       {},
 			EndpointEmbeddings: {},
 		},
+		store: newStore(),
 	}
 }
 
@@ -187,6 +193,16 @@ type Stats struct {
 	// keys are EndpointResponses, EndpointChat and EndpointEmbeddings, all
 	// three always present.
 	Endpoints map[string]EndpointStats `json:"endpoints"`
+	// Background counts background responses (POST /v1/responses with
+	// "background": true). Their creation calls are requests like any
+	// other; their usage is billed once, when they reach a final state,
+	// into the totals above, Completed and Endpoints["responses"].
+	Background BackgroundStats `json:"background"`
+	// Files counts files uploaded (POST /v1/files answered 200).
+	Files int `json:"files"`
+	// Batches counts batches and their lines. Batch lines are not
+	// requests: their usage is billed here only, never in the totals above.
+	Batches BatchStats `json:"batches"`
 }
 
 // EndpointStats counts one route's requests and billed tokens.
@@ -197,11 +213,20 @@ type EndpointStats struct {
 	OutputTokens int64 `json:"output_tokens"`
 }
 
-// Stats returns a snapshot. The maps are the caller's.
+// Stats returns a snapshot. The maps are the caller's. Background
+// responses and batches whose time has come are brought up to date first,
+// so their usage is billed by the clock, whether or not a client polled.
 func (s *Server) Stats() Stats {
+	s.amu.Lock()
+	s.settleAll(s.now())
+	bg, files, batches := s.store.bgStats, s.store.files, s.store.batchStats
+	s.amu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := Stats{
+		Background:   bg,
+		Files:        files,
+		Batches:      batches,
 		Requests:     s.requests,
 		ByStatus:     make(map[int]int, len(s.byStatus)),
 		Completed:    s.completed,
@@ -247,6 +272,9 @@ func (s *Server) Count(bodySHA256 string) (requests, completed int) {
 // with http.ErrAbortHandler instead, which net/http turns into an aborted
 // stream.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.serveStored(w, r) {
+		return
+	}
 	var ep *endpoint
 	switch r.URL.Path {
 	case "/v1/responses", "/responses":
@@ -472,6 +500,22 @@ func authorized(header, key string) bool {
 	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(header)), []byte(key)) == 1
 }
 
+// authError is the 401 for a request without Config.APIKey, or nil.
+func (s *Server) authError(r *http.Request) *apiError {
+	if s.cfg.APIKey == "" {
+		return nil
+	}
+	switch h := r.Header.Get("Authorization"); {
+	case h == "":
+		return &apiError{status: http.StatusUnauthorized, typ: "invalid_request_error", code: "invalid_api_key",
+			message: "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."}
+	case !authorized(h, s.cfg.APIKey):
+		return &apiError{status: http.StatusUnauthorized, typ: "invalid_request_error", code: "invalid_api_key",
+			message: "Incorrect API key provided. Check the key your client sends in the Authorization header."}
+	}
+	return nil
+}
+
 // faultBand maps a uniform draw to the fault whose band it falls in, or "".
 func (s *Server) faultBand(u float64) string {
 	c := &s.cfg
@@ -501,15 +545,8 @@ func (s *Server) faultBand(u float64) string {
 // success body depend on the endpoint.
 func (s *Server) decide(r *http.Request, ep *endpoint, body []byte, sum [sha256.Size]byte, attempt int, now time.Time) outcome {
 	c := &s.cfg
-	if c.APIKey != "" {
-		switch h := r.Header.Get("Authorization"); {
-		case h == "":
-			return s.errorOutcome(&apiError{status: http.StatusUnauthorized, typ: "invalid_request_error", code: "invalid_api_key",
-				message: "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."}, now)
-		case !authorized(h, c.APIKey):
-			return s.errorOutcome(&apiError{status: http.StatusUnauthorized, typ: "invalid_request_error", code: "invalid_api_key",
-				message: "Incorrect API key provided. Check the key your client sends in the Authorization header."}, now)
-		}
+	if e := s.authError(r); e != nil {
+		return s.errorOutcome(e, now)
 	}
 	req, aerr := ep.parse(body)
 	if aerr != nil {
@@ -588,6 +625,12 @@ func (s *Server) success(body []byte, req call, model, fault string, draw [sha25
 	}
 	created := now.Unix()
 	finished := now.Add(c.Latency + o.extra).Unix()
+	if bg, ok := req.(*request); ok && bg.Background != nil && *bg.Background {
+		// The final answer is the synchronous one to the body without
+		// its background and store members.
+		rep := req.reply(c, stripMembers(body, "background", "store"), model, fault == FaultIncomplete, created, finished)
+		return s.createBackground(o, body, bg, rep, draw, now)
+	}
 	rep := req.reply(c, body, model, fault == FaultIncomplete, created, finished)
 	o.body = rep.body
 	if fault == FaultMalformed {

@@ -1127,6 +1127,9 @@ func TestConfig_RegisterFlags(t *testing.T) {
 		"-malformed", "0.05", "-slow", "0.01", "-slow-delay", "3s", "-incomplete", "0.02", "-bad-request", "0.03",
 		"-retry-after", "250ms", "-quota-after", "100", "-rpm", "60", "-tpm", "1000",
 		"-no-responses", "-shuffle-embeddings",
+		"-background-delay", "2s", "-background-jitter", "1s", "-background-fail", "0.1", "-background-expire-after", "1m",
+		"-batch-delay", "5s", "-batch-fail", "0.05", "-batch-expire-after", "3s", "-batch-max-lines", "100",
+		"-batch-max-bytes", "4096", "-batch-token-limit", "9000",
 	}
 	if err := fs.Parse(args); err != nil {
 		t.Fatalf("Parse() error = %v", err)
@@ -1136,6 +1139,9 @@ func TestConfig_RegisterFlags(t *testing.T) {
 		Model: "gpt-4o", RateLimit: 0.1, ServerError: 0.2, Reset: 0.3, Malformed: 0.05, Slow: 0.01, SlowDelay: 3 * time.Second,
 		Incomplete: 0.02, BadRequest: 0.03, RetryAfter: 250 * time.Millisecond, QuotaAfter: 100, RPM: 60, TPM: 1000,
 		NoResponses: true, ShuffleEmbeddings: true,
+		BackgroundDelay: 2 * time.Second, BackgroundJitter: time.Second, BackgroundFail: 0.1, BackgroundExpireAfter: time.Minute,
+		BatchDelay: 5 * time.Second, BatchFail: 0.05, BatchExpireAfter: 3 * time.Second, BatchMaxLines: 100,
+		BatchMaxBytes: 4096, BatchTokenLimit: 9000,
 	}
 	if c != want {
 		t.Errorf("Config = %+v, want %+v", c, want)
@@ -1151,7 +1157,8 @@ func TestConfig_RegisterFlags(t *testing.T) {
 	if err := fs.Parse([]string{"-api-key-env", "SIM_TEST_UNSET_VAR"}); err == nil {
 		t.Errorf("Parse(-api-key-env UNSET) succeeded")
 	}
-	if d.SlowDelay != 2*time.Second || d.RetryAfter != time.Second || d.Model != "gpt-5-mini" || d.Usage != "openai" {
+	if d.SlowDelay != 2*time.Second || d.RetryAfter != time.Second || d.Model != "gpt-5-mini" || d.Usage != "openai" ||
+		d.BatchMaxLines != 50_000 || d.BatchMaxBytes != 200_000_000 {
 		t.Errorf("defaults = %+v", d)
 	}
 }
@@ -1171,6 +1178,9 @@ func TestConfig_Validate(t *testing.T) {
 		{"NegativeLatency", sim.Config{Latency: -time.Second}, true},
 		{"NegativeRPM", sim.Config{RPM: -1}, true},
 		{"UnknownUsage", sim.Config{Usage: "anthropic"}, true},
+		{"BackgroundFailAbove1", sim.Config{BackgroundFail: 2}, true},
+		{"NegativeBatchDelay", sim.Config{BatchDelay: -time.Second}, true},
+		{"NegativeBatchMaxLines", sim.Config{BatchMaxLines: -1}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
