@@ -122,6 +122,14 @@ func (c *ledger) price(rec *results.Record, fallback string) prices.Money {
 			return 0
 		}
 	}
+	if rec.Tier != "" {
+		num, den, ok := c.table.Multiplier(rec.Tier)
+		if !ok {
+			c.unpriced = rec.Model + " (" + rec.Tier + " tier)"
+			return 0
+		}
+		p = p.Scale(num, den)
+	}
 	return p.Cost(u.InputTokens, u.CachedInputTokens, u.OutputTokens)
 }
 

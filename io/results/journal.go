@@ -124,6 +124,7 @@ func decodeScan(line []byte, rec *Record) error {
 		Attempts  int     `json:"attempts"`
 		LatencyMS int64   `json:"latency_ms"`
 		Request   string  `json:"request_sha256"`
+		Tier      string  `json:"tier"`
 		Usage     struct {
 			InputTokens       int64 `json:"input_tokens"`
 			CachedInputTokens int64 `json:"cached_input_tokens"`
@@ -149,6 +150,7 @@ func decodeScan(line []byte, rec *Record) error {
 	rec.Attempts = s.Attempts
 	rec.LatencyMS = s.LatencyMS
 	rec.RequestSHA256 = s.Request
+	rec.Tier = s.Tier
 	rec.Usage.InputTokens = s.Usage.InputTokens
 	rec.Usage.CachedInputTokens = s.Usage.CachedInputTokens
 	rec.Usage.OutputTokens = s.Usage.OutputTokens
