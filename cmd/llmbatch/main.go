@@ -6,6 +6,8 @@
 //	llmbatch estimate [flags] INPUT    count tokens offline and price the job before running it
 //	llmbatch report   RESULTS.jsonl    rows, errors, usage, cost, retries, latency of a journal
 //	llmbatch export   RESULTS.jsonl -o FILE.parquet|FILE.csv
+//	llmbatch status   RESULTS.jsonl    the batches of a --mode batch job
+//	llmbatch cancel   RESULTS.jsonl    cancel the batches of a job still running
 //	llmbatch simulate [flags]          serve the simulated endpoint on loopback
 //	llmbatch version                   the version and commit of this binary
 //	llmbatch completion bash|zsh|fish  print a shell completion script
@@ -72,6 +74,8 @@ Usage:
   llmbatch estimate [flags] INPUT     count tokens offline and price the job before running it
   llmbatch report   RESULTS.jsonl...  rows, errors, usage, cost, retries, latency of journals
   llmbatch export   RESULTS.jsonl... -o FILE   write journals as Parquet or CSV (FILE: .parquet or .csv)
+  llmbatch status   RESULTS.jsonl     the batches of a --mode batch job: states, counts, cost so far
+  llmbatch cancel   RESULTS.jsonl     cancel every batch of a --mode batch job still running
   llmbatch simulate [flags]           serve the simulated endpoint on loopback
   llmbatch prices   [--prices FILE]   print the price table in use
   llmbatch version                    the version and commit of this binary
@@ -105,6 +109,10 @@ func run(ctx context.Context, args []string, env environ) int {
 		err = export(ctx, args[1:], env)
 	case "prices":
 		err = pricesCmd(ctx, args[1:], env)
+	case "status":
+		err = statusCmd(ctx, args[1:], env)
+	case "cancel":
+		err = cancelCmd(ctx, args[1:], env)
 	case "completion":
 		err = completion(ctx, args[1:], env)
 	case "version", "-version", "--version":

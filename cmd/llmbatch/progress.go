@@ -21,6 +21,9 @@ type progress struct {
 	max      int64
 	w        io.Writer
 	json     bool // log lines for --log-format json: numbers as numbers, ETA
+	// tier names the price tier of the job's mode ("batch"): its cost
+	// is shown as at that tier's prices.
+	tier string
 }
 
 func newProgress(env environ, logger *slog.Logger, json bool) *progress {
@@ -48,6 +51,9 @@ func (p *progress) update(s pipeline.Progress) {
 			"skipped", s.Skipped, "in_flight", s.InFlight, "requests", s.Requests, "retries", s.Retries,
 			"rate_limited", s.RateLimited, "input_tokens", s.Usage.InputTokens, "output_tokens", s.Usage.OutputTokens}
 		attrs = append(attrs, costAttrs(s.Cost)...)
+		if p.tier != "" {
+			attrs = append(attrs, "prices", p.tier)
+		}
 		attrs = append(attrs, "elapsed_seconds", round1(s.Elapsed.Seconds()), "rows_per_s", round1(r))
 		if left := s.Total - s.Done - s.Retryable; s.Total >= 0 && left >= 0 && (r > 0 || left == 0) {
 			eta := 0.0
@@ -62,7 +68,7 @@ func (p *progress) update(s pipeline.Progress) {
 	if p.bar == nil {
 		p.logger.Info("progress", "done", s.Done, "total", s.Total, "ok", s.OK, "failed", s.Failed,
 			"in_flight", s.InFlight, "requests", s.Requests, "retries", s.Retries, "rate_limited", s.RateLimited,
-			"input_tokens", s.Usage.InputTokens, "output_tokens", s.Usage.OutputTokens, "cost", s.Cost.String(),
+			"input_tokens", s.Usage.InputTokens, "output_tokens", s.Usage.OutputTokens, "cost", p.cost(s),
 			"rows_per_s", fmt.Sprintf("%.1f", rate(s)))
 		return
 	}
@@ -71,7 +77,7 @@ func (p *progress) update(s pipeline.Progress) {
 		p.bar.ChangeMax64(s.Total)
 	}
 	p.bar.Describe(fmt.Sprintf("tok %s in / %s out · %s · retries %d · 429s %d · failed %d",
-		short(s.Usage.InputTokens), short(s.Usage.OutputTokens), s.Cost, s.Retries, s.RateLimited, s.Failed+s.Retryable))
+		short(s.Usage.InputTokens), short(s.Usage.OutputTokens), p.cost(s), s.Retries, s.RateLimited, s.Failed+s.Retryable))
 	p.bar.Set64(s.Done + s.Retryable)
 	if s.Final {
 		p.bar.Exit()
@@ -98,3 +104,11 @@ func short(n int64) string {
 
 // round1 rounds x to one decimal.
 func round1(x float64) float64 { return math.Round(x*10) / 10 }
+
+// cost is the progress's cost, "$0.51 (batch prices)" in a tier's mode.
+func (p *progress) cost(s pipeline.Progress) string {
+	if p.tier != "" {
+		return s.Cost.String() + " (" + p.tier + " prices)"
+	}
+	return s.Cost.String()
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/llmbatch/llmbatch/io/secret"
 	"github.com/llmbatch/llmbatch/io/sim"
 	"github.com/llmbatch/llmbatch/pipeline"
+	"github.com/llmbatch/llmbatch/pipeline/batchapi"
 )
 
 // runOptions are the flags of "llmbatch run".
@@ -39,6 +40,9 @@ type runOptions struct {
 	MaxCost    usdFlag // --max-cost
 	Limit      int64   // --limit
 	DryRun     bool    // --dry-run
+
+	Mode  string       // --mode: online or batch
+	batch batchOptions // --mode batch's flags
 }
 
 const runUsage = `Usage: llmbatch run [flags] INPUT
@@ -81,6 +85,8 @@ func (o *runOptions) register(fs *flag.FlagSet, env environ) {
 	fs.BoolVar(&o.Quiet, "quiet", false, "no progress bar, progress lines or closing totals; warnings and errors only")
 	fs.StringVar(&o.LogFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.Int64Var(&o.Limit, "limit", 0, "run only the first `N` rows of the input, bad ones included (0: all); re-running without it continues the same journal")
+	fs.StringVar(&o.Mode, "mode", modeOnline, "how requests reach the endpoint: online (a request per row) or batch (the Batch API: half price, results within 24h)")
+	o.batch.register(fs)
 	fs.BoolVar(&o.DryRun, "dry-run", false, "print the first request (with --limit N, those of the first N rows) as it would be sent, the key masked; send nothing, write no file")
 }
 
@@ -146,8 +152,15 @@ func runJob(ctx context.Context, args []string, env environ) int {
 	}
 	cfg.MaxCost = o.MaxCost.m
 	cfg.Limit = o.Limit
+	if o.Mode != modeOnline && o.Mode != modeBatch {
+		return exitCode(usagef("run: --mode must be online or batch, not %q", o.Mode), nil, env)
+	}
 	if o.Sim {
-		srv := sim.New(demoSim(o.SimSeed, o.SimLatency, o.SimFaults))
+		simCfg := demoSim(o.SimSeed, o.SimLatency, o.SimFaults)
+		if o.Mode == modeBatch {
+			batchSim(&simCfg)
+		}
+		srv := sim.New(simCfg)
 		base, err := srv.Start("127.0.0.1:0")
 		if err != nil {
 			return exitCode(fmt.Errorf("start the simulated endpoint: %w", err), nil, env)
@@ -178,16 +191,32 @@ func runJob(ctx context.Context, args []string, env environ) int {
 			}
 		}
 	}
+	var batchExec *batchapi.Executor
+	if o.Mode == modeBatch {
+		if batchExec, err = o.batch.apply(&cfg, &o, cfg.Logger); err != nil {
+			return exitCode(err, nil, env)
+		}
+	}
 	if o.DryRun {
 		return exitCode(pipeline.DryRun(ctx, cfg, env.stdout), nil, env)
 	}
 	if !o.Quiet {
 		p := newProgress(env, logger, o.LogFormat == "json")
+		if batchExec != nil {
+			p.tier = batchapi.Tier
+		}
 		cfg.Progress = p.update
 		cfg.ProgressInterval = p.interval
 	}
 	noticed := make(chan struct{})
-	stopNotice := context.AfterFunc(ctx, func() { interruptNotice(env); close(noticed) })
+	stopNotice := context.AfterFunc(ctx, func() {
+		if batchExec != nil {
+			batchInterruptNotice(env)
+		} else {
+			interruptNotice(env)
+		}
+		close(noticed)
+	})
 	sum, err := pipeline.Run(ctx, cfg)
 	if !stopNotice() {
 		<-noticed // the notice comes before the closing lines and the exit line
@@ -198,6 +227,9 @@ func runJob(ctx context.Context, args []string, env environ) int {
 		} else {
 			printDone(env, &o, sum)
 		}
+	}
+	if batchExec != nil {
+		batchDone(env, &o, batchExec)
 	}
 	return exitCode(err, sum, env)
 }
