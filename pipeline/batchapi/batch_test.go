@@ -250,7 +250,9 @@ func TestBatch_InterruptAndResume(t *testing.T) {
 		name  string
 		match func(r *http.Request) bool
 	}{
-		{"AfterUpload", func(r *http.Request) bool { return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/batches") }},
+		{"AfterUpload", func(r *http.Request) bool {
+			return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/batches")
+		}},
 		{"AfterCreation", func(r *http.Request) bool {
 			return r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/batches/")
 		}},
