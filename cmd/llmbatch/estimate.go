@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/llmbatch/llmbatch/pipeline"
+	"github.com/llmbatch/llmbatch/pipeline/batchapi"
 )
 
 const estimateUsage = `Usage: llmbatch estimate [run's flags] INPUT
@@ -21,7 +22,8 @@ rows, tokens and a low/high cost per model on stdout.
 Per row, the high output is the body's max_output_tokens when set, else the
 assumption (--assume-output N, or the average of a finished journal with
 --from); the low output is the assumption (capped at max_output_tokens),
-else 0. Input is priced as uncached, at the standard tier.
+else 0. Input is priced as uncached, at the standard tier (--mode batch:
+at the Batch API's prices).
 
 Flags:
 `
@@ -38,6 +40,9 @@ func estimate(ctx context.Context, args []string, env environ) error {
 	fs.Int64Var(&assumeIn, "assume-output", 0, "output tokens assumed per row")
 	fs.StringVar(&opts.From, "from", "", "finished journal (RESULTS.jsonl) whose average output tokens per answered row is the assumption")
 	fs.BoolVar(&jsonOut, "json", false, "print the estimate as JSON")
+	mode := fs.String("mode", modeOnline, "online (standard prices) or batch (the Batch API's prices)")
+	var ignoredBatch batchOptions
+	ignoredBatch.register(fs) // run's --mode batch flags: they do not change the price
 	// Flags of "run" that do not change the requests are accepted and
 	// ignored, so that a run's command line can be estimated as it is.
 	sim := ignoreRunFlags(fs)
@@ -54,6 +59,13 @@ func estimate(ctx context.Context, args []string, env environ) error {
 		return usagef("estimate: --assume-output must not be negative")
 	}
 	opts.AssumeOutput = assumeIn
+	switch *mode {
+	case modeOnline:
+	case modeBatch:
+		opts.Tier = batchapi.Tier
+	default:
+		return usagef("estimate: --mode must be online or batch, not %q", *mode)
+	}
 	cfg := pipeline.Config{Input: pos[0], InputFormat: o.InputFormat, Stdin: env.stdin,
 		Model: o.Model, Prompt: o.Prompt, PromptColumn: o.PromptColumn, Instructions: o.Instr, IDColumn: o.IDColumn}
 	if *sim && cfg.Model == "" {
@@ -91,7 +103,7 @@ func estimate(ctx context.Context, args []string, env environ) error {
 	default:
 		fmt.Fprintf(env.stdout, "output: %d tokens per row assumed (average of %s), capped at %s\n", est.Assumption, est.AssumedFrom, capField)
 	}
-	fmt.Fprintf(env.stdout, "prices: list prices as of %s, standard tier, input uncached\n\n", est.AsOf)
+	fmt.Fprintf(env.stdout, "prices: list prices as of %s, %s tier, input uncached\n\n", est.AsOf, or(est.Tier, "standard"))
 	tw := tabwriter.NewWriter(env.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "model\trows\tinput tokens\toutput low\toutput high\tcost low\tcost high\t")
 	for _, m := range append(est.Models, est.Total) {

@@ -194,6 +194,7 @@ func exitStatus(tb testing.TB, cmd *exec.Cmd, err error) int {
 
 // jline is the part of a journal line the process tests read.
 type jline struct {
+	Kind     string `json:"kind"`
 	CustomID string `json:"custom_id"`
 	Error    *struct {
 		Retryable bool `json:"retryable"`
@@ -235,6 +236,10 @@ func readJournalFile(tb testing.TB, path string) journalState {
 		var l jline
 		if err := json.Unmarshal(data[:i], &l); err != nil {
 			tb.Fatalf("%s:%d: malformed line: %v", path, n, err)
+		}
+		if l.Kind != "" && l.CustomID == "" { // a mark (README "The journal and resuming"), not a row
+			data = data[i+1:]
+			continue
 		}
 		if l.CustomID == "" || l.RequestSHA256 == "" {
 			tb.Fatalf("%s:%d: line lacks custom_id or request_sha256: %s", path, n, data[:i])
