@@ -194,8 +194,12 @@ func TestSIGKILL_BatchMode_ResumeBillsNothingTwice(t *testing.T) {
 		match   func(r *http.Request) bool
 		partial bool
 	}{
-		{"after upload", func(r *http.Request) bool { return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/batches") }, false},
-		{"after creation", func(r *http.Request) bool { return r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/batches/") }, false},
+		{"after upload", func(r *http.Request) bool {
+			return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/batches")
+		}, false},
+		{"after creation", func(r *http.Request) bool {
+			return r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/batches/")
+		}, false},
 		{"during download", func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/content") }, true},
 	} {
 		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
