@@ -520,3 +520,59 @@ func TestBatch_GatewayShapes(t *testing.T) {
 		t.Errorf("%d files; want the job's and one resubmitting the 2 failed rows", got)
 	}
 }
+
+// counter counts the HTTP calls a handler serves, by method and route.
+type counter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *counter) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		route := r.URL.Path
+		for _, p := range []string{"/v1/batches/", "/v1/files/"} {
+			if rest, ok := strings.CutPrefix(route, p); ok {
+				route = p + "{id}"
+				if _, sub, ok := strings.Cut(rest, "/"); ok {
+					route += "/" + sub
+				}
+			}
+		}
+		c.mu.Lock()
+		c.n[r.Method+" "+route]++
+		c.mu.Unlock()
+		h.ServeHTTP(w, r)
+	})
+}
+
+// The same 1,000-row job online and in batch mode: the calls each makes,
+// the usage (equal) and the cost (half in batch mode).
+func TestBatch_OnlineVersusBatch(t *testing.T) {
+	const n = 1000
+	var costs [2]prices.Cost
+	for i, mode := range []string{"online", "batch"} {
+		dir := t.TempDir()
+		s := sim.New(sim.Config{Seed: 1, BatchDelay: 200 * time.Millisecond})
+		c := &counter{n: map[string]int{}}
+		base := startSim(t, s, c.wrap)
+		cfg := config(dir, writeInput(t, dir, n), base, nil)
+		cfg.Executor = nil // the worker pool
+		if mode == "batch" {
+			cfg.Executor = newExec(batchapi.Config{PollInterval: 50 * time.Millisecond})
+		}
+		sum, err := pipeline.Run(context.Background(), cfg)
+		if err != nil || sum.Rows.OK != n {
+			t.Fatalf("%s: %v, rows %+v", mode, err, sum.Rows)
+		}
+		costs[i] = sum.Cost.Total
+		calls := 0
+		for _, v := range c.n {
+			calls += v
+		}
+		t.Logf("%s: %d HTTP calls %v; usage %d in (%d cached), %d out; cost %s", mode, calls, c.n,
+			sum.Usage.Total.InputTokens, sum.Usage.Total.CachedInputTokens, sum.Usage.Total.OutputTokens, sum.Cost.Total)
+	}
+	if d := costs[0].Amount - 2*costs[1].Amount; d < -2 || d > 2 {
+		t.Errorf("online %s, batch %s: want half", costs[0], costs[1])
+	}
+}
