@@ -54,9 +54,6 @@ func (b *batchOptions) apply(cfg *pipeline.Config, o *runOptions, logger *slog.L
 	if err := b.validate(); err != nil {
 		return nil, err
 	}
-	if o.MaxCost.m > 0 {
-		return nil, usagef("run: --max-cost is not supported with --mode batch yet (the cap reserves request by request; a batch holds its rows for hours)")
-	}
 	cfg.PackSize = 1
 	var mu sync.Mutex
 	last := map[string]batchapi.Batch{}
@@ -95,10 +92,19 @@ func batchInterruptNotice(env environ) {
 	fmt.Fprintln(env.stderr, "llmbatch: "+msg)
 }
 
-// batchDone is the closing line of a batch job that left batches running.
+// batchDone is the closing line of a batch job: what this run did with
+// batches, and what to do about those left running.
 func batchDone(env environ, o *runOptions, e *batchapi.Executor) {
-	if n := e.Running(); n > 0 && !o.Quiet {
-		fmt.Fprintf(env.stderr, "%d batch(es) still running server-side: run the same command again to collect them; llmbatch status %s shows them; llmbatch cancel %s cancels them\n",
-			n, o.Output, o.Output)
+	c := e.Counts()
+	if !o.Quiet {
+		fmt.Fprintf(env.stderr, "batches this run: %d files uploaded, %d batches created, %d collected", c.Uploaded, c.Created, c.Collected)
+		if c.Failed > 0 {
+			fmt.Fprintf(env.stderr, ", %d failed validation", c.Failed)
+		}
+		fmt.Fprintln(env.stderr)
+	}
+	if c.Running > 0 {
+		fmt.Fprintf(env.stderr, "%d batch(es) still running server-side (billed when they finish): run the same command again to collect them; llmbatch status %s shows them; llmbatch cancel %s cancels them\n",
+			c.Running, o.Output, o.Output)
 	}
 }

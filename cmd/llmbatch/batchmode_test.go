@@ -252,3 +252,88 @@ func TestSIGKILL_BatchMode_ResumeBillsNothingTwice(t *testing.T) {
 		})
 	}
 }
+
+// Embeddings go one row a request in batch mode (url /v1/embeddings), and
+// rows of two models (--model-column) go into one file per model.
+func TestCLI_BatchMode_EmbeddingsAndModels(t *testing.T) {
+	dir := t.TempDir()
+	s := sim.New(sim.Config{Seed: 2, APIKey: testKey})
+	base := serveSim(t, s, nil)
+	var b bytes.Buffer
+	for i := range 30 {
+		m := "text-embedding-3-small"
+		if i%3 == 0 {
+			m = "text-embedding-3-large"
+		}
+		fmt.Fprintf(&b, `{"id":"e%02d","text":"sentence %d","m":%q}`+"\n", i, i, m)
+	}
+	input := filepath.Join(dir, "in.jsonl")
+	os.WriteFile(input, b.Bytes(), 0o644)
+	journal := filepath.Join(dir, "emb.jsonl")
+	code, _, stderr := runCLIKey(t, "run", input, "-o", journal, "--base-url", base, "--endpoint", "embeddings", "--mode", "batch",
+		"--model", "text-embedding-3-small", "--model-column", "m", "--id-column", "id", "--prompt-column", "text", "--poll-interval", "20ms")
+	if code != exitOK || !strings.Contains(stderr, "rows: 30 ok") {
+		t.Fatalf("run: exit %d\n%s", code, stderr)
+	}
+	models := map[string]int{}
+	results.ScanMarks(journal, func(*results.Record) {}, func(m *results.Mark) {
+		if m.Kind != "batch_file" {
+			return
+		}
+		var d struct {
+			Endpoint, Model string
+			Lines           int
+		}
+		json.Unmarshal(m.Data, &d)
+		if d.Endpoint != "/v1/embeddings" {
+			t.Errorf("file for %s", d.Endpoint)
+		}
+		models[d.Model] += d.Lines
+	})
+	if len(models) != 2 || models["text-embedding-3-large"] != 10 || models["text-embedding-3-small"] != 20 {
+		t.Errorf("files per model: %v; want one per model, 10 and 20 rows", models)
+	}
+	out := filepath.Join(dir, "emb.csv")
+	if code, _, stderr := runCLI(t, "export", journal, "-o", out); code != exitOK {
+		t.Fatalf("export: %s", stderr)
+	}
+	if data, _ := os.ReadFile(out); !strings.Contains(string(data), "embedding") {
+		t.Errorf("export has no embedding column:\n%.300s", data)
+	}
+}
+
+// Ctrl-C while batches run says they keep running and are billed, and how
+// to resume, see or cancel them; exit 130; the next run collects them
+// without creating any again.
+func TestSIGINT_BatchMode_SaysBatchesKeepRunning(t *testing.T) {
+	skipShort(t)
+	dir := t.TempDir()
+	const n = 50
+	s := sim.New(sim.Config{Seed: 3, BatchDelay: time.Second, APIKey: "sk-test-process-0123456789"})
+	base := serveSim(t, s, nil)
+	input := writeRows(t, dir, n)
+	journal := filepath.Join(dir, "r.jsonl")
+	args := batchArgs(input, journal, base)
+	cmd, stderr, status := startJob(t, args...)
+	if !waitFor(20*time.Second, func() bool { return s.Stats().Batches.Created > 0 }) {
+		t.Fatalf("no batch created; stderr:\n%s", stderr)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	if got := waitStatus(t, status, 20*time.Second, stderr); got != exitInterrupted {
+		t.Fatalf("exit %d, want %d\n%s", got, exitInterrupted, stderr)
+	}
+	for _, want := range []string{"keep running server-side and are billed", "llmbatch status", "llmbatch cancel", "1 batch(es) still running"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	t.Logf("interrupted run ended")
+	if code, errs := runLLMBatch(t, args...); code != exitOK {
+		t.Fatalf("resume: exit %d\n%s", code, errs)
+	}
+	t.Logf("resume ended")
+	checkComplete(t, readJournalFile(t, journal), n)
+	if st := s.Stats(); st.Batches.Created != 1 || st.Batches.Lines != n {
+		t.Errorf("sim: %d batches, %d lines; want 1, %d", st.Batches.Created, st.Batches.Lines, n)
+	}
+}

@@ -576,3 +576,43 @@ func TestBatch_OnlineVersusBatch(t *testing.T) {
 		t.Errorf("online %s, batch %s: want half", costs[0], costs[1])
 	}
 }
+
+// Under --max-cost a batch is created only while the journal's cost plus
+// the estimates of the batches running (at batch prices) fits the cap;
+// with nothing running, the longest part of the next batch that fits is
+// sent; the job stops (a StopError) when not one more row fits. A re-run
+// with a higher cap sends the rest, nothing twice.
+func TestBatch_MaxCost(t *testing.T) {
+	dir := t.TempDir()
+	const n = 600
+	s := sim.New(sim.Config{Seed: 6, BatchDelay: 20 * time.Millisecond})
+	base := startSim(t, s, nil)
+	cfg := config(dir, writeInput(t, dir, n), base, newExec(batchapi.Config{MaxLines: 100}))
+	cfg.Body = []byte(`{"max_output_tokens": 200}`)
+	capUSD, _ := prices.ParseUSD("0.01")
+	cfg.MaxCost = capUSD
+	sum, err := pipeline.Run(context.Background(), cfg)
+	var se *pipeline.StopError
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "cost cap reached") {
+		t.Fatalf("Run() error = %v, want the cost cap's StopError", err)
+	}
+	if !sum.Cost.Total.Known || sum.Cost.Total.Amount > capUSD || sum.Rows.OK == 0 || sum.Rows.OK >= n {
+		t.Errorf("cost %s (cap %s), %d rows ok: want some rows, within the cap", sum.Cost.Total, capUSD, sum.Rows.OK)
+	}
+	j := readJournal(t, cfg.Output)
+	if f := j.files(); len(f) < 2 || len(f[0].Keys) >= 100 {
+		t.Errorf("%d files, the first of %d rows: want parts of batches that fit the cap", len(f), len(f[0].Keys))
+	}
+	first := sum.Rows.OK
+	more, _ := prices.ParseUSD("1")
+	cfg.MaxCost, cfg.Executor = more, newExec(batchapi.Config{MaxLines: 100})
+	sum, err = pipeline.Run(context.Background(), cfg)
+	if err != nil || sum.Rows.OK != n {
+		t.Fatalf("second run: %v, rows %+v", err, sum.Rows)
+	}
+	checkOnce(t, s)
+	if st := s.Stats(); st.Batches.Lines != n {
+		t.Errorf("sim answered %d lines, want %d", st.Batches.Lines, n)
+	}
+	t.Logf("cap %s: %d rows, then the rest with a higher cap; cost %s", capUSD, first, sum.Cost.Total)
+}

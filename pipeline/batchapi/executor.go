@@ -139,8 +139,18 @@ type Executor struct {
 	tries     map[string]int // resubmissions by key, this run
 	failures  []string       // batches that failed validation, described
 	planDone  chan struct{}
-	running   int // batches left running server-side when the run ended
-	collected int
+	counts Counts
+}
+
+// Counts is what one run of the mode did.
+type Counts struct {
+	Uploaded  int // input files uploaded
+	Created   int // batches created
+	Collected int // batches whose results were journalled
+	Failed    int // batches that failed validation
+	// Running is how many batches were left running server-side when
+	// Execute returned (stopped, or detached).
+	Running int
 }
 
 // pending is a held file's planned rows: its batch is collected once every
@@ -148,6 +158,16 @@ type Executor struct {
 type pending struct {
 	reqs  map[string]*pipeline.Request
 	ready chan struct{} // closed when reqs holds every owned key
+	// settle releases a row's reservation under the cost cap with its
+	// record (pipeline.Exec.ReserveAll); nil for a batch of an earlier run.
+	settle func(*pipeline.Request, *results.Record)
+}
+
+// settleRow releases req's reservation, if p holds one.
+func (p *pending) settleRow(req *pipeline.Request, rec *results.Record) {
+	if p.settle != nil {
+		p.settle(req, rec)
+	}
 }
 
 // New returns the mode's executor.
@@ -167,12 +187,11 @@ func New(cfg Config) *Executor {
 // Resume implements pipeline.Resumer.
 func (e *Executor) Resume(rec *results.Record, m *results.Mark) { e.state.Add(rec, m) }
 
-// Running is how many batches were left running server-side when Execute
-// returned (stopped, or detached).
-func (e *Executor) Running() int {
+// Counts returns what the run did so far.
+func (e *Executor) Counts() Counts {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.running
+	return e.counts
 }
 
 // chunk is an input file being filled.
@@ -180,6 +199,7 @@ type chunk struct {
 	model, endpoint string
 	buf             bytes.Buffer
 	reqs            []*pipeline.Request
+	ends            []int // where each request's line ends in buf
 }
 
 // Execute implements pipeline.Executor.
@@ -240,8 +260,8 @@ func (e *Executor) Execute(x *pipeline.Exec) error {
 	if err != nil {
 		return err
 	}
-	if n := e.Running(); n > 0 {
-		x.Logger().Warn("batches are still running server-side and are billed when they finish: run the same command again to collect them, `llmbatch status JOURNAL` to see them, `llmbatch cancel JOURNAL` to cancel them",
+	if n := e.Counts().Running; n > 0 {
+		x.Logger().Info("batches are still running server-side and are billed when they finish: run the same command again to collect them, `llmbatch status JOURNAL` to see them, `llmbatch cancel JOURNAL` to cancel them",
 			"batches", n)
 	}
 	if len(e.failures) > 0 && x.Stopping().Err() == nil {
@@ -309,10 +329,11 @@ func (e *Executor) add(chunks map[string]*chunk, req *pipeline.Request) error {
 			return err
 		}
 		c.buf.Reset()
-		c.reqs = nil
+		c.reqs, c.ends = nil, nil
 	}
 	c.buf.Write(line)
 	c.reqs = append(c.reqs, req)
+	c.ends = append(c.ends, c.buf.Len())
 	return nil
 }
 
@@ -323,14 +344,37 @@ func (e *Executor) submit(c *chunk) error {
 	if x.Stopping().Err() != nil {
 		return nil // the rows stay pending
 	}
-	content := bytes.Clone(c.buf.Bytes())
+	// Under --max-cost the batch's rows are held as in flight until it
+	// ends; when the cap leaves room for only some, the others wait for
+	// the batches running now, in the next round.
+	n, settle, err := x.ReserveAll(c.reqs, Tier)
+	if err != nil {
+		if x.Stopping().Err() != nil {
+			return nil
+		}
+		return err
+	}
+	if n < len(c.reqs) {
+		x.Logger().Info("batch: --max-cost leaves room for part of the next batch; the rest waits", "rows", n, "waiting", len(c.reqs)-n)
+		e.mu.Lock()
+		e.resubmit = append(e.resubmit, c.reqs[n:]...)
+		e.mu.Unlock()
+		c.reqs = c.reqs[:n]
+	}
+	unreserve := func() {
+		for _, r := range c.reqs {
+			settle(r, nil)
+		}
+	}
+	content := bytes.Clone(c.buf.Bytes()[:c.ends[len(c.reqs)-1]])
 	sum := sha256.Sum256(content)
 	name := "llmbatch-" + hex.EncodeToString(sum[:8]) + ".jsonl"
 	var obj fileObject
-	err := e.call(func(ctx context.Context) (*httpapi.Answer, error) {
+	err = e.call(func(ctx context.Context) (*httpapi.Answer, error) {
 		return e.cli.Upload(ctx, "/files", []string{"purpose", "batch"}, name, content, fileDecoder)
 	}, &obj, true)
 	if err != nil {
+		unreserve()
 		if x.Stopping().Err() != nil {
 			return nil
 		}
@@ -343,13 +387,15 @@ func (e *Executor) submit(c *chunk) error {
 	data, _ := json.Marshal(FileData{Endpoint: c.endpoint, Model: c.model, Lines: len(keys), Bytes: int64(len(content)), Keys: keys})
 	m := &results.Mark{Kind: KindFile, ID: obj.ID, Data: data}
 	if err := x.Mark(m); err != nil {
+		unreserve()
 		return nil // the job is stopping: the rows stay pending
 	}
 	x.Logger().Info("batch: input file uploaded", "file", obj.ID, "rows", len(keys), "bytes", len(content), "model", c.model)
 	e.mu.Lock()
+	e.counts.Uploaded++
 	e.state.Add(nil, m)
 	f := e.state.files[obj.ID]
-	p := &pending{reqs: make(map[string]*pipeline.Request, len(c.reqs)), ready: make(chan struct{})}
+	p := &pending{reqs: make(map[string]*pipeline.Request, len(c.reqs)), ready: make(chan struct{}), settle: settle}
 	for _, r := range c.reqs {
 		p.reqs[r.Key()] = r
 	}
@@ -379,6 +425,7 @@ func (e *Executor) create(f *File) (*BatchInfo, error) {
 	}
 	x.Logger().Info("batch: created", "batch", b.ID, "file", f.ID, "rows", f.Lines)
 	e.mu.Lock()
+	e.counts.Created++
 	e.state.Add(nil, m)
 	bi := e.state.batches[b.ID]
 	e.mu.Unlock()
@@ -439,6 +486,7 @@ func (e *Executor) follow(f *File, p *pending) {
 	if bi == nil {
 		var err error
 		if bi, err = e.create(f); err != nil {
+			e.unhold(f, p)
 			if x.Stopping().Err() == nil {
 				x.Logger().Error("batch: cannot create a batch; its file is journalled and the next run creates it", "file", f.ID, "err", err)
 			}
@@ -469,7 +517,9 @@ func (e *Executor) follow(f *File, p *pending) {
 		}, &b, true)
 		if err != nil {
 			if x.Stopping().Err() == nil {
-				x.Logger().Error("batch: cannot read the batch; the next run polls it again", "batch", bi.ID, "err", err)
+				// The batch runs on, unseen: stop rather than send more
+				// (and, under --max-cost, rather than wait for it).
+				x.Stop(&pipeline.StopError{Reason: fmt.Sprintf("cannot read batch %s, which keeps running server-side; re-run the same command to poll it again", bi.ID), Err: err})
 			}
 			e.leftRunning()
 			return
@@ -486,9 +536,24 @@ func (e *Executor) follow(f *File, p *pending) {
 	}
 }
 
+// unhold gives up on f for this run: its rows stay pending (the next run
+// creates its batch) and their reservations are released.
+func (e *Executor) unhold(f *File, p *pending) {
+	e.mu.Lock()
+	reqs := make([]*pipeline.Request, 0, len(p.reqs))
+	for _, r := range p.reqs {
+		reqs = append(reqs, r)
+	}
+	delete(e.files, f)
+	e.mu.Unlock()
+	for _, r := range reqs {
+		p.settleRow(r, nil)
+	}
+}
+
 func (e *Executor) leftRunning() {
 	e.mu.Lock()
-	e.running++
+	e.counts.Running++
 	e.mu.Unlock()
 }
 
@@ -515,7 +580,11 @@ func (e *Executor) collect(bi *BatchInfo, b *Batch, p *pending) {
 		if err := e.markState(b); err != nil {
 			return
 		}
+		for _, r := range reqs {
+			p.settleRow(r, nil)
+		}
 		e.mu.Lock()
+		e.counts.Failed++
 		e.failures = append(e.failures, desc)
 		delete(e.files, f)
 		e.mu.Unlock()
@@ -526,7 +595,7 @@ func (e *Executor) collect(bi *BatchInfo, b *Batch, p *pending) {
 		if id == "" {
 			continue
 		}
-		if err := e.readFile(id, reqs, seen); err != nil {
+		if err := e.readFile(id, reqs, seen, p); err != nil {
 			if x.Draining().Err() == nil {
 				x.Logger().Error("batch: cannot read the batch's results; the next run reads them again", "batch", b.ID, "file", id, "err", err)
 			}
@@ -536,7 +605,7 @@ func (e *Executor) collect(bi *BatchInfo, b *Batch, p *pending) {
 	// Rows the batch held that neither file answered.
 	for k, req := range reqs {
 		if !seen[k] {
-			e.deliver(req, pipeline.Outcome{Attempts: 1, Err: &httpapi.Error{Class: httpapi.Retryable, Code: "batch_missing",
+			e.deliver(req, p, pipeline.Outcome{Attempts: 1, Err: &httpapi.Error{Class: httpapi.Retryable, Code: "batch_missing",
 				Message: fmt.Sprintf("batch %s (%s) has no line for this row", b.ID, b.Status)}})
 		}
 	}
@@ -545,7 +614,7 @@ func (e *Executor) collect(bi *BatchInfo, b *Batch, p *pending) {
 	}
 	e.mu.Lock()
 	delete(e.files, f)
-	e.collected++
+	e.counts.Collected++
 	e.mu.Unlock()
 	x.Logger().Info("batch: collected", "batch", b.ID, "status", b.Status, "completed", b.RequestCounts.Completed,
 		"failed", b.RequestCounts.Failed, "total", b.RequestCounts.Total)
@@ -566,7 +635,7 @@ func (e *Executor) markState(b *Batch) error {
 
 // readFile downloads an output or error file and journals a record for
 // each of its lines whose row is in reqs, noting them in seen.
-func (e *Executor) readFile(id string, reqs map[string]*pipeline.Request, seen map[string]bool) error {
+func (e *Executor) readFile(id string, reqs map[string]*pipeline.Request, seen map[string]bool, p *pending) error {
 	x := e.x
 	tmp, err := os.CreateTemp(e.cfg.TempDir, "llmbatch-"+id+"-*.jsonl")
 	if err != nil {
@@ -574,8 +643,8 @@ func (e *Executor) readFile(id string, reqs map[string]*pipeline.Request, seen m
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	p := retry.Policy{MaxAttempts: retry.DefaultMaxAttempts, Initial: min(e.cfg.PollInterval, retry.DefaultInitial)}
-	_, err = p.Do(x.Draining(), func(int) error {
+	pol := retry.Policy{MaxAttempts: retry.DefaultMaxAttempts, Initial: min(e.cfg.PollInterval, retry.DefaultInitial)}
+	_, err = pol.Do(x.Draining(), func(int) error {
 		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
@@ -591,11 +660,11 @@ func (e *Executor) readFile(id string, reqs map[string]*pipeline.Request, seen m
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	return e.readLines(tmp, reqs, seen)
+	return e.readLines(tmp, reqs, seen, p)
 }
 
 // readLines journals the record of each line of r.
-func (e *Executor) readLines(r io.Reader, reqs map[string]*pipeline.Request, seen map[string]bool) error {
+func (e *Executor) readLines(r io.Reader, reqs map[string]*pipeline.Request, seen map[string]bool, p *pending) error {
 	dec := json.NewDecoder(r)
 	unknown := 0
 	for {
@@ -630,7 +699,7 @@ func (e *Executor) readLines(r io.Reader, reqs map[string]*pipeline.Request, see
 		default:
 			o.Err = &httpapi.Error{Class: httpapi.Retryable, Code: "batch_missing", Message: "the batch's line has neither a response nor an error"}
 		}
-		e.deliver(req, o)
+		e.deliver(req, p, o)
 	}
 	if unknown > 0 {
 		e.x.Logger().Warn("batch: results file lines for rows this run does not hold (answered already, or not in the input read)", "lines", unknown)
@@ -639,13 +708,16 @@ func (e *Executor) readLines(r io.Reader, reqs map[string]*pipeline.Request, see
 }
 
 // deliver journals req's record from o; a retryable one is resubmitted.
-func (e *Executor) deliver(req *pipeline.Request, o pipeline.Outcome) {
+func (e *Executor) deliver(req *pipeline.Request, p *pending, o pipeline.Outcome) {
 	x := e.x
 	rec := x.Record(req, o)
+	if rec != nil {
+		rec.Tier = Tier
+	}
+	p.settleRow(req, rec)
 	if rec == nil {
 		return
 	}
-	rec.Tier = Tier
 	x.Emit(req, rec)
 	if rec.Error != nil && rec.Error.Retryable && e.cfg.Resubmit {
 		e.mu.Lock()
