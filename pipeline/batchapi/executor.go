@@ -132,14 +132,14 @@ type Executor struct {
 	x   *pipeline.Exec
 	cli Client
 
-	mu        sync.Mutex
-	wg        sync.WaitGroup
-	files     map[*File]*pending // files with rows held, being polled
-	resubmit  []*pipeline.Request
-	tries     map[string]int // resubmissions by key, this run
-	failures  []string       // batches that failed validation, described
-	planDone  chan struct{}
-	counts Counts
+	mu       sync.Mutex
+	wg       sync.WaitGroup
+	files    map[*File]*pending // files with rows held, being polled
+	resubmit []*pipeline.Request
+	tries    map[string]int // resubmissions by key, this run
+	failures []string       // batches that failed validation, described
+	planDone chan struct{}
+	counts   Counts
 }
 
 // Counts is what one run of the mode did.
