@@ -454,9 +454,9 @@ func TestBatch_ValidationFailureReported(t *testing.T) {
 }
 
 // shuffleOutput is a gateway that serves the result files in reverse
-// order, with CRLF line ends and extra members, and a 429 and a 500
-// answer in place of two lines: records join by custom_id, and the
-// transient failures are resubmitted.
+// order, with CRLF line ends and extra members, one body as a JSON string,
+// and a 429 and a 500 answer in place of two lines: records join by
+// custom_id, and the transient failures are resubmitted.
 func shuffleOutput(h http.Handler) http.Handler {
 	var hit sync.Map
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -481,6 +481,13 @@ func shuffleOutput(h http.Handler) http.Handler {
 					}
 					m["response"] = map[string]any{"status_code": code, "request_id": "req_x",
 						"body": map[string]any{"error": map[string]any{"message": "busy", "type": "server_error", "code": nil}}}
+				}
+			}
+			if k, _ := m["custom_id"].(string); k == "k00007" {
+				// A gateway that writes the body as a JSON string.
+				if resp, ok := m["response"].(map[string]any); ok {
+					body, _ := json.Marshal(resp["body"])
+					resp["body"] = string(body)
 				}
 			}
 			b, _ := json.Marshal(m)

@@ -219,7 +219,7 @@ func (e *Executor) Execute(x *pipeline.Exec) error {
 			continue // take what is still planned; the rows stay pending
 		}
 		if req.Rows() > 1 {
-			err = &pipeline.UsageError{Err: errors.New("--mode batch sends one row a request: packed requests (embeddings) need --pack-size 1")}
+			err = &pipeline.UsageError{Err: errors.New("--mode batch sends one row a request: packed requests (embeddings) need one row a request (--embed-batch 1, pipeline.Config.PackSize 1)")}
 			x.Stop(err)
 			continue
 		}
@@ -483,6 +483,12 @@ func (e *Executor) progress(b *Batch) {
 func (e *Executor) follow(f *File, p *pending) {
 	x := e.x
 	bi := f.Batch
+	// A batch an earlier run created is polled at once; a new one after
+	// a first interval (it is validating), unless detached.
+	wait := e.cfg.PollInterval
+	if bi != nil || e.cfg.Detach {
+		wait = 0
+	}
 	if bi == nil {
 		var err error
 		if bi, err = e.create(f); err != nil {
@@ -492,10 +498,6 @@ func (e *Executor) follow(f *File, p *pending) {
 			}
 			return
 		}
-	}
-	wait := e.cfg.PollInterval
-	if bi.Last != nil && Terminal(bi.Last.Status) {
-		wait = 0
 	}
 	for {
 		if wait > 0 {
@@ -689,7 +691,7 @@ func (e *Executor) readLines(r io.Reader, reqs map[string]*pipeline.Request, see
 		o.Attempts = 1
 		switch {
 		case l.Response != nil:
-			o.Answer, o.Err = httpapi.Classify(l.Response.StatusCode, l.Response.RequestID, l.Response.Body, req.API())
+			o.Answer, o.Err = httpapi.Classify(l.Response.StatusCode, l.Response.RequestID, unquote(l.Response.Body), req.API())
 			var he *httpapi.Error
 			if errors.As(o.Err, &he) && he.Class == httpapi.Fatal {
 				he.Class = httpapi.Retryable // one line's 401 is not the job's: send it again
@@ -727,4 +729,17 @@ func (e *Executor) deliver(req *pipeline.Request, p *pending, o pipeline.Outcome
 		}
 		e.mu.Unlock()
 	}
+}
+
+// unquote returns the JSON text a body holds when a gateway wrote it as a
+// JSON string ("body": "{\"id\": ...}"), else body as it is.
+func unquote(body json.RawMessage) json.RawMessage {
+	if len(body) == 0 || body[0] != '"' {
+		return body
+	}
+	var s string
+	if json.Unmarshal(body, &s) != nil || !json.Valid([]byte(s)) {
+		return body
+	}
+	return json.RawMessage(s)
 }
