@@ -17,6 +17,14 @@ faults and rate limits on all three. -no-responses makes /v1/responses
 answer 404, as a chat-only server does. It prints the base URL to use as
 --base-url.
 
+It also keeps what the asynchronous modes need, in memory:
+background responses ("background": true; GET /v1/responses/{id}, POST
+/v1/responses/{id}/cancel), paced by -background-delay, with
+-background-fail and -background-expire-after; and Files and Batches
+(POST /v1/files, GET /v1/files/{id}[/content], POST /v1/batches, GET
+/v1/batches/{id}, POST /v1/batches/{id}/cancel), paced by -batch-delay,
+with -batch-fail, -batch-expire-after and the -batch-max-* limits.
+
 Flags:
 `
 
@@ -45,9 +53,9 @@ func simulate(ctx context.Context, args []string, env environ) error {
 	}
 	defer srv.Close()
 	fmt.Fprintln(env.stdout, base)
-	routes := "POST " + base + "/responses, /chat/completions, /embeddings"
+	routes := "POST " + base + "/responses, /chat/completions, /embeddings, /files, /batches"
 	if cfg.NoResponses {
-		routes = "POST " + base + "/chat/completions, /embeddings; /responses answers 404"
+		routes = "POST " + base + "/chat/completions, /embeddings, /files, /batches; /responses answers 404"
 	}
 	fmt.Fprintf(env.stderr, "simulated endpoint at %s (%s; stats at GET %s/_sim/stats); Ctrl-C stops it\n",
 		base, routes, base[:len(base)-len("/v1")])

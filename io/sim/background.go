@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -202,7 +203,7 @@ func rowKey(req *request) string {
 // queued object. Nothing is billed now: usage counts when the response
 // reaches its final state (settle). A malformed fault still creates the
 // response; only the answer is cut.
-func (s *Server) createBackground(o outcome, body []byte, req *request, rep reply, draw [32]byte, now time.Time) outcome {
+func (s *Server) createBackground(o outcome, body []byte, req *request, rep reply, draw [sha256.Size]byte, now time.Time) outcome {
 	c := &s.cfg
 	delay := c.BackgroundDelay
 	if c.BackgroundJitter > 0 {
@@ -355,7 +356,7 @@ func (s *Server) cancelResponse(w http.ResponseWriter, id string, now time.Time)
 // serveStored answers the routes of stored objects and reports whether the
 // request was one of theirs: GET /v1/responses/{id}, POST
 // /v1/responses/{id}/cancel, POST /v1/files, GET /v1/files/{id} and
-// /v1/files/{id}/content, POST /v1/batches, GET /v1/batches/{id} and POST
+// /v1/files/{id}/content, DELETE /v1/files/{id}, POST /v1/batches, GET /v1/batches/{id} and POST
 // /v1/batches/{id}/cancel (each also without /v1). Each call is
 // authenticated like the API routes and may draw an injected 429 or 5xx
 // (Config.RateLimit, Config.ServerError), which changes nothing stored.
@@ -379,6 +380,8 @@ func (s *Server) serveStored(w http.ResponseWriter, r *http.Request) bool {
 		count = &s.store.bgStats.Cancels
 	case len(seg) == 1 && seg[0] == "files":
 		method, serve = http.MethodPost, func(now time.Time) { s.uploadFile(w, r, now) }
+	case len(seg) == 2 && seg[0] == "files" && r.Method == http.MethodDelete:
+		method, serve = http.MethodDelete, func(time.Time) { s.deleteFile(w, seg[1]) }
 	case len(seg) == 2 && seg[0] == "files":
 		method, serve = http.MethodGet, func(time.Time) { s.getFile(w, seg[1], false) }
 	case len(seg) == 3 && seg[0] == "files" && seg[2] == "content":

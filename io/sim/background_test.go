@@ -3,10 +3,12 @@ package sim_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -108,6 +110,12 @@ func TestBackground_Lifecycle(t *testing.T) {
 	}
 	if got := s.Creations(); len(got) != 1 || got["Classify: the soup was cold"] != 1 {
 		t.Errorf("Creations() = %v", got)
+	}
+	// The same counts reach a client that reads GET /_sim/stats.
+	var wire sim.Stats
+	if r := get(t, strings.TrimSuffix(base, "/v1")+"/_sim/stats"); json.Unmarshal(r.body, &wire) != nil ||
+		wire.Creations["Classify: the soup was cold"] != 1 || wire.Background.Gets != 5 || wire.Background.Completed != 1 {
+		t.Errorf("GET /_sim/stats = %s", r.body)
 	}
 	if _, completed := s.Count(bodySHA(bgBody)); completed != 1 {
 		t.Errorf("Count(body) completed = %d, want 1", completed)
@@ -339,5 +347,53 @@ func TestBackground_BehindGateway(t *testing.T) {
 	}
 	if got := decodeBG(t, get(t, gw.URL+"/openai/responses/"+id)); got.Status != "completed" {
 		t.Errorf("without /v1: status %s", got.Status)
+	}
+	// Files and batches through the same gateway.
+	j := makeJob("/v1/embeddings", 5, func(i int) any { return map[string]any{"model": "text-embedding-3-small", "input": fmt.Sprint(i)} })
+	b := createBatch(t, gw.URL+"/openai/v1", uploadOK(t, gw.URL+"/openai/v1", j.file), j.endpoint)
+	b = decodeBatch(t, get(t, gw.URL+"/openai/v1/batches/"+b.ID))
+	if out := download(t, gw.URL+"/openai/v1", b.OutputFileID); b.Status != "completed" || len(out) != 5 {
+		t.Errorf("batch behind gateway: %s, %d lines", b.Status, len(out))
+	}
+}
+
+// TestBackground_Concurrent creates and polls from several goroutines;
+// the counts add up and every response is billed once.
+func TestBackground_Concurrent(t *testing.T) {
+	s, base := start(t, sim.Config{BackgroundDelay: 20 * time.Millisecond, BackgroundJitter: 10 * time.Millisecond, BackgroundFail: 0.1})
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 10 {
+				id := decodeBG(t, post(t, base+"/responses", fmt.Sprintf(`{"input":"w%d r%d","background":true}`, w, i))).ID
+				for {
+					st := decodeBG(t, get(t, base+"/responses/"+id)).Status
+					if st == "completed" || st == "failed" {
+						break
+					}
+					time.Sleep(2 * time.Millisecond)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	st := s.Stats()
+	b := st.Background
+	if b.Created != 80 || b.Completed+b.Failed != 80 || st.Completed != b.Completed || len(st.Creations) != 80 || b.Gets < 80 {
+		t.Errorf("Stats = %+v", st)
+	}
+}
+
+// TestBackground_NoBackground: a server without background mode answers
+// the create synchronously and keeps nothing.
+func TestBackground_NoBackground(t *testing.T) {
+	s, base := start(t, sim.Config{NoBackground: true})
+	got := decodeResponse(t, post(t, base+"/responses", bgBody))
+	if got.Status != "completed" || got.outputText() == "" {
+		t.Errorf("create = %+v, want a synchronous completed answer", got)
+	}
+	decodeError(t, get(t, base+"/responses/"+got.ID), 404)
+	if st := s.Stats(); st.Background.Created != 0 || st.Completed != 1 || st.InputTokens == 0 {
+		t.Errorf("Stats = %+v", st)
 	}
 }

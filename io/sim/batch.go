@@ -163,6 +163,19 @@ func (s *Server) getFile(w http.ResponseWriter, id string, content bool) {
 	s.writeRaw(w, f.data)
 }
 
+// deleteFile answers DELETE /v1/files/{id}. A batch keeps its lines once
+// created, so deleting its input file changes nothing about it.
+func (s *Server) deleteFile(w http.ResponseWriter, id string) {
+	s.writeStored(w, func() ([]byte, *apiError) {
+		if s.store.fileObjs[id] == nil {
+			return nil, notFound(fmt.Sprintf("No such File object: %s", id), "id")
+		}
+		delete(s.store.fileObjs, id)
+		b, _ := json.Marshal(map[string]any{"id": id, "object": "file", "deleted": true})
+		return b, nil
+	})
+}
+
 // writeRaw is writeOther for a 200 with a body that is not JSON; the
 // caller sets Content-Type.
 func (s *Server) writeRaw(w http.ResponseWriter, body []byte) {
@@ -311,35 +324,32 @@ func (s *Server) createBatch(w http.ResponseWriter, r *http.Request, now time.Ti
 		s.writeError(w, invalidRequest("Invalid 'metadata': too many properties. Expected an object with at most 16 properties.", "metadata"))
 		return
 	}
-	s.amu.Lock()
-	defer s.amu.Unlock()
-	f := s.store.fileObjs[*req.InputFileID]
-	switch {
-	case f == nil:
-		s.writeError(w, notFound(fmt.Sprintf("No such File object: %s", *req.InputFileID), "input_file_id"))
-		return
-	case f.purpose != "batch":
-		s.writeError(w, invalidRequest(fmt.Sprintf("The file %s has purpose '%s'; a batch needs a file with purpose 'batch'.", f.id, f.purpose), "input_file_id"))
-		return
-	case int64(len(f.data)) > s.cfg.BatchMaxBytes:
-		s.writeError(w, invalidRequest("File is too large.", "input_file_id"))
-		return
-	}
-	s.store.ids++
-	b := &batch{
-		id:        "batch_" + hexID(digest(s.cfg.Seed, "batch", itob(s.store.ids)), 16),
-		endpoint:  *req.Endpoint,
-		inputFile: f.id,
-		metadata:  req.Metadata,
-		created:   now,
-		status:    "validating",
-	}
-	s.validateBatch(b, f.data, ep, now)
-	s.store.batches[b.id] = b
-	s.store.batchOrder = append(s.store.batchOrder, b)
-	s.store.byFile[f.id]++
-	s.store.batchStats.Created++
-	s.writeOther(w, http.StatusOK, b.object())
+	s.writeStored(w, func() ([]byte, *apiError) {
+		f := s.store.fileObjs[*req.InputFileID]
+		switch {
+		case f == nil:
+			return nil, notFound(fmt.Sprintf("No such File object: %s", *req.InputFileID), "input_file_id")
+		case f.purpose != "batch":
+			return nil, invalidRequest(fmt.Sprintf("The file %s has purpose '%s'; a batch needs a file with purpose 'batch'.", f.id, f.purpose), "input_file_id")
+		case int64(len(f.data)) > s.cfg.BatchMaxBytes:
+			return nil, invalidRequest("File is too large.", "input_file_id")
+		}
+		s.store.ids++
+		b := &batch{
+			id:        "batch_" + hexID(digest(s.cfg.Seed, "batch", itob(s.store.ids)), 16),
+			endpoint:  *req.Endpoint,
+			inputFile: f.id,
+			metadata:  req.Metadata,
+			created:   now,
+			status:    "validating",
+		}
+		s.validateBatch(b, f.data, ep, now)
+		s.store.batches[b.id] = b
+		s.store.batchOrder = append(s.store.batchOrder, b)
+		s.store.byFile[f.id]++
+		s.store.batchStats.Created++
+		return b.object(), nil
+	})
 }
 
 // validateBatch checks the input file of b, as OpenAI does while the batch
@@ -479,10 +489,11 @@ func (s *Server) advanceBatch(b *batch, now time.Time) {
 	if expires && expireAt.Before(stop) {
 		stop = expireAt
 	}
-	if now.Before(validated) && !cancelled {
+	expired := expires && !now.Before(expireAt)
+	if now.Before(validated) && !cancelled && !expired {
 		return // validating
 	}
-	if len(b.errs) > 0 && !(cancelled && b.cancelAt.Before(validated)) {
+	if len(b.errs) > 0 && !stop.Before(validated) {
 		s.finishBatch(b, "failed", validated, "")
 		return
 	}
@@ -500,7 +511,7 @@ func (s *Server) advanceBatch(b *batch, now time.Time) {
 		if end := b.cancelAt.Add(d / 10); !now.Before(end) {
 			s.finishBatch(b, "cancelled", end, "batch_cancelled")
 		}
-	case expires && !now.Before(expireAt):
+	case expired:
 		s.finishBatch(b, "expired", expireAt, "batch_expired")
 	case !now.Before(done):
 		b.finalizingAt = unixPtr(processed)
@@ -560,16 +571,11 @@ func (s *Server) answerLine(b *batch, l *batchLine) {
 		b.failed++
 		s.store.batchStats.LinesFailed++
 	}
-	l.out, _ = json.Marshal(map[string]any{
-		"id":        "batch_req_" + hexID(digest(c.Seed, "batch_req", []byte(b.id), []byte(l.customID)), 16),
-		"custom_id": l.customID,
-		"response": map[string]any{
-			"status_code": status,
-			"request_id":  "req_" + hexID(digest(c.Seed, "batch_req_id", []byte(b.id), []byte(l.customID)), 16),
-			"body":        json.RawMessage(body),
-		},
-		"error": nil,
-	})
+	// {"id","custom_id","response":{"status_code","request_id","body"},"error":null}
+	cid, _ := json.Marshal(l.customID)
+	l.out = fmt.Appendf(make([]byte, 0, len(body)+200), `{"id":"batch_req_%s","custom_id":%s,"response":{"status_code":%d,"request_id":"req_%s","body":%s},"error":null}`,
+		hexID(digest(c.Seed, "batch_req", []byte(b.id), []byte(l.customID)), 16), cid, status,
+		hexID(digest(c.Seed, "batch_req_id", []byte(b.id), []byte(l.customID)), 16), body)
 }
 
 // finishBatch ends b in status at time at: the lines not answered go to
@@ -591,6 +597,11 @@ func (s *Server) finishBatch(b *batch, status string, at time.Time, code string)
 		st.Cancelled++
 	}
 	var out, errs bytes.Buffer
+	n := 0
+	for _, l := range b.lines[:b.next] {
+		n += len(l.out) + 1
+	}
+	out.Grow(n)
 	for _, l := range b.lines[:b.next] {
 		dst := &errs
 		if l.ok {
@@ -681,15 +692,14 @@ func (b *batch) object() []byte {
 
 // getBatch answers GET /v1/batches/{id}.
 func (s *Server) getBatch(w http.ResponseWriter, id string, now time.Time) {
-	s.amu.Lock()
-	defer s.amu.Unlock()
-	b := s.store.batches[id]
-	if b == nil {
-		s.writeError(w, notFound(fmt.Sprintf("No such batch: %s", id), "batch_id"))
-		return
-	}
-	s.advanceBatch(b, now)
-	s.writeOther(w, http.StatusOK, b.object())
+	s.writeStored(w, func() ([]byte, *apiError) {
+		b := s.store.batches[id]
+		if b == nil {
+			return nil, notFound(fmt.Sprintf("No such batch: %s", id), "batch_id")
+		}
+		s.advanceBatch(b, now)
+		return b.object(), nil
+	})
 }
 
 // cancelBatch answers POST /v1/batches/{id}/cancel: a batch not yet ended
@@ -697,23 +707,34 @@ func (s *Server) getBatch(w http.ResponseWriter, id string, now time.Time) {
 // already cancelling answers it again; an ended batch is a 409, as OpenAI
 // answers.
 func (s *Server) cancelBatch(w http.ResponseWriter, id string, now time.Time) {
-	s.amu.Lock()
-	defer s.amu.Unlock()
-	b := s.store.batches[id]
-	if b == nil {
-		s.writeError(w, notFound(fmt.Sprintf("No such batch: %s", id), "batch_id"))
-		return
-	}
-	s.advanceBatch(b, now)
-	if b.terminal {
-		s.writeError(w, &apiError{status: http.StatusConflict, typ: "invalid_request_error",
-			message: fmt.Sprintf("Cannot cancel a batch with status '%s'.", b.status)})
-		return
-	}
-	if b.cancelAt == nil {
-		t := now
-		b.cancelAt = &t
+	s.writeStored(w, func() ([]byte, *apiError) {
+		b := s.store.batches[id]
+		if b == nil {
+			return nil, notFound(fmt.Sprintf("No such batch: %s", id), "batch_id")
+		}
 		s.advanceBatch(b, now)
+		if b.terminal {
+			return nil, &apiError{status: http.StatusConflict, typ: "invalid_request_error",
+				message: fmt.Sprintf("Cannot cancel a batch with status '%s'.", b.status)}
+		}
+		if b.cancelAt == nil {
+			t := now
+			b.cancelAt = &t
+			s.advanceBatch(b, now)
+		}
+		return b.object(), nil
+	})
+}
+
+// writeStored runs f with amu held and writes its 200 body or its error
+// after releasing it.
+func (s *Server) writeStored(w http.ResponseWriter, f func() ([]byte, *apiError)) {
+	s.amu.Lock()
+	b, e := f()
+	s.amu.Unlock()
+	if e != nil {
+		s.writeError(w, e)
+		return
 	}
-	s.writeOther(w, http.StatusOK, b.object())
+	s.writeOther(w, http.StatusOK, b)
 }

@@ -87,6 +87,11 @@ type Config struct {
 	// storage this long after it reached its final state: GET and cancel
 	// then answer 404, as for a response past OpenAI's retention.
 	BackgroundExpireAfter time.Duration
+	// NoBackground ignores "background": true and answers the create
+	// synchronously (status "completed"), as a stateless server that does
+	// not implement background mode does (OpenRouter, llama.cpp, vLLM
+	// without its store).
+	NoBackground bool
 
 	// Files and Batches (POST /v1/files, /v1/batches; see the package
 	// doc). A batch is validating for the first tenth of BatchDelay,
@@ -147,8 +152,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 		c.APIKey = key
 		return nil
 	})
-	fs.Float64Var(&c.RateLimit, "rate-limit", c.RateLimit, "probability of a 429 rate_limit_exceeded answer")
-	fs.Float64Var(&c.ServerError, "server-error", c.ServerError, "probability of a 500, 502 or 503 answer")
+	fs.Float64Var(&c.RateLimit, "rate-limit", c.RateLimit, "probability of a 429 rate_limit_exceeded answer (also on the stored-object routes: GET/cancel of background responses, files, batches)")
+	fs.Float64Var(&c.ServerError, "server-error", c.ServerError, "probability of a 500, 502 or 503 answer (also on the stored-object routes)")
 	fs.Float64Var(&c.Reset, "reset", c.Reset, "probability of a connection reset with no answer")
 	fs.Float64Var(&c.Malformed, "malformed", c.Malformed, "probability of a 200 whose JSON body is cut off")
 	fs.Float64Var(&c.Slow, "slow", c.Slow, "probability of an answer delayed by an extra -slow-delay")
@@ -166,6 +171,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.BackgroundJitter, "background-jitter", c.BackgroundJitter, "extra uniform random time, 0..`d`, added to -background-delay")
 	fs.Float64Var(&c.BackgroundFail, "background-fail", c.BackgroundFail, "share of background responses that end failed (server_error)")
 	fs.DurationVar(&c.BackgroundExpireAfter, "background-expire-after", c.BackgroundExpireAfter, "remove a background response `d` after it ended: GET answers 404 (0: keep)")
+	fs.BoolVar(&c.NoBackground, "no-background", c.NoBackground, "ignore background: true and answer synchronously, as a stateless server does")
 	fs.DurationVar(&c.BatchDelay, "batch-delay", c.BatchDelay, "time a batch takes from validating to completed (0: completed at the first GET)")
 	fs.Float64Var(&c.BatchFail, "batch-fail", c.BatchFail, "share of batch lines answered 500 server_error (in the error file)")
 	fs.DurationVar(&c.BatchExpireAfter, "batch-expire-after", c.BatchExpireAfter, "expire a batch not completed `d` after creation, with partial results (0: never)")

@@ -203,6 +203,12 @@ type Stats struct {
 	// Batches counts batches and their lines. Batch lines are not
 	// requests: their usage is billed here only, never in the totals above.
 	Batches BatchStats `json:"batches"`
+	// The per-key counts of Server.Creations, Uploads, BatchCreations and
+	// BatchBilled, for a client that reads Stats from GET /_sim/stats.
+	Creations      map[string]int `json:"creations"`
+	Uploads        map[string]int `json:"uploads"`
+	BatchCreations map[string]int `json:"batch_creations"`
+	BatchBilled    map[string]int `json:"batch_billed"`
 }
 
 // EndpointStats counts one route's requests and billed tokens.
@@ -219,23 +225,24 @@ type EndpointStats struct {
 func (s *Server) Stats() Stats {
 	s.amu.Lock()
 	s.settleAll(s.now())
-	bg, files, batches := s.store.bgStats, s.store.files, s.store.batchStats
+	st := Stats{
+		Background:     s.store.bgStats,
+		Files:          s.store.files,
+		Batches:        s.store.batchStats,
+		Creations:      maps(s.store.creations),
+		Uploads:        maps(s.store.uploads),
+		BatchCreations: maps(s.store.byFile),
+		BatchBilled:    maps(s.store.billed),
+	}
 	s.amu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Stats{
-		Background:   bg,
-		Files:        files,
-		Batches:      batches,
-		Requests:     s.requests,
-		ByStatus:     make(map[int]int, len(s.byStatus)),
-		Completed:    s.completed,
-		InputTokens:  s.inTok,
-		OutputTokens: s.outTok,
-		PerBody:      make(map[string][2]int, len(s.perBody)),
-		Faults:       make(map[string]int, len(s.faults)),
-		Endpoints:    make(map[string]EndpointStats, len(s.endpoints)),
-	}
+	st.Requests, st.Completed = s.requests, s.completed
+	st.InputTokens, st.OutputTokens = s.inTok, s.outTok
+	st.ByStatus = make(map[int]int, len(s.byStatus))
+	st.PerBody = make(map[string][2]int, len(s.perBody))
+	st.Faults = make(map[string]int, len(s.faults))
+	st.Endpoints = make(map[string]EndpointStats, len(s.endpoints))
 	for k, v := range s.endpoints {
 		st.Endpoints[k] = *v
 	}
@@ -265,9 +272,10 @@ func (s *Server) Count(bodySHA256 string) (requests, completed int) {
 
 // ServeHTTP implements http.Handler. Routes: POST /v1/responses, POST
 // /v1/chat/completions and POST /v1/embeddings (each also without /v1);
-// GET /_sim/stats (also under /v1) returns Stats as JSON. Anything else is
-// 404, as is /v1/responses with Config.NoResponses; another method on a
-// route is 405. A reset fault hijacks the connection; where the
+// the stored-object routes of background responses, files and batches
+// (see the package doc); GET /_sim/stats (also under /v1) returns Stats as
+// JSON. Anything else is 404, as is /v1/responses with Config.NoResponses;
+// another method on a route is 405. A reset fault hijacks the connection; where the
 // ResponseWriter cannot be hijacked (HTTP/2, a recorder), ServeHTTP panics
 // with http.ErrAbortHandler instead, which net/http turns into an aborted
 // stream.
@@ -500,7 +508,8 @@ func authorized(header, key string) bool {
 	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(header)), []byte(key)) == 1
 }
 
-// authError is the 401 for a request without Config.APIKey, or nil.
+// authError is the 401 for a request that does not carry Config.APIKey
+// (when set), or nil.
 func (s *Server) authError(r *http.Request) *apiError {
 	if s.cfg.APIKey == "" {
 		return nil
@@ -625,7 +634,7 @@ func (s *Server) success(body []byte, req call, model, fault string, draw [sha25
 	}
 	created := now.Unix()
 	finished := now.Add(c.Latency + o.extra).Unix()
-	if bg, ok := req.(*request); ok && bg.Background != nil && *bg.Background {
+	if bg, ok := req.(*request); ok && bg.Background != nil && *bg.Background && !c.NoBackground {
 		// The final answer is the synchronous one to the body without
 		// its background and store members.
 		rep := req.reply(c, stripMembers(body, "background", "store"), model, fault == FaultIncomplete, created, finished)

@@ -1127,7 +1127,7 @@ func TestConfig_RegisterFlags(t *testing.T) {
 		"-malformed", "0.05", "-slow", "0.01", "-slow-delay", "3s", "-incomplete", "0.02", "-bad-request", "0.03",
 		"-retry-after", "250ms", "-quota-after", "100", "-rpm", "60", "-tpm", "1000",
 		"-no-responses", "-shuffle-embeddings",
-		"-background-delay", "2s", "-background-jitter", "1s", "-background-fail", "0.1", "-background-expire-after", "1m",
+		"-background-delay", "2s", "-background-jitter", "1s", "-background-fail", "0.1", "-background-expire-after", "1m", "-no-background",
 		"-batch-delay", "5s", "-batch-fail", "0.05", "-batch-expire-after", "3s", "-batch-max-lines", "100",
 		"-batch-max-bytes", "4096", "-batch-token-limit", "9000",
 	}
@@ -1139,7 +1139,7 @@ func TestConfig_RegisterFlags(t *testing.T) {
 		Model: "gpt-4o", RateLimit: 0.1, ServerError: 0.2, Reset: 0.3, Malformed: 0.05, Slow: 0.01, SlowDelay: 3 * time.Second,
 		Incomplete: 0.02, BadRequest: 0.03, RetryAfter: 250 * time.Millisecond, QuotaAfter: 100, RPM: 60, TPM: 1000,
 		NoResponses: true, ShuffleEmbeddings: true,
-		BackgroundDelay: 2 * time.Second, BackgroundJitter: time.Second, BackgroundFail: 0.1, BackgroundExpireAfter: time.Minute,
+		BackgroundDelay: 2 * time.Second, BackgroundJitter: time.Second, BackgroundFail: 0.1, BackgroundExpireAfter: time.Minute, NoBackground: true,
 		BatchDelay: 5 * time.Second, BatchFail: 0.05, BatchExpireAfter: 3 * time.Second, BatchMaxLines: 100,
 		BatchMaxBytes: 4096, BatchTokenLimit: 9000,
 	}
