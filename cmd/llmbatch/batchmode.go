@@ -54,6 +54,9 @@ func (b *batchOptions) apply(cfg *pipeline.Config, o *runOptions, logger *slog.L
 	if err := b.validate(); err != nil {
 		return nil, err
 	}
+	if b.Detach && o.Sim {
+		return nil, usagef("run: --detach with --sim: the simulated endpoint, and its batches, end with this run")
+	}
 	cfg.PackSize = 1
 	var mu sync.Mutex
 	last := map[string]batchapi.Batch{}

@@ -623,3 +623,70 @@ func TestBatch_MaxCost(t *testing.T) {
 	}
 	t.Logf("cap %s: %d rows, then the rest with a higher cap; cost %s", capUSD, first, sum.Cost.Total)
 }
+
+// slowAnswer is a gateway whose answers to the calls it matches come late:
+// the server has acted (stored the file, created the batch) when the job
+// is interrupted, and the answer is on its way.
+func slowAnswer(match func(r *http.Request) bool, acted *atomic.Int64) func(http.Handler) http.Handler {
+	return func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !match(r) {
+				h.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			acted.Add(1)
+			time.Sleep(150 * time.Millisecond)
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			w.Write(rec.Body.Bytes())
+		})
+	}
+}
+
+// An interrupt while an upload's or a creation's answer is on its way
+// does not cancel the call: its answer is awaited (up to the drain
+// timeout) and its id journalled, so the resume neither uploads nor
+// creates again.
+func TestBatch_InterruptDuringSlowAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		match func(r *http.Request) bool
+	}{
+		{"Upload", func(r *http.Request) bool { return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/files") }},
+		{"Create", func(r *http.Request) bool { return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/batches") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			const n = 50
+			s := sim.New(sim.Config{Seed: 12})
+			var acted atomic.Int64
+			base := startSim(t, s, slowAnswer(tc.match, &acted))
+			ctx, cancel := context.WithCancel(context.Background())
+			go func() {
+				for acted.Load() == 0 && ctx.Err() == nil {
+					time.Sleep(time.Millisecond)
+				}
+				cancel()
+			}()
+			cfg := config(dir, writeInput(t, dir, n), base, newExec(batchapi.Config{}))
+			cfg.DrainTimeout = 5 * time.Second
+			if _, err := pipeline.Run(ctx, cfg); !errors.Is(err, pipeline.ErrInterrupted) {
+				t.Fatalf("first Run() error = %v, want interrupted", err)
+			}
+			cancel()
+			cfg.Executor = newExec(batchapi.Config{})
+			sum, err := pipeline.Run(context.Background(), cfg)
+			if err != nil || sum.Rows.OK != n {
+				t.Fatalf("resume: %v, rows %+v", err, sum.Rows)
+			}
+			checkOnce(t, s)
+			if st := s.Stats(); st.Files != 1 || st.Batches.Created != 1 {
+				t.Errorf("sim: %d files, %d batches; want 1, 1", st.Files, st.Batches.Created)
+			}
+		})
+	}
+}
