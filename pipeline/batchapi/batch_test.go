@@ -656,8 +656,12 @@ func TestBatch_InterruptDuringSlowAnswer(t *testing.T) {
 		name  string
 		match func(r *http.Request) bool
 	}{
-		{"Upload", func(r *http.Request) bool { return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/files") }},
-		{"Create", func(r *http.Request) bool { return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/batches") }},
+		{"Upload", func(r *http.Request) bool {
+			return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/files")
+		}},
+		{"Create", func(r *http.Request) bool {
+			return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/batches")
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
