@@ -694,3 +694,121 @@ func TestBatch_InterruptDuringSlowAnswer(t *testing.T) {
 		})
 	}
 }
+
+// lister is a gateway that adds GET /v1/batches (the list, newest first)
+// to the simulator, from the batches created through it.
+type lister struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func (l *lister) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := strings.TrimSuffix(r.URL.Path, "/")
+		switch {
+		case r.Method == http.MethodGet && p == "/v1/batches":
+			l.mu.Lock()
+			ids := slices.Clone(l.ids)
+			l.mu.Unlock()
+			data := []json.RawMessage{}
+			for i := len(ids) - 1; i >= 0; i-- {
+				rec := httptest.NewRecorder()
+				req := httptest.NewRequest(http.MethodGet, "/v1/batches/"+ids[i], nil)
+				req.Header = r.Header.Clone()
+				h.ServeHTTP(rec, req)
+				if rec.Code == http.StatusOK {
+					data = append(data, rec.Body.Bytes())
+				}
+			}
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(map[string]any{"object": "list", "data": data, "has_more": false})
+		case r.Method == http.MethodPost && p == "/v1/batches":
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			var b struct{ ID string }
+			if rec.Code == http.StatusOK && json.Unmarshal(rec.Body.Bytes(), &b) == nil {
+				l.mu.Lock()
+				l.ids = append(l.ids, b.ID)
+				l.mu.Unlock()
+			}
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			w.Write(rec.Body.Bytes())
+		default:
+			h.ServeHTTP(w, r)
+		}
+	})
+}
+
+// lostCreate is a gateway whose answers to POST /v1/batches never arrive
+// while on: the batch is created, its id lost with the answer.
+func lostCreate(on *atomic.Bool) func(http.Handler) http.Handler {
+	return func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !on.Load() || r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/batches") {
+				h.ServeHTTP(w, r)
+				return
+			}
+			h.ServeHTTP(httptest.NewRecorder(), r)
+			<-r.Context().Done()
+		})
+	}
+}
+
+// A batch created whose id was never journalled (the answer was lost, or
+// the process died before the mark) is found on resume by its input file
+// (GET /batches) and collected, not created again. An endpoint that
+// cannot list batches gets it created again.
+func TestBatch_ResumeFindsUnjournalledBatch(t *testing.T) {
+	for _, canList := range []bool{true, false} {
+		t.Run(fmt.Sprint("list=", canList), func(t *testing.T) {
+			dir := t.TempDir()
+			const n = 40
+			s := sim.New(sim.Config{Seed: 13})
+			var lose atomic.Bool
+			lose.Store(true)
+			l := &lister{}
+			base := startSim(t, s, func(h http.Handler) http.Handler {
+				if canList {
+					h = l.wrap(h) // next to the server: it sees every batch created
+				}
+				return lostCreate(&lose)(h)
+			})
+			ctx, cancel := context.WithCancel(context.Background())
+			go func() {
+				for s.Stats().Batches.Created == 0 && ctx.Err() == nil {
+					time.Sleep(time.Millisecond)
+				}
+				cancel()
+			}()
+			cfg := config(dir, writeInput(t, dir, n), base, newExec(batchapi.Config{}))
+			cfg.DrainTimeout = 50 * time.Millisecond
+			if _, err := pipeline.Run(ctx, cfg); !errors.Is(err, pipeline.ErrInterrupted) {
+				t.Fatalf("first Run() error = %v, want interrupted", err)
+			}
+			cancel()
+			j := readJournal(t, cfg.Output)
+			if j.count(batchapi.KindCreate) != 1 || j.count(batchapi.KindBatch) != 0 {
+				t.Fatalf("journal: %d batch_create, %d batch marks; want 1, 0", j.count(batchapi.KindCreate), j.count(batchapi.KindBatch))
+			}
+			lose.Store(false)
+			cfg.Executor = newExec(batchapi.Config{})
+			sum, err := pipeline.Run(context.Background(), cfg)
+			if err != nil || sum.Rows.OK != n {
+				t.Fatalf("resume: %v, rows %+v", err, sum.Rows)
+			}
+			created := 0
+			for _, c := range s.BatchCreations() {
+				created += c
+			}
+			if want := map[bool]int{true: 1, false: 2}[canList]; created != want || s.Stats().Files != 1 {
+				t.Errorf("%d batches created from %d files; want %d from 1", created, s.Stats().Files, want)
+			}
+			if canList {
+				checkOnce(t, s)
+			}
+		})
+	}
+}

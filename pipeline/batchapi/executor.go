@@ -25,12 +25,14 @@
 // before the next step:
 //
 //	{"kind":"batch_file","id":"file-…","data":{"endpoint":"/v1/responses","model":"gpt-5-mini","lines":2,"bytes":512,"keys":["a","b"]}}
+//	{"kind":"batch_create","id":"file-…"}
 //	{"kind":"batch","id":"batch_…","data":{"input_file_id":"file-…","endpoint":"/v1/responses"}}
 //	{"kind":"batch_state","id":"batch_…","data":{…the Batch object as read…}}
 //
-// batch_file is written after the upload, batch after the creation,
-// batch_state when a batch ended (and was collected), failed validation,
-// or was cancelled by `llmbatch cancel`. A resume (State) gives each row to
+// batch_file is written after the upload, batch_create just before the
+// batch is asked for, batch after the creation, batch_state when a batch
+// ended (and was collected), failed validation, or was cancelled by
+// `llmbatch cancel`. A resume (State) gives each row to
 // the latest file that names it until a record of the row follows: such
 // rows are never uploaded again; their batch is polled and collected (or,
 // for a file whose batch was not created, created). A row's record comes
@@ -50,12 +52,27 @@
 // their lines and keys, its rows stay pending, and Execute returns an
 // error once the other batches are done.
 //
-// A batch is created only by one POST whose answer is awaited: a create
-// that got no answer (a reset, a timeout) is not retried, since the batch
-// may exist; its file stays journalled without a batch, and the next run
-// creates it. The window between an upload's answer and its fsynced mark
-// (and between a create's answer and its mark) is not covered: a crash
-// exactly there uploads (or creates) once more on resume.
+// A batch is created only by one POST whose answer is awaited (also when
+// the job is interrupted, up to its drain timeout): a create that got no
+// answer (a reset, a timeout) is not retried in the run. A resume that
+// finds a batch_create mark without its batch mark (the process died
+// between asking and journalling) looks for the batch among the
+// account's batches (GET /batches) by its input file before creating one;
+// an endpoint that cannot list batches gets it created again, with a
+// warning. The window between an upload's answer and its fsynced mark is
+// not covered: a crash exactly there uploads the file once more (a file
+// is not billed).
+//
+// # Cost
+//
+// Records carry "tier": "batch": totals, the summary, progress and report
+// price them at the price table's batch multiplier. Under
+// pipeline.Config.MaxCost a batch is created only while the journal's
+// cost plus the estimates (at batch prices) of the batches running fits
+// the cap (pipeline.Exec.ReserveAll); with none running, the part of the
+// next batch that fits goes out, and the job stops when not one row fits.
+// Batches created by an earlier run are not counted until their rows are
+// journalled.
 package batchapi
 
 import (
@@ -68,6 +85,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"sync"
 	"time"
@@ -409,6 +427,25 @@ func (e *Executor) submit(c *chunk) error {
 // create creates f's batch and journals it.
 func (e *Executor) create(f *File) (*BatchInfo, error) {
 	x := e.x
+	if f.Creating {
+		// An earlier run asked for this file's batch and may have died
+		// before journalling its id: find it rather than create another.
+		b, err := e.find(f)
+		if err != nil {
+			return nil, err
+		}
+		if b != nil {
+			x.Logger().Info("batch: found the batch an earlier run created but did not journal", "batch", b.ID, "file", f.ID)
+			return e.adopt(f, b)
+		}
+	}
+	intent := &results.Mark{Kind: KindCreate, ID: f.ID}
+	if err := x.Mark(intent); err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	e.state.Add(nil, intent)
+	e.mu.Unlock()
 	body, _ := json.Marshal(map[string]any{"input_file_id": f.ID, "endpoint": f.Endpoint, "completion_window": Window,
 		"metadata": map[string]string{"created_by": "llmbatch"}})
 	var b Batch
@@ -418,6 +455,12 @@ func (e *Executor) create(f *File) (*BatchInfo, error) {
 	if err != nil {
 		return nil, err
 	}
+	return e.adopt(f, &b)
+}
+
+// adopt journals b, created from f, and makes it f's batch.
+func (e *Executor) adopt(f *File, b *Batch) (*BatchInfo, error) {
+	x := e.x
 	data, _ := json.Marshal(BatchData{InputFileID: f.ID, Endpoint: f.Endpoint})
 	m := &results.Mark{Kind: KindBatch, ID: b.ID, Data: data}
 	if err := x.Mark(m); err != nil {
@@ -429,8 +472,62 @@ func (e *Executor) create(f *File) (*BatchInfo, error) {
 	e.state.Add(nil, m)
 	bi := e.state.batches[b.ID]
 	e.mu.Unlock()
-	e.progress(&b)
+	e.progress(b)
 	return bi, nil
+}
+
+// maxListPages bounds how many pages of GET /batches find reads.
+const maxListPages = 20
+
+// find looks for a batch created from f among the account's batches
+// (GET /batches, newest first, 100 a page, up to maxListPages pages, and
+// no further back than the day before f was journalled). It returns nil
+// when there is none. An endpoint that cannot list batches (404, 405,
+// 501) answers nil with a warning: the batch is created, possibly again.
+func (e *Executor) find(f *File) (*Batch, error) {
+	x := e.x
+	after := ""
+	for range maxListPages {
+		path := "/batches?limit=100"
+		if after != "" {
+			path += "&after=" + url.QueryEscape(after)
+		}
+		var page struct {
+			Data    []Batch `json:"data"`
+			HasMore bool    `json:"has_more"`
+			LastID  string  `json:"last_id"`
+		}
+		err := e.call(func(ctx context.Context) (*httpapi.Answer, error) {
+			return e.cli.Do(ctx, http.MethodGet, path, nil, listDecoder)
+		}, &page, true)
+		var he *httpapi.Error
+		if errors.As(err, &he) && (he.StatusCode == http.StatusNotFound || he.StatusCode == http.StatusMethodNotAllowed || he.StatusCode == http.StatusNotImplemented) {
+			x.Logger().Warn("batch: the endpoint cannot list batches (GET /batches): a batch an earlier run may have created for this file cannot be found, and is created again",
+				"file", f.ID, "err", err)
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		oldest := int64(0)
+		for i := range page.Data {
+			b := &page.Data[i]
+			if b.InputFileID == f.ID {
+				return b, nil
+			}
+			if oldest == 0 || (b.CreatedAt > 0 && b.CreatedAt < oldest) {
+				oldest = b.CreatedAt
+			}
+		}
+		if !page.HasMore || len(page.Data) == 0 || (f.Time > 0 && oldest > 0 && oldest < f.Time-24*3600) {
+			return nil, nil
+		}
+		after = page.LastID
+		if after == "" {
+			after = page.Data[len(page.Data)-1].ID
+		}
+	}
+	return nil, nil
 }
 
 // call makes an object call with retries on transient failures and reads

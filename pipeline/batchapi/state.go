@@ -8,9 +8,13 @@ import (
 
 // Kinds of the marks the mode journals (see the package doc).
 const (
-	KindFile  = "batch_file"  // an input file uploaded: its id and the keys it holds
-	KindBatch = "batch"       // a batch created from a file: its id
-	KindState = "batch_state" // a batch's object as last read: its status and counts
+	KindFile  = "batch_file" // an input file uploaded: its id and the keys it holds
+	KindBatch = "batch"      // a batch created from a file: its id
+	// KindCreate is written before a batch is asked for (the file's id):
+	// a resume that finds it without a batch mark looks the batch up
+	// before creating one.
+	KindCreate = "batch_create"
+	KindState  = "batch_state" // a batch's object as last read: its status and counts
 )
 
 // FileData is a KindFile mark's data.
@@ -37,6 +41,10 @@ type File struct {
 	// Owned counts the file's keys that have no record journalled since
 	// the file was: rows its batch still has to answer.
 	Owned int
+	// Creating is set when a batch was asked for (a KindCreate mark);
+	// Time is when the file was journalled, Unix seconds (0: unknown).
+	Creating bool
+	Time     int64
 }
 
 // BatchInfo is a batch as the journal knows it.
@@ -85,6 +93,9 @@ func (s *State) Add(rec *results.Record, m *results.Mark) {
 			return
 		}
 		f := &File{ID: m.ID, FileData: d}
+		if !m.Time.IsZero() {
+			f.Time = m.Time.Unix()
+		}
 		s.Files = append(s.Files, f)
 		s.files[f.ID] = f
 		for _, k := range d.Keys {
@@ -105,6 +116,10 @@ func (s *State) Add(rec *results.Record, m *results.Mark) {
 		f.Batch = b
 		s.Batches = append(s.Batches, b)
 		s.batches[b.ID] = b
+	case KindCreate:
+		if f := s.files[m.ID]; f != nil {
+			f.Creating = true
+		}
 	case KindState:
 		var o Batch
 		b := s.batches[m.ID]

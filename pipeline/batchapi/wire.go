@@ -122,7 +122,24 @@ func (d objectDecoder) Decode(body []byte) (api.Result, error) {
 var (
 	fileDecoder  = objectDecoder{"file"}
 	batchDecoder = objectDecoder{"batch"}
+	listDecoder  = listObject{}
 )
+
+// listObject reads a list answer: a JSON object with a "data" array.
+type listObject struct{}
+
+func (listObject) Decode(body []byte) (api.Result, error) {
+	var o struct {
+		Data []json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(body, &o); err != nil {
+		return api.Result{}, err
+	}
+	if o.Data == nil {
+		return api.Result{}, errors.New("no data")
+	}
+	return api.Result{}, nil
+}
 
 // describe lists a failed batch's errors, naming each line's row key.
 func describe(b *Batch, keys []string) string {
