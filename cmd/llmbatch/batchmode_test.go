@@ -339,11 +339,9 @@ func TestSIGINT_BatchMode_SaysBatchesKeepRunning(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
 	}
-	t.Logf("interrupted run ended")
 	if code, errs := runLLMBatch(t, args...); code != exitOK {
 		t.Fatalf("resume: exit %d\n%s", code, errs)
 	}
-	t.Logf("resume ended")
 	checkComplete(t, readJournalFile(t, journal), n)
 	if st := s.Stats(); st.Batches.Created != 1 || st.Batches.Lines != n {
 		t.Errorf("sim: %d batches, %d lines; want 1, %d", st.Batches.Created, st.Batches.Lines, n)
