@@ -812,3 +812,21 @@ func TestBatch_ResumeFindsUnjournalledBatch(t *testing.T) {
 		})
 	}
 }
+
+// A batch the endpoint refuses to create (a file too large for it) is
+// reported, and the run ends with a StopError; its rows stay pending.
+func TestBatch_CreateRefused(t *testing.T) {
+	dir := t.TempDir()
+	const n = 20
+	s := sim.New(sim.Config{Seed: 5, BatchMaxBytes: 1000})
+	base := startSim(t, s, nil)
+	cfg := config(dir, writeInput(t, dir, n), base, newExec(batchapi.Config{}))
+	sum, err := pipeline.Run(context.Background(), cfg)
+	var se *pipeline.StopError
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "could not be created") || !strings.Contains(err.Error(), "too large") {
+		t.Fatalf("Run() error = %v, want a StopError naming the refused creation", err)
+	}
+	if sum.Rows.OK+sum.Rows.Failed+sum.Rows.Retryable != 0 || s.Stats().Batches.Created != 0 {
+		t.Errorf("rows %+v, %d batches created; want nothing", sum.Rows, s.Stats().Batches.Created)
+	}
+}

@@ -283,7 +283,7 @@ func (e *Executor) Execute(x *pipeline.Exec) error {
 			"batches", n)
 	}
 	if len(e.failures) > 0 && x.Stopping().Err() == nil {
-		return &pipeline.StopError{Reason: fmt.Sprintf("%d batch(es) failed validation; their rows stay pending (nothing was billed)", len(e.failures)),
+		return &pipeline.StopError{Reason: fmt.Sprintf("%d batch(es) failed validation or could not be created; their rows stay pending (nothing was billed)", len(e.failures)),
 			Err: errors.New(joinLimit(e.failures))}
 	}
 	return nil
@@ -384,7 +384,8 @@ func (e *Executor) submit(c *chunk) error {
 			settle(r, nil)
 		}
 	}
-	content := bytes.Clone(c.buf.Bytes()[:c.ends[len(c.reqs)-1]])
+	// Not copied: the upload ends before submit returns and c is reused.
+	content := c.buf.Bytes()[:c.ends[len(c.reqs)-1]]
 	sum := sha256.Sum256(content)
 	name := "llmbatch-" + hex.EncodeToString(sum[:8]) + ".jsonl"
 	var obj fileObject
@@ -592,6 +593,9 @@ func (e *Executor) follow(f *File, p *pending) {
 			e.unhold(f, p)
 			if x.Stopping().Err() == nil {
 				x.Logger().Error("batch: cannot create a batch; its file is journalled and the next run creates it", "file", f.ID, "err", err)
+				e.mu.Lock()
+				e.failures = append(e.failures, fmt.Sprintf("the batch of file %s (%d rows) could not be created: %v", f.ID, f.Lines, err))
+				e.mu.Unlock()
 			}
 			return
 		}
