@@ -805,7 +805,7 @@ func (e *Executor) readLines(r io.Reader, reqs map[string]*pipeline.Request, see
 		e.deliver(req, p, o)
 	}
 	if unknown > 0 {
-		e.x.Logger().Warn("batch: results file lines for rows this run does not hold (answered already, or not in the input read)", "lines", unknown)
+		e.x.Logger().Info("batch: results lines skipped: their rows are journalled already (an earlier run collected them) or were not read this run", "lines", unknown)
 	}
 	return nil
 }
