@@ -129,6 +129,14 @@ func (c *ledger) price(rec *results.Record, fallback string) prices.Money {
 			return 0
 		}
 	}
+	if rec.Tier != "" {
+		num, den, ok := c.table.Multiplier(rec.Tier)
+		if !ok {
+			c.unpriced = rec.Model + " (" + rec.Tier + " tier)"
+			return 0
+		}
+		p = p.Scale(num, den)
+	}
 	return p.Cost(u.InputTokens, u.CachedInputTokens, u.OutputTokens)
 }
 
@@ -325,4 +333,82 @@ func addSat(a, b prices.Money) prices.Money {
 		return prices.MaxMoney
 	}
 	return s
+}
+
+// reserveAll holds, in one step, the estimated cost of reqs at tier's
+// prices (prices.Table.Multiplier; "" standard), for requests that stay in
+// flight together for hours, as a Batch API batch's rows do. Unlike
+// reserve there is no probe and no slow start (a batch's answers cannot
+// be learned from before it is sent): a request's output is estimated at
+// its max_output_tokens, else the outputPercentile of the answers so far,
+// else DefaultOutputReserve. It waits while the whole does not fit beside
+// the requests in flight; with none in flight it holds the longest prefix
+// of reqs that fits (held is shorter than reqs), and returns a *StopError
+// when not even the first fits. Without a cap it holds 0 for each.
+func (c *ledger) reserveAll(ctx context.Context, reqs []*Request, tier string) (held []prices.Money, err error) {
+	held = make([]prices.Money, len(reqs))
+	if c.max <= 0 {
+		return held, nil
+	}
+	num, den, ok := c.table.Multiplier(tier)
+	if !ok {
+		return nil, usageErrorf("--max-cost cannot be enforced: the price table has no %q multiplier", tier)
+	}
+	meters := make([]struct {
+		p       prices.Price
+		in, out int64
+	}, len(reqs))
+	for i, req := range reqs {
+		p, ok := c.table.Lookup(req.model)
+		if !ok {
+			return nil, usageErrorf("--max-cost cannot be enforced: no price for model %q (prices as of %s); give its prices with --prices FILE", req.model, c.table.AsOf())
+		}
+		m := req.cost(c.counter)
+		meters[i].p, meters[i].in, meters[i].out = p.Scale(num, den), int64(m.InputTokens), m.MaxOutput
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		if c.unpriced != "" {
+			return nil, usageErrorf("--max-cost cannot be enforced: the journal holds answers of model %q, which has no price; give its prices with --prices FILE", c.unpriced)
+		}
+		learned := int64(DefaultOutputReserve)
+		if c.out.n > 0 {
+			learned = c.out.quantile(outputPercentile)
+		}
+		room := c.max - addSat(c.spent, addSat(c.pendingC, c.reserved))
+		n, total := 0, prices.Money(0)
+		for i, m := range meters {
+			out := m.out
+			if out < 0 {
+				out = learned
+			}
+			held[i] = m.p.Cost(m.in, 0, out)
+			if addSat(total, held[i]) > room {
+				break
+			}
+			total = addSat(total, held[i])
+			n++
+		}
+		if n == len(reqs) || (c.inFlight == 0 && n > 0) {
+			c.reserved += total
+			c.inFlight += int64(n)
+			return held[:n], nil
+		}
+		if c.inFlight == 0 {
+			return nil, &StopError{Reason: fmt.Sprintf(
+				"cost cap reached: spent %s of --max-cost %s, and the next request, estimated at %s, would pass it; finished rows are in the journal: re-run with a higher --max-cost to resume",
+				addSat(c.spent, c.pendingC), c.max, held[0])}
+		}
+		ch := c.changed
+		c.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+		}
+		c.mu.Lock()
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
 }

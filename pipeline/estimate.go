@@ -23,6 +23,9 @@ type EstimateOptions struct {
 	// From names a finished journal whose answered rows' average output
 	// tokens (rounded up) is the assumption.
 	From string
+	// Tier prices the job at a tier's prices (prices.Table.Multiplier):
+	// "batch" for the Batch API; "" is the standard tier.
+	Tier string
 }
 
 // JobEstimate is the offline estimate of a job: its rows, their input
@@ -50,6 +53,8 @@ type JobEstimate struct {
 	// Unknown lists the models with no price; their cost is unknown.
 	Unknown []string `json:"unknown_models,omitempty"`
 	AsOf    string   `json:"prices_as_of"`
+	// Tier is the price tier the costs are at ("" for standard).
+	Tier string `json:"tier,omitempty"`
 }
 
 // MaxBadReasons is how many bad rows' reasons an estimate keeps.
@@ -87,7 +92,7 @@ func Estimate(ctx context.Context, cfg Config, opts EstimateOptions) (*JobEstima
 	case opts.AssumeOutput > 0 && opts.From != "":
 		return nil, usageErrorf("give %s or %s, not both", cfg.name("EstimateOptions.AssumeOutput"), cfg.name("EstimateOptions.From"))
 	}
-	est := &JobEstimate{AsOf: cfg.Prices.AsOf()}
+	est := &JobEstimate{AsOf: cfg.Prices.AsOf(), Tier: opts.Tier}
 	switch {
 	case opts.AssumeOutput > 0:
 		est.Assumption, est.AssumedFrom = opts.AssumeOutput, cfg.name("EstimateOptions.AssumeOutput")
@@ -167,8 +172,10 @@ func Estimate(ctx context.Context, cfg Config, opts EstimateOptions) (*JobEstima
 	est.Total = ModelEstimate{Model: "total", CostLow: prices.Cost{Known: true}, CostHigh: prices.Cost{Known: true}}
 	for _, name := range slices.Sorted(maps.Keys(models)) {
 		me := models[name]
-		if entry, ok := cfg.Prices.Resolve(name); ok {
+		num, den, tierOK := cfg.Prices.Multiplier(opts.Tier)
+		if entry, ok := cfg.Prices.Resolve(name); ok && tierOK {
 			p, _ := cfg.Prices.Lookup(name)
+			p = p.Scale(num, den)
 			me.PricedAs = entry
 			me.CostLow = prices.Cost{Amount: p.Cost(me.InputTokens, 0, me.OutputLow), Known: true}
 			me.CostHigh = prices.Cost{Amount: p.Cost(me.InputTokens, 0, me.OutputHigh), Known: true}

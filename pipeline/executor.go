@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/llmbatch/llmbatch/io/api"
 	"github.com/llmbatch/llmbatch/io/httpapi"
+	"github.com/llmbatch/llmbatch/io/prices"
 	"github.com/llmbatch/llmbatch/io/results"
 )
 
@@ -211,4 +213,39 @@ func (pool) Execute(x *Exec) error {
 		})
 	}
 	return workers.Wait()
+}
+
+// ReserveAll holds, in one step, the estimated cost of reqs under
+// Config.MaxCost at tier's prices ("batch": the Batch API's), for requests
+// that go out together and stay in flight until their batch ends. There
+// is no probe or slow start: a request's output is estimated at its
+// max_output_tokens, else at the 95th percentile of the answers so far,
+// else at DefaultOutputReserve. It waits while reqs do not fit beside the
+// requests in flight; with none in flight it holds only the longest prefix
+// that fits: n is how many of reqs (the first n) were held. An error
+// means none was (a *StopError: the cap is reached; stop the job with
+// it). settle must be called once for each of the n requests with its
+// record (nil if none was made).
+func (x *Exec) ReserveAll(reqs []*Request, tier string) (n int, settle func(req *Request, rec *results.Record), err error) {
+	held, err := x.r.ledger.reserveAll(x.stopCtx, reqs, tier)
+	if err != nil {
+		return 0, nil, err
+	}
+	x.r.inFlight.Add(int64(len(held)))
+	amounts := make(map[*Request]prices.Money, len(held))
+	for i, h := range held {
+		amounts[reqs[i]] = h
+	}
+	var mu sync.Mutex
+	return len(held), func(req *Request, rec *results.Record) {
+		mu.Lock()
+		h, ok := amounts[req]
+		delete(amounts, req)
+		mu.Unlock()
+		if !ok {
+			return
+		}
+		x.r.inFlight.Add(-1)
+		x.r.ledger.settle(h, rec, req.model)
+	}, nil
 }

@@ -918,7 +918,7 @@ func (r *runner) snapshot(final bool) Progress {
 			Failed:    t.Count(results.Failed),
 			Retryable: t.Count(results.Retryable),
 			Usage:     t.TotalUsage(),
-			Cost:      results.PriceUsage(r.cfg.Prices, t.Usage).Total,
+			Cost:      results.PriceTiers(r.cfg.Prices, t.Usage, t.Tiers).Total,
 		}
 	})
 	p.Done = p.OK + p.Failed

@@ -126,10 +126,24 @@ func printCost(env environ, label string, c *results.CostSummary) {
 			fmt.Fprintf(&b, " %s %s", m, c.PerModel[m])
 		}
 	}
-	fmt.Fprintf(&b, " (list prices as of %s)\n", c.AsOf)
+	fmt.Fprintf(&b, " (list prices as of %s%s)\n", c.AsOf, tierNote(c))
 	fmt.Fprint(env.stderr, b.String())
 }
 
 func sortedKeys[V any](m map[string]V) []string {
 	return slices.Sorted(maps.Keys(m))
+}
+
+// tierNote says which part of a cost was priced at a tier's prices (the
+// Batch API's): "; batch prices: $0.51 of it", or "" when none was.
+func tierNote(c *results.CostSummary) string {
+	var b strings.Builder
+	for _, t := range sortedKeys(c.PerTier) {
+		if c.PerTier[t] == c.Total {
+			fmt.Fprintf(&b, "; at %s prices", t)
+			continue
+		}
+		fmt.Fprintf(&b, "; %s at %s prices", c.PerTier[t], t)
+	}
+	return b.String()
 }

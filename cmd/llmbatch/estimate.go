@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/llmbatch/llmbatch/pipeline"
+	"github.com/llmbatch/llmbatch/pipeline/batchapi"
 )
 
 const estimateUsage = `Usage: llmbatch estimate [run's flags] INPUT
@@ -21,7 +22,8 @@ rows, tokens and a low/high cost per model on stdout.
 Per row, the high output is the body's max_output_tokens when set, else the
 assumption (--assume-output N, or the average of a finished journal with
 --from); the low output is the assumption (capped at max_output_tokens),
-else 0. Input is priced as uncached, at the standard tier.
+else 0. Input is priced as uncached, at the standard tier (--mode batch:
+at the Batch API's prices).
 
 It accepts every flag of "llmbatch run", so that a run's command line can
 be estimated as it is; only those that change the estimate are listed
@@ -35,7 +37,7 @@ Flags:
 // estimateFlags are the flags listed by "estimate -h": those that change
 // its answer. The other flags of run are accepted and ignored.
 var estimateFlags = []string{"endpoint", "input-format", "model", "model-column", "prompt", "prompt-column",
-	"instructions", "body", "id-column", "delimiter", "max-row-bytes", "limit", "sim", "prices",
+	"instructions", "body", "id-column", "delimiter", "max-row-bytes", "limit", "sim", "prices", "mode",
 	"assume-output", "from", "json"}
 
 func estimate(ctx context.Context, args []string, env environ) error {
@@ -60,6 +62,8 @@ func estimate(ctx context.Context, args []string, env environ) error {
 			usage = "the default model is gpt-5-mini, as with run --sim"
 		case "limit":
 			usage = "estimate only the first `N` rows, bad ones included, as run --limit N sends"
+		case "mode":
+			usage = "online or background (standard prices) or batch (the Batch API's prices)"
 		}
 		listed.Var(f.Value, f.Name, usage)
 	}
@@ -85,6 +89,13 @@ func estimate(ctx context.Context, args []string, env environ) error {
 		return usagef("estimate: --delimiter must be one character, not %q", o.Delimiter)
 	}
 	opts.AssumeOutput = assumeIn
+	switch o.Mode.Mode {
+	case modeOnline, modeBackground:
+	case modeBatch:
+		opts.Tier = batchapi.Tier
+	default:
+		return usagef("estimate: --mode must be %s, %s or %s, not %q", modeOnline, modeBackground, modeBatch, o.Mode.Mode)
+	}
 	cfg := pipeline.Config{
 		Source: pipeline.Source{Input: pos[0], InputFormat: o.InputFormat, Reader: env.stdin},
 		Template: pipeline.Template{Model: o.Model, Prompt: o.Prompt, PromptColumn: o.PromptColumn, Instructions: o.Instr,
@@ -132,7 +143,7 @@ func estimate(ctx context.Context, args []string, env environ) error {
 	default:
 		fmt.Fprintf(env.stdout, "output: %d tokens per row assumed (average of %s), capped at %s\n", est.Assumption, est.AssumedFrom, capField)
 	}
-	fmt.Fprintf(env.stdout, "prices: list prices as of %s, standard tier, input uncached\n\n", est.AsOf)
+	fmt.Fprintf(env.stdout, "prices: list prices as of %s, %s tier, input uncached\n\n", est.AsOf, or(est.Tier, "standard"))
 	tw := tabwriter.NewWriter(env.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "model\trows\tinput tokens\toutput low\toutput high\tcost low\tcost high\t")
 	for _, m := range append(est.Models, est.Total) {

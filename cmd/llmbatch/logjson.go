@@ -66,6 +66,13 @@ func logDone(l *slog.Logger, o *runOptions, s *results.Summary, f pipeline.Progr
 			}
 			attrs = append(attrs, slog.Group("cost_per_model", per...))
 		}
+		if len(c.PerTier) > 0 {
+			per := make([]any, 0, len(c.PerTier))
+			for _, t := range sortedKeys(c.PerTier) {
+				per = append(per, slog.Group(t, costAttrs(c.PerTier[t])...))
+			}
+			attrs = append(attrs, slog.Group("cost_per_tier", per...))
+		}
 		attrs = append(attrs, "prices_as_of", c.AsOf)
 	}
 	attrs = append(attrs, answerAttrs(s)...)

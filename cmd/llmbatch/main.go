@@ -6,7 +6,8 @@
 //	llmbatch estimate [flags] INPUT    count tokens offline and price the job before running it
 //	llmbatch report   RESULTS.jsonl    rows, errors, usage, cost, retries, latency of a journal
 //	llmbatch export   RESULTS.jsonl -o FILE.parquet|FILE.csv
-//	llmbatch cancel   RESULTS.jsonl    cancel a journal's background responses still running
+//	llmbatch status   RESULTS.jsonl    the batches of a --mode batch job
+//	llmbatch cancel   RESULTS.jsonl    cancel a job's background responses or batches still running
 //	llmbatch simulate [flags]          serve the simulated endpoint on loopback
 //	llmbatch version                   the version and commit of this binary
 //	llmbatch completion bash|zsh|fish  print a shell completion script
@@ -122,7 +123,8 @@ Usage:
   llmbatch estimate [flags] INPUT     count tokens offline and price the job before running it
   llmbatch report   RESULTS.jsonl...  rows, errors, usage, cost, retries, latency of journals
   llmbatch export   RESULTS.jsonl... -o FILE   write journals as Parquet or CSV (FILE: .parquet or .csv)
-  llmbatch cancel   RESULTS.jsonl     cancel the background responses of a journal still running (run --mode background)
+  llmbatch status   RESULTS.jsonl     the batches of a --mode batch job: states, counts, cost so far
+  llmbatch cancel   RESULTS.jsonl     cancel what a --mode background or batch job left running
   llmbatch simulate [flags]           serve the simulated endpoint on loopback
   llmbatch prices   [--prices FILE]   print the price table in use
   llmbatch version                    the version and commit of this binary
@@ -158,6 +160,8 @@ func run(ctx context.Context, args []string, env environ) int {
 		err = cancelCmd(ctx, args[1:], env)
 	case "prices":
 		err = pricesCmd(ctx, args[1:], env)
+	case "status":
+		err = statusCmd(ctx, args[1:], env)
 	case "completion":
 		err = completion(ctx, args[1:], env)
 	case "version", "-version", "--version":

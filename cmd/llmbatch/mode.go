@@ -10,41 +10,55 @@ import (
 	"github.com/llmbatch/llmbatch/io/sim"
 	"github.com/llmbatch/llmbatch/pipeline"
 	"github.com/llmbatch/llmbatch/pipeline/background"
+	"github.com/llmbatch/llmbatch/pipeline/batchapi"
 )
 
 // Run modes (--mode): how requests reach the endpoint.
 const (
 	modeOnline     = "online"     // the worker pool: send each request, wait for its answer
 	modeBackground = "background" // background responses: create, journal the id, poll (pipeline/background)
+	modeBatch      = "batch"      // the Batch API: upload files, create batches, collect (pipeline/batchapi)
 )
 
 // modeOptions are the flags of run's modes: --mode and each mode's own.
 type modeOptions struct {
 	Mode         string
 	MaxPending   int           // --max-pending (background)
-	PollInterval time.Duration // --poll-interval (background)
+	PollInterval time.Duration // --poll-interval (background, batch); 0: the mode's default
+	batch        batchOptions  // --mode batch's own flags (batchmode.go)
 
 	bg *background.Executor // the background mode's executor, once applied
 }
 
 func (m *modeOptions) register(fs *flag.FlagSet) {
-	fs.StringVar(&m.Mode, "mode", modeOnline, "how requests run: online (send each and wait for its answer) or background (Responses API background mode: create, journal the id, poll; a crash re-pays nothing)")
+	fs.StringVar(&m.Mode, "mode", modeOnline, "how requests run: online (send each and wait for its answer), background (Responses API background mode: create, journal the id, poll; a crash re-pays nothing) or batch (the Batch API: half price, results within 24h)")
 	fs.IntVar(&m.MaxPending, "max-pending", background.DefaultMaxPending, "with --mode background, responses running server-side at most, what the rate limits see (create calls in flight are bounded separately)")
-	fs.DurationVar(&m.PollInterval, "poll-interval", background.DefaultPollInitial, "with --mode background, the wait before a response's first poll; later polls back off to at most 30 times this (capped at 30s)")
+	fs.DurationVar(&m.PollInterval, "poll-interval", 0, fmt.Sprintf("with --mode background, the wait before a response's first poll (default %v; later polls back off to at most 30 times this, capped at 30s); with --mode batch, the first wait between two polls of a batch (default %v; it grows to 10 times this)",
+		background.DefaultPollInitial, batchapi.DefaultPollInterval))
+	m.batch.register(fs)
 }
 
 func (m *modeOptions) validate() error {
+	if m.PollInterval < 0 {
+		return usagef("run: --poll-interval must be positive")
+	}
 	switch m.Mode {
 	case modeOnline:
 	case modeBackground:
 		if m.MaxPending < 1 {
 			return usagef("run: --max-pending must be at least 1")
 		}
-		if m.PollInterval <= 0 {
-			return usagef("run: --poll-interval must be positive")
+		if m.PollInterval == 0 {
+			m.PollInterval = background.DefaultPollInitial
 		}
+	case modeBatch:
+		if m.PollInterval == 0 {
+			m.PollInterval = batchapi.DefaultPollInterval
+		}
+		m.batch.PollInterval = m.PollInterval
+		return m.batch.validate()
 	default:
-		return usagef("run: --mode must be %s or %s, not %q", modeOnline, modeBackground, m.Mode)
+		return usagef("run: --mode must be %s, %s or %s, not %q", modeOnline, modeBackground, modeBatch, m.Mode)
 	}
 	return nil
 }
@@ -76,8 +90,11 @@ func (m *modeOptions) apply(cfg *pipeline.Config, o *runOptions) error {
 
 // simConfig adapts the simulated endpoint of --sim to the mode.
 func (m *modeOptions) simConfig(c *sim.Config) {
-	if m.Mode == modeBackground {
+	switch m.Mode {
+	case modeBackground:
 		c.BackgroundDelay, c.BackgroundJitter = 2*time.Second, 2*time.Second
+	case modeBatch:
+		batchSim(c)
 	}
 }
 
@@ -100,7 +117,11 @@ func (m *modeOptions) done(env environ, _ *results.Summary) {
 
 // notice says what the first interruption of a job does in the mode.
 func (m *modeOptions) notice(env environ) {
-	if m.Mode != modeBackground {
+	switch m.Mode {
+	case modeBatch:
+		batchInterruptNotice(env)
+		return
+	case modeOnline:
 		interruptNotice(env)
 		return
 	}

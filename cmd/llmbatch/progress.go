@@ -39,6 +39,9 @@ type progress struct {
 	drawn bool // a status line is on the screen, not ended by a newline
 	rate  ewmaRate
 	last  pipeline.Progress // the latest snapshot (the final one at the end)
+	// tier names the price tier of the job's mode ("batch"): its cost
+	// is shown as at that tier's prices.
+	tier string
 }
 
 // rateWindow is about how far back the rate and the ETA look.
@@ -120,6 +123,9 @@ func (p *progress) update(s pipeline.Progress) {
 			"skipped", s.Skipped, "finished_this_run", s.Finished, "in_flight", s.InFlight, "requests", s.Requests, "retries", s.Retries,
 			"rate_limited", s.RateLimited, "input_tokens", s.Usage.InputTokens, "output_tokens", s.Usage.OutputTokens}
 		attrs = append(attrs, costAttrs(s.Cost)...)
+		if p.tier != "" {
+			attrs = append(attrs, "prices", p.tier)
+		}
 		attrs = append(attrs, "elapsed_seconds", round1(s.Elapsed.Seconds()), "rows_per_s", round1(r))
 		if etaOK {
 			attrs = append(attrs, "eta_seconds", round1(eta.Seconds()))
@@ -128,7 +134,7 @@ func (p *progress) update(s pipeline.Progress) {
 	default:
 		attrs := []any{"done", s.Done, "total", s.Total, "ok", s.OK, "failed", s.Failed,
 			"in_flight", s.InFlight, "requests", s.Requests, "retries", s.Retries, "rate_limited", s.RateLimited,
-			"input_tokens", s.Usage.InputTokens, "output_tokens", s.Usage.OutputTokens, "cost", s.Cost.String(),
+			"input_tokens", s.Usage.InputTokens, "output_tokens", s.Usage.OutputTokens, "cost", p.cost(s),
 			"rows_per_s", fmt.Sprintf("%.1f", r)}
 		if etaOK {
 			attrs = append(attrs, "eta", fmtETA(eta))
@@ -375,3 +381,11 @@ func short(n int64) string {
 
 // round1 rounds x to one decimal.
 func round1(x float64) float64 { return math.Round(x*10) / 10 }
+
+// cost is the progress's cost, "$0.51 (batch prices)" in a tier's mode.
+func (p *progress) cost(s pipeline.Progress) string {
+	if p.tier != "" {
+		return s.Cost.String() + " (" + p.tier + " prices)"
+	}
+	return s.Cost.String()
+}

@@ -239,7 +239,7 @@ func printReport(w io.Writer, r *results.Report) error {
 	}
 	fmt.Fprintf(tw, "total\t%d\t%d\t%d\t%d\t%d\t%s\t\n", u.InputTokens, u.CachedInputTokens, u.OutputTokens, u.ReasoningTokens, u.TotalTokens, total)
 	tw.Flush()
-	fmt.Fprintf(w, "prices: list prices as of %s\n\n", r.Cost.AsOf)
+	fmt.Fprintf(w, "prices: list prices as of %s%s\n\n", r.Cost.AsOf, tierNote(&r.Cost))
 
 	fmt.Fprintf(w, "requests: %d, retries: %d, 429s: %d\n", r.Requests, r.Retries, r.RateLimited)
 	fmt.Fprint(w, "attempts:")

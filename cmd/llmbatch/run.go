@@ -14,6 +14,7 @@ import (
 	"github.com/llmbatch/llmbatch/io/secret"
 	"github.com/llmbatch/llmbatch/io/sim"
 	"github.com/llmbatch/llmbatch/pipeline"
+	"github.com/llmbatch/llmbatch/pipeline/batchapi"
 )
 
 // runOptions are the flags of "llmbatch run".
@@ -204,6 +205,9 @@ func runJob(ctx context.Context, args []string, env environ) int {
 	if !o.Quiet {
 		p = newProgress(env, logger, o.LogFormat == "json")
 		p.limit = o.Limit
+		if o.Mode.Mode == modeBatch {
+			p.tier = batchapi.Tier
+		}
 		cfg.Progress = p.update
 		cfg.ProgressInterval = p.interval
 		if w := p.logWriter(env.stderr); w != env.stderr {
@@ -211,6 +215,12 @@ func runJob(ctx context.Context, args []string, env environ) int {
 			env.stderr = w
 			logger = newLogger(env, o.LogFormat, o.Quiet)
 			cfg.Logger = logger
+		}
+	}
+	var batchExec *batchapi.Executor
+	if o.Mode.Mode == modeBatch {
+		if batchExec, err = o.Mode.batch.apply(&cfg, &o, cfg.Logger); err != nil {
+			return exitCode(err, nil, env)
 		}
 	}
 	env.quit.setLine(func() { quitNotice(env, p) })
@@ -228,6 +238,9 @@ func runJob(ctx context.Context, args []string, env environ) int {
 			printDone(env, &o, sum, p.final())
 		}
 		o.Mode.done(env, sum)
+	}
+	if batchExec != nil {
+		batchDone(env, &o, batchExec)
 	}
 	return exitCode(err, sum, env)
 }

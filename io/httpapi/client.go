@@ -243,6 +243,12 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, dec
 	for k, v := range c.header {
 		req.Header[k] = v
 	}
+	return c.roundTrip(ctx, hc, req, dec)
+}
+
+// roundTrip sends req, built by newRequest with the client's headers,
+// reads its answer and classifies it.
+func (c *Client) roundTrip(ctx context.Context, hc *http.Client, req *http.Request, dec Decoder) (*Answer, error) {
 	start := time.Now()
 	resp, err := hc.Do(req)
 	var re *RedirectError
@@ -276,6 +282,17 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, dec
 			Message: fmt.Sprintf("answer body exceeds %d bytes", max), RequestID: ans.RequestID}
 	}
 	return ans, classify(ctx, ans, resp.Header, raw, readErr, dec)
+}
+
+// Classify classifies an answer that did not come over HTTP, such as a
+// line of a Batch API output file ({"status_code", "request_id",
+// "body"}), exactly as Send classifies the answer of a request: it returns
+// the Answer Send would (Body, Result decoded by dec) and, unless the
+// class is OK, an *Error. No header is known: the wait a rate limit asks
+// for and X-Should-Retry are not read.
+func Classify(status int, requestID string, body []byte, dec Decoder) (*Answer, error) {
+	ans := &Answer{StatusCode: status, RequestID: requestID}
+	return ans, classify(context.Background(), ans, nil, body, nil, dec)
 }
 
 // Request returns the request Send would send for path and body, with the

@@ -1,6 +1,7 @@
 package prices
 
 import (
+	"cmp"
 	"maps"
 	"math"
 	"slices"
@@ -32,8 +33,11 @@ func (c Cost) String() string {
 // NewTotals to price with a table.
 type Totals struct {
 	table  *Table
-	models map[string]*ModelUsage
+	models map[tierModel]*ModelUsage
 }
+
+// tierModel keys usage by model and the tier it was billed at.
+type tierModel struct{ model, tier string }
 
 // ModelUsage is the usage summed over the rows of one model name.
 type ModelUsage struct {
@@ -56,13 +60,24 @@ func NewTotals(t *Table) *Totals {
 // as 0 and cached is clamped to input, as in Price.Cost. Sums saturate at
 // math.MaxInt64.
 func (s *Totals) Add(model string, input, cached, output int64) {
-	if s.models == nil {
-		s.models = map[string]*ModelUsage{}
+	s.AddTier(model, "", input, cached, output)
+}
+
+// AddTier is Add for usage billed at tier's prices (see
+// Table.Multiplier: "batch", "flex"; "" is the standard tier). A tier the
+// table has no multiplier for prices as unknown.
+func (s *Totals) AddTier(model, tier string, input, cached, output int64) {
+	if tier == TierDefault || tier == "standard" {
+		tier = ""
 	}
-	u := s.models[model]
+	if s.models == nil {
+		s.models = map[tierModel]*ModelUsage{}
+	}
+	k := tierModel{model, tier}
+	u := s.models[k]
 	if u == nil {
 		u = &ModelUsage{}
-		s.models[model] = u
+		s.models[k] = u
 	}
 	input, cached, output = max(input, 0), max(cached, 0), max(output, 0)
 	cached = min(cached, input)
@@ -83,6 +98,7 @@ func addSat(a, b int64) int64 {
 // ModelCost is one model's usage and cost in a Summary.
 type ModelCost struct {
 	Model    string // the name passed to Add
+	Tier     string // the tier passed to AddTier; "" for standard prices
 	PricedAs string // the table entry that priced it; "" when unknown
 	ModelUsage
 	Cost Cost // unknown when the table has no price for Model
@@ -110,20 +126,27 @@ type Summary struct {
 func (s *Totals) Summary() Summary {
 	var sum Summary
 	known := true
-	for _, name := range slices.Sorted(maps.Keys(s.models)) {
-		u := s.models[name]
-		mc := ModelCost{Model: name, ModelUsage: *u}
+	keys := slices.SortedFunc(maps.Keys(s.models), func(a, b tierModel) int {
+		return cmp.Or(cmp.Compare(a.model, b.model), cmp.Compare(a.tier, b.tier))
+	})
+	for _, k := range keys {
+		u := s.models[k]
+		mc := ModelCost{Model: k.model, Tier: k.tier, ModelUsage: *u}
 		if s.table != nil {
-			if entry, ok := s.table.Resolve(name); ok {
+			entry, ok := s.table.Resolve(k.model)
+			num, den, tok := s.table.Multiplier(k.tier)
+			if ok && tok {
 				mc.PricedAs = entry
-				amount := s.table.models[entry].Cost(u.Input, u.CachedInput, u.Output)
+				amount := s.table.models[entry].Scale(num, den).Cost(u.Input, u.CachedInput, u.Output)
 				mc.Cost = Cost{Amount: amount, Known: true}
 				sum.PricedCost = sum.PricedCost.saturatingAdd(amount)
 			}
 		}
 		if !mc.Cost.Known {
 			known = false
-			sum.Unknown = append(sum.Unknown, name)
+			if !slices.Contains(sum.Unknown, k.model) {
+				sum.Unknown = append(sum.Unknown, k.model)
+			}
 		}
 		sum.Models = append(sum.Models, mc)
 	}

@@ -126,6 +126,7 @@ func decodeScan(line []byte, rec *Record) error {
 		Request   string  `json:"request_sha256"`
 		Reask     int     `json:"reask"`
 		Reused    *Reused `json:"reused"`
+		Tier      string  `json:"tier"`
 		Usage     struct {
 			InputTokens       int64 `json:"input_tokens"`
 			CachedInputTokens int64 `json:"cached_input_tokens"`
@@ -153,6 +154,7 @@ func decodeScan(line []byte, rec *Record) error {
 	rec.RequestSHA256 = s.Request
 	rec.Reask = s.Reask
 	rec.Reused = s.Reused
+	rec.Tier = s.Tier
 	rec.Usage.InputTokens = s.Usage.InputTokens
 	rec.Usage.CachedInputTokens = s.Usage.CachedInputTokens
 	rec.Usage.OutputTokens = s.Usage.OutputTokens

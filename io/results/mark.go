@@ -16,7 +16,8 @@ import (
 // (which join by custom_id) never take it for a row's result:
 //
 //	{"kind":"response","key":"row-17","id":"resp_abc123","time":"2026-11-30T01:02:03Z"}
-//	{"kind":"batch","id":"batch_abc","data":{"input_file_id":"file-xyz","keys":["1","2"]}}
+//	{"kind":"batch_file","id":"file-xyz","data":{"endpoint":"/v1/responses","model":"gpt-5-mini","lines":2,"bytes":310,"keys":["1","2"]}}
+//	{"kind":"batch","id":"batch_abc","data":{"input_file_id":"file-xyz","endpoint":"/v1/responses"}}
 //
 // Kind names the mode's record type; Key, when set, is the row the mark
 // belongs to; Data holds the mode's own fields.

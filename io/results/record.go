@@ -53,6 +53,11 @@ type Record struct {
 	Reused *Reused `json:"reused,omitempty"`
 	// Time is when the row finished (its record was made), UTC.
 	Time time.Time `json:"time,omitzero"`
+	// Tier is the price tier the row's usage was billed at, when not the
+	// standard one: "batch" for a row answered through the Batch API.
+	// Totals, the summary and report price its usage at the tier's
+	// multiplier (prices.Table.Multiplier).
+	Tier string `json:"tier,omitempty"`
 
 	// inputJSON is the input member as NewExportRow writes it, when the
 	// record was read with FieldInputJSON.

@@ -123,6 +123,9 @@ func (r *Report) Add(rec *Record) {
 	u := r.Usage.PerModel[rec.Model]
 	u.Add(rec.Usage)
 	r.Usage.PerModel[rec.Model] = u
+	if rec.Tier != "" {
+		r.Usage.PerTier = addTier(r.Usage.PerTier, rec.Tier, rec.Model, rec.Usage)
+	}
 	r.Usage.Total.Add(rec.Usage)
 	r.Requests += int64(rec.Attempts)
 	r.Retries += int64(max(rec.Attempts-1, 0))
@@ -162,7 +165,7 @@ func (r *Report) count(st Status, d int64) {
 
 // Finish computes the cost, latency percentiles and wall time.
 func (r *Report) Finish() {
-	r.Cost = PriceUsage(r.table, r.Usage.PerModel)
+	r.Cost = PriceTiers(r.table, r.Usage.PerModel, r.Usage.PerTier)
 	r.Reasks, r.Reused = r.reasks.summary(), r.reused.summary()
 	for _, e := range []*ExtraSummary{r.Reasks, r.Reused} {
 		if e != nil {

@@ -48,6 +48,7 @@ const (
 	mRequest
 	mReask
 	mReused
+	mTier
 )
 
 // decode fills rec (already zero) from line, or returns errSlowPath.
@@ -146,6 +147,16 @@ func (p *lineScanner) decode(line []byte, rec *Record) error {
 			if err := json.Unmarshal(p.b[start:p.i], rec.Job); err != nil {
 				return errSlowPath
 			}
+		case "tier":
+			bit = mTier
+			if p.null() {
+				break
+			}
+			s, err := p.plainString()
+			if err != nil {
+				return err
+			}
+			rec.Tier = tierName(s)
 		case "request_sha256":
 			bit = mRequest
 			if p.null() {
@@ -208,7 +219,7 @@ func (p *lineScanner) decode(line []byte, rec *Record) error {
 	return nil
 }
 
-var memberNames = [...]string{"custom_id", "index", "job", "error", "model", "attempts", "latency_ms", "usage", "request_sha256", "reask", "reused",
+var memberNames = [...]string{"custom_id", "index", "job", "error", "model", "attempts", "latency_ms", "usage", "request_sha256", "reask", "reused", "tier",
 	"input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens", "total_tokens"}
 
 // foldsToMember reports whether encoding/json would match key to one of
@@ -630,4 +641,13 @@ func (p *lineScanner) response(rec *Record) error {
 		}
 		return errSlowPath
 	}
+}
+
+// tierName returns a record's tier as a string, without allocating for
+// the one tier llmbatch writes.
+func tierName(b []byte) string {
+	if string(b) == "batch" {
+		return "batch"
+	}
+	return string(b)
 }

@@ -49,6 +49,9 @@ type RowCounts struct {
 type UsageSum struct {
 	Total    api.Usage            `json:"total"`
 	PerModel map[string]api.Usage `json:"per_model"`
+	// PerTier is the part of PerModel billed at a tier's prices (Record.
+	// Tier: "batch"), per tier and model.
+	PerTier map[string]map[string]api.Usage `json:"per_tier,omitempty"`
 }
 
 // LatencyMS holds latency percentiles in milliseconds.
@@ -83,6 +86,7 @@ func (s *Summary) Fill(t *Totals, total int64) {
 	for m, u := range t.Usage {
 		s.Usage.PerModel[m] = u
 	}
+	s.Usage.PerTier = cloneTiers(t.Tiers)
 	s.Usage.Total = t.TotalUsage()
 	s.Requests = t.Attempts
 	s.Reasks = t.Reasks.summary()

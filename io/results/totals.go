@@ -2,6 +2,7 @@ package results
 
 import (
 	"hash/maphash"
+	"maps"
 	"math"
 	"sort"
 	"strconv"
@@ -39,6 +40,9 @@ type Totals struct {
 	counts   [4]int64 // by Status
 	// Usage sums every record's usage, per model ("" for unknown).
 	Usage map[string]api.Usage
+	// Tiers sums the usage of the records billed at a tier's prices
+	// (Record.Tier), per tier and model; it is counted in Usage too.
+	Tiers map[string]map[string]api.Usage
 	// Attempts sums the records' attempts: requests sent for recorded rows.
 	Attempts int64
 	// Records counts journal lines.
@@ -96,6 +100,9 @@ func (t *Totals) Add(rec *Record) {
 	u := t.Usage[rec.Model]
 	u.Add(rec.Usage)
 	t.Usage[rec.Model] = u
+	if rec.Tier != "" {
+		t.Tiers = addTier(t.Tiers, rec.Tier, rec.Model, rec.Usage)
+	}
 	t.Attempts += int64(rec.Attempts)
 	t.Records++
 	if rec.Reask > 0 {
@@ -248,4 +255,32 @@ func (h *Histogram) Quantile(q float64) int64 {
 		}
 	}
 	return int64(math.Round(math.Pow(histBase, float64(keys[len(keys)-1]))))
+}
+
+// addTier adds u to tiers[tier][model], making the maps as needed.
+func addTier(tiers map[string]map[string]api.Usage, tier, model string, u api.Usage) map[string]map[string]api.Usage {
+	if tiers == nil {
+		tiers = map[string]map[string]api.Usage{}
+	}
+	m := tiers[tier]
+	if m == nil {
+		m = map[string]api.Usage{}
+		tiers[tier] = m
+	}
+	v := m[model]
+	v.Add(u)
+	m[model] = v
+	return tiers
+}
+
+// cloneTiers copies tiers.
+func cloneTiers(tiers map[string]map[string]api.Usage) map[string]map[string]api.Usage {
+	if len(tiers) == 0 {
+		return nil
+	}
+	c := make(map[string]map[string]api.Usage, len(tiers))
+	for t, m := range tiers {
+		c[t] = maps.Clone(m)
+	}
+	return c
 }
