@@ -72,6 +72,7 @@ type ledger struct {
 	// per model (what the closing "this run" line shows).
 	runRows  int64
 	runUsage map[string]api.Usage
+	runTiers map[string]map[string]api.Usage // the part of runUsage billed at a tier's prices
 }
 
 func newLedger(cfg *Config, totals *results.Totals) (*ledger, error) {
@@ -229,10 +230,23 @@ func (c *ledger) journalled(rec, written *results.Record) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.totals.Add(written)
-	c.runRows++
+	if written.Reask == 0 { // a re-ask's record is its row's again
+		c.runRows++
+	}
 	u := c.runUsage[written.Model]
 	u.Add(written.Usage)
 	c.runUsage[written.Model] = u
+	if written.Tier != "" {
+		if c.runTiers == nil {
+			c.runTiers = map[string]map[string]api.Usage{}
+		}
+		if c.runTiers[written.Tier] == nil {
+			c.runTiers[written.Tier] = map[string]api.Usage{}
+		}
+		tu := c.runTiers[written.Tier][written.Model]
+		tu.Add(written.Usage)
+		c.runTiers[written.Tier][written.Model] = tu
+	}
 	p, ok := c.pending[rec]
 	if !ok { // made by the producer (a bad row): never pending
 		p = c.price(written, "")
@@ -258,7 +272,7 @@ func (c *ledger) dropped(rec *results.Record) {
 func (c *ledger) thisRun() (int64, prices.Cost) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.runRows, results.PriceUsage(c.table, c.runUsage).Total
+	return c.runRows, results.PriceTiers(c.table, c.runUsage, c.runTiers).Total
 }
 
 // read calls fn with the totals, under the lock.

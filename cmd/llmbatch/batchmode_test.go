@@ -69,7 +69,7 @@ func TestCLI_BatchMode_ReportExportStatus(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("run: exit %d\n%s", code, stderr)
 	}
-	for _, want := range []string{"rows: 100 ok", "at batch prices", "msg=batch id=batch_"} {
+	for _, want := range []string{"journal total: 100 ok", "at batch prices", "msg=batch id=batch_"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("run's stderr lacks %q:\n%s", want, stderr)
 		}
@@ -138,7 +138,7 @@ func TestCLI_BatchMode_DetachStatusCancel(t *testing.T) {
 	// The next run collects what the cancelled batches did and sends the
 	// rest in new batches.
 	code, _, stderr = runCLIKey(t, batchArgs(input, journal, base, "--batch-max-lines", "30")...)
-	if code != exitOK || !strings.Contains(stderr, "rows: 60 ok") {
+	if code != exitOK || !strings.Contains(stderr, "journal total: 60 ok") {
 		t.Fatalf("collect: exit %d\n%s", code, stderr)
 	}
 	for f, c := range s.BatchCreations() {
@@ -284,7 +284,7 @@ func TestCLI_BatchMode_EmbeddingsAndModels(t *testing.T) {
 	journal := filepath.Join(dir, "emb.jsonl")
 	code, _, stderr := runCLIKey(t, "run", input, "-o", journal, "--base-url", base, "--endpoint", "embeddings", "--mode", "batch",
 		"--model", "text-embedding-3-small", "--model-column", "m", "--id-column", "id", "--prompt-column", "text", "--poll-interval", "20ms")
-	if code != exitOK || !strings.Contains(stderr, "rows: 30 ok") {
+	if code != exitOK || !strings.Contains(stderr, "journal total: 30 ok") {
 		t.Fatalf("run: exit %d\n%s", code, stderr)
 	}
 	models := map[string]int{}

@@ -40,7 +40,7 @@ func costAttrs(c prices.Cost) []any {
 // over every run), then one record per hint the text format prints.
 func logDone(l *slog.Logger, o *runOptions, s *results.Summary, f pipeline.Progress) {
 	u := s.Usage.Total
-	this := []any{"rows", s.Run.Recorded, "requests", s.Run.Requests, "retries", s.Run.Retries,
+	this := []any{"rows", runRows(s, f), "requests", s.Run.Requests, "retries", s.Run.Retries,
 		"rate_limited", s.Run.RateLimited, "wall_seconds", s.Run.WallSeconds}
 	if f.Final {
 		this = append(this, costAttrs(f.RunCost)...)

@@ -110,8 +110,12 @@ func TestCLI_CancelUsage(t *testing.T) {
 	if code := run(context.Background(), []string{"cancel", filepath.Join(dir, "none.jsonl")}, env); code != exitUsage {
 		t.Errorf("cancel of a missing journal: exit %d; %s", code, stderr)
 	}
+	held := filepath.Join(dir, "held.jsonl")
+	if err := os.WriteFile(held, []byte(`{"kind":"response","key":"0","id":"resp_1","job":{"fingerprint":"f"}}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	env, _, stderr = testEnv(nil)
-	if code := run(context.Background(), []string{"cancel", filepath.Join(dir, "none.jsonl")}, env); code != exitUsage || !strings.Contains(stderr.String(), "no API key") {
+	if code := run(context.Background(), []string{"cancel", held}, env); code != exitUsage || !strings.Contains(stderr.String(), "no API key") {
 		t.Errorf("cancel without a key: exit %d; %s", code, stderr)
 	}
 }
@@ -136,7 +140,7 @@ func TestCLI_BackgroundUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{bgArgs(input, journal, srv.URL+"/v1", "--mode", "fast"), `--mode must be online or background, not "fast"`},
+		{bgArgs(input, journal, srv.URL+"/v1", "--mode", "fast"), `--mode must be online, background or batch, not "fast"`},
 		{bgArgs(input, journal, srv.URL+"/v1", "--max-pending", "0"), "--max-pending must be at least 1"},
 		{bgArgs(input, journal, srv.URL+"/v1", "--endpoint", "chat"), "Responses API only"},
 		{bgArgs(input, journal, srv.URL+"/v1"), "does not run background responses; run in the default mode"},

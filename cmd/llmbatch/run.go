@@ -293,6 +293,15 @@ func newLogger(env environ, format string, quiet bool) *slog.Logger {
 	return slog.New(slog.NewTextHandler(env.stderr, opts))
 }
 
+// runRows is how many rows this run finished: the final snapshot's count
+// (a row re-asked has several records), else the records it journalled.
+func runRows(s *results.Summary, f pipeline.Progress) int64 {
+	if f.Final {
+		return f.Finished
+	}
+	return s.Run.Recorded
+}
+
 // printDone prints the closing lines: what this run did (rows it
 // journalled, requests, retries, 429s, its cost, its time), then the
 // journal's totals over every run (rows by state, tokens, cost). f is
@@ -300,7 +309,7 @@ func newLogger(env environ, format string, quiet bool) *slog.Logger {
 func printDone(env environ, o *runOptions, s *results.Summary, f pipeline.Progress) {
 	u := s.Usage.Total
 	fmt.Fprintf(env.stderr, "this run: %s finished, %d requests, %d retries, %d rate-limited (429)",
-		rowsN(s.Run.Recorded), s.Run.Requests, s.Run.Retries, s.Run.RateLimited)
+		rowsN(runRows(s, f)), s.Run.Requests, s.Run.Retries, s.Run.RateLimited)
 	if f.Final {
 		fmt.Fprintf(env.stderr, ", cost %s", f.RunCost)
 	}
