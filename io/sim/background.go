@@ -386,6 +386,8 @@ func (s *Server) serveStored(w http.ResponseWriter, r *http.Request) bool {
 		method, serve = http.MethodGet, func(time.Time) { s.getFile(w, seg[1], false) }
 	case len(seg) == 3 && seg[0] == "files" && seg[2] == "content":
 		method, serve = http.MethodGet, func(time.Time) { s.getFile(w, seg[1], true) }
+	case len(seg) == 1 && seg[0] == "batches" && r.Method == http.MethodGet:
+		method, serve = http.MethodGet, func(now time.Time) { s.listBatches(w, r, now) }
 	case len(seg) == 1 && seg[0] == "batches":
 		method, serve = http.MethodPost, func(now time.Time) { s.createBatch(w, r, now) }
 	case len(seg) == 2 && seg[0] == "batches":

@@ -696,6 +696,53 @@ func (b *batch) object() []byte {
 	return out
 }
 
+// listBatches answers GET /v1/batches?limit=N&after=ID: the batches,
+// newest first, a page of limit (default 20, at most 100) after the batch
+// named by after, as OpenAI pages them.
+func (s *Server) listBatches(w http.ResponseWriter, r *http.Request, now time.Time) {
+	s.writeStored(w, func() ([]byte, *apiError) {
+		limit := 20
+		if v := r.URL.Query().Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 100 {
+				return nil, &apiError{status: http.StatusBadRequest, typ: "invalid_request_error",
+					message: fmt.Sprintf("Invalid 'limit': %q: an integer from 1 to 100 is expected.", v)}
+			}
+			limit = n
+		}
+		all := make([]*batch, 0, len(s.store.batches))
+		for _, b := range s.store.batches {
+			all = append(all, b)
+		}
+		slices.SortFunc(all, func(a, b *batch) int {
+			if c := b.created.Compare(a.created); c != 0 {
+				return c
+			}
+			return strings.Compare(b.id, a.id)
+		})
+		if after := r.URL.Query().Get("after"); after != "" {
+			i := slices.IndexFunc(all, func(b *batch) bool { return b.id == after })
+			if i < 0 {
+				return nil, notFound(fmt.Sprintf("No such batch: %s", after), "after")
+			}
+			all = all[i+1:]
+		}
+		more := len(all) > limit
+		all = all[:min(limit, len(all))]
+		data := make([]json.RawMessage, len(all))
+		for i, b := range all {
+			s.advanceBatch(b, now)
+			data[i] = b.object()
+		}
+		page := map[string]any{"object": "list", "data": data, "has_more": more}
+		if len(all) > 0 {
+			page["first_id"], page["last_id"] = all[0].id, all[len(all)-1].id
+		}
+		out, _ := json.Marshal(page)
+		return out, nil
+	})
+}
+
 // getBatch answers GET /v1/batches/{id}.
 func (s *Server) getBatch(w http.ResponseWriter, id string, now time.Time) {
 	s.writeStored(w, func() ([]byte, *apiError) {

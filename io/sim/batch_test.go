@@ -647,3 +647,40 @@ func BenchmarkBatch(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*10_000), "ns/line")
 }
+
+// GET /v1/batches lists the batches newest first, a page at a time, as
+// OpenAI pages them (a client finds a batch whose create answer it lost).
+func TestBatch_List(t *testing.T) {
+	_, base, clock := startClocked(t, sim.Config{Seed: 3, BatchDelay: time.Second})
+	jobs := threeJobs()
+	var ids []string
+	for _, j := range jobs {
+		ids = append(ids, createBatch(t, base, uploadOK(t, base, j.file), j.endpoint).ID)
+		clock.Advance(time.Millisecond)
+	}
+	type page struct {
+		Object  string      `json:"object"`
+		Data    []wireBatch `json:"data"`
+		HasMore bool        `json:"has_more"`
+		LastID  string      `json:"last_id"`
+	}
+	read := func(q string) page {
+		r := get(t, base+"/batches"+q)
+		var p page
+		if r.status != 200 || json.Unmarshal(r.body, &p) != nil || p.Object != "list" {
+			t.Fatalf("GET /batches%s = %d %s", q, r.status, r.body)
+		}
+		return p
+	}
+	p := read("?limit=2")
+	if len(p.Data) != 2 || !p.HasMore || p.Data[0].ID != ids[2] || p.Data[1].ID != ids[1] || p.LastID != ids[1] {
+		t.Fatalf("first page = %+v, want the two newest of %v and more", p, ids)
+	}
+	p = read("?limit=2&after=" + p.LastID)
+	if len(p.Data) != 1 || p.HasMore || p.Data[0].ID != ids[0] || p.Data[0].InputFileID == "" {
+		t.Fatalf("second page = %+v, want the oldest and no more", p)
+	}
+	if r := get(t, base+"/batches?limit=0"); r.status != 400 {
+		t.Errorf("limit=0: %d, want 400", r.status)
+	}
+}
