@@ -52,10 +52,10 @@ func (m *modeOptions) validate() error {
 			m.PollInterval = background.DefaultPollInitial
 		}
 	case modeBatch:
-		if m.PollInterval == 0 {
-			m.PollInterval = batchapi.DefaultPollInterval
-		}
 		m.batch.PollInterval = m.PollInterval
+		if m.PollInterval == 0 {
+			m.batch.PollInterval = batchapi.DefaultPollInterval
+		}
 		return m.batch.validate()
 	default:
 		return usagef("run: --mode must be %s, %s or %s, not %q", modeOnline, modeBackground, modeBatch, m.Mode)
@@ -95,6 +95,10 @@ func (m *modeOptions) simConfig(c *sim.Config) {
 		c.BackgroundDelay, c.BackgroundJitter = 2*time.Second, 2*time.Second
 	case modeBatch:
 		batchSim(c)
+		if m.PollInterval == 0 {
+			// The simulator's batches end in seconds: poll them so.
+			m.batch.PollInterval = 500 * time.Millisecond
+		}
 	}
 }
 
