@@ -159,7 +159,7 @@ func finishExport(f *os.File, bw *bufio.Writer, out string, n, unpriced int64, i
 	if unpriced > 0 {
 		fmt.Fprintf(env.stderr, "llmbatch: warning: %d rows have a model with no price: their cost_usd is empty; add prices with --prices FILE\n", unpriced)
 	}
-	fmt.Fprintf(env.stderr, "wrote %d rows (%d records read) to %s\n", n, info.Lines, out)
+	fmt.Fprintf(env.stderr, "wrote %d rows (%d records read) to %s\n", n, info.Lines-info.Marks, out)
 	return nil
 }
 

@@ -165,7 +165,7 @@ func foldsToCustomID(q []byte) bool {
 // followed by another line is a *CorruptError, as Scan's; a line quickKey
 // reads is not checked here (the second pass decodes it), except the last
 // one, which is decoded to tell a torn line as Scan does.
-func keyPass(path string, file int, seed maphash.Seed, latest map[uint64]uint64) (good, torn int64, decoded []int64, err error) {
+func keyPass(path string, file int, seed maphash.Seed, latest map[uint64]uint64, marks *int64) (good, torn int64, decoded []int64, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, 0, nil, fmt.Errorf("open journal: %w", err)
@@ -232,6 +232,7 @@ func keyPass(path string, file int, seed maphash.Seed, latest map[uint64]uint64)
 		key, err := decode(line)
 		if err == errMark {
 			good++
+			*marks++
 			continue
 		}
 		if err != nil {

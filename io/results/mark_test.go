@@ -94,15 +94,19 @@ func TestMarks_AreNotRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(all, ","); got != "a,b" || rinfo.Keys != 2 {
-		t.Errorf("ReadAll latest = %s (%d keys), want a,b (2)", got, rinfo.Keys)
+	if got := strings.Join(all, ","); got != "a,b" || rinfo.Keys != 2 || rinfo.Marks != 3 || rinfo.Lines != 5 {
+		t.Errorf("ReadAll latest = %s (%d keys, %d lines, %d marks), want a,b (2 keys, 5 lines, 3 marks)", got, rinfo.Keys, rinfo.Lines, rinfo.Marks)
 	}
 	var each []string
-	if _, err := results.ReadEach([]string{path}, 0, func(r *results.Record) error {
+	einfo, err := results.ReadEach([]string{path}, 0, func(r *results.Record) error {
 		each = append(each, r.CustomID)
 		return nil
-	}); err != nil {
+	})
+	if err != nil {
 		t.Fatal(err)
+	}
+	if einfo.Marks != 3 {
+		t.Errorf("ReadEach counted %d marks, want 3", einfo.Marks)
 	}
 	if got := strings.Join(each, ","); got != "a,b" {
 		t.Errorf("ReadEach = %s, want a,b", got)

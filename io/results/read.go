@@ -13,7 +13,8 @@ import (
 
 // ReadInfo describes the journals ReadAll read.
 type ReadInfo struct {
-	Lines int64 // good records over all files
+	Lines int64 // good lines over all files: records and marks
+	Marks int64 // the marks among them (see Mark): not records
 	Keys  int64 // distinct keys
 	// Torn lists, per file with a torn last line (the writer died
 	// mid-write), "PATH: N bytes"; those lines were skipped.
@@ -104,7 +105,7 @@ func ReadAll(paths []string, want Fields, fn func(rec *Record, latest bool) erro
 		}
 		var n, torn int64
 		if err == nil {
-			n, torn, decoded[i], err = keyPass(p, i, seed, latest)
+			n, torn, decoded[i], err = keyPass(p, i, seed, latest, &info.Marks)
 		}
 		if err != nil {
 			// keyPass left most lines unchecked: return the error of the
@@ -268,6 +269,7 @@ func ReadEach(paths []string, want Fields, fn func(rec *Record) error) (ReadInfo
 				rec = Record{}
 				err := decodeRead(line, &rec, want)
 				if err == errMark {
+					info.Marks++
 					return nil
 				}
 				if err != nil {
