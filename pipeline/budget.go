@@ -184,22 +184,33 @@ func (c *ledger) reserve(ctx context.Context, req *Request) (prices.Money, error
 			c.inFlight++
 			return est, nil
 		case c.inFlight == 0:
-			return 0, &StopError{Reason: fmt.Sprintf(
-				"cost cap reached: spent %s of %s %s, and the next request, estimated at %s, would pass it; finished rows are in the journal: re-run with a higher %s to resume",
-				addSat(c.spent, c.pendingC), c.name("MaxCost"), c.max, est, c.name("MaxCost"))}
+			return 0, c.capReached(est)
 		}
-		// Wait for a request in flight to settle.
-		ch := c.changed
-		c.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-		}
-		c.mu.Lock()
-		if err := ctx.Err(); err != nil {
+		if err := c.waitSettle(ctx); err != nil {
 			return 0, err
 		}
 	}
+}
+
+// capReached is the error of a job whose next request does not fit under
+// the cap with nothing in flight. c.mu is held.
+func (c *ledger) capReached(next prices.Money) error {
+	return &StopError{Reason: fmt.Sprintf(
+		"cost cap reached: spent %s of %s %s, and the next request, estimated at %s, would pass it; finished rows are in the journal: re-run with a higher %s to resume",
+		addSat(c.spent, c.pendingC), c.name("MaxCost"), c.max, next, c.name("MaxCost"))}
+}
+
+// waitSettle waits, with c.mu held, until a reservation is released or ctx
+// ends (its error then).
+func (c *ledger) waitSettle(ctx context.Context) error {
+	ch := c.changed
+	c.mu.Unlock()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+	}
+	c.mu.Lock()
+	return ctx.Err()
 }
 
 // settle releases a reservation and, when rec is not nil, holds its true
@@ -366,7 +377,7 @@ func (c *ledger) reserveAll(ctx context.Context, reqs []*Request, tier string) (
 	}
 	num, den, ok := c.table.Multiplier(tier)
 	if !ok {
-		return nil, usageErrorf("--max-cost cannot be enforced: the price table has no %q multiplier", tier)
+		return nil, usageErrorf("%s cannot be enforced: the price table has no %q multiplier", c.name("MaxCost"), tier)
 	}
 	meters := make([]struct {
 		p       prices.Price
@@ -375,7 +386,7 @@ func (c *ledger) reserveAll(ctx context.Context, reqs []*Request, tier string) (
 	for i, req := range reqs {
 		p, ok := c.table.Lookup(req.model)
 		if !ok {
-			return nil, usageErrorf("--max-cost cannot be enforced: no price for model %q (prices as of %s); give its prices with --prices FILE", req.model, c.table.AsOf())
+			return nil, usageErrorf("%s cannot be enforced: no price for model %q (prices as of %s); give its prices with %s", c.name("MaxCost"), req.model, c.table.AsOf(), c.name("Prices"))
 		}
 		m := req.cost(c.counter)
 		meters[i].p, meters[i].in, meters[i].out = p.Scale(num, den), int64(m.InputTokens), m.MaxOutput
@@ -384,7 +395,7 @@ func (c *ledger) reserveAll(ctx context.Context, reqs []*Request, tier string) (
 	defer c.mu.Unlock()
 	for {
 		if c.unpriced != "" {
-			return nil, usageErrorf("--max-cost cannot be enforced: the journal holds answers of model %q, which has no price; give its prices with --prices FILE", c.unpriced)
+			return nil, usageErrorf("%s cannot be enforced: the journal holds answers of model %q, which has no price; give its prices with %s", c.name("MaxCost"), c.unpriced, c.name("Prices"))
 		}
 		learned := int64(DefaultOutputReserve)
 		if c.out.n > 0 {
@@ -410,18 +421,9 @@ func (c *ledger) reserveAll(ctx context.Context, reqs []*Request, tier string) (
 			return held[:n], nil
 		}
 		if c.inFlight == 0 {
-			return nil, &StopError{Reason: fmt.Sprintf(
-				"cost cap reached: spent %s of --max-cost %s, and the next request, estimated at %s, would pass it; finished rows are in the journal: re-run with a higher --max-cost to resume",
-				addSat(c.spent, c.pendingC), c.max, held[0])}
+			return nil, c.capReached(held[0])
 		}
-		ch := c.changed
-		c.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-		}
-		c.mu.Lock()
-		if err := ctx.Err(); err != nil {
+		if err := c.waitSettle(ctx); err != nil {
 			return nil, err
 		}
 	}

@@ -757,6 +757,18 @@ func lostCreate(on *atomic.Bool) func(http.Handler) http.Handler {
 	}
 }
 
+// noList answers GET /batches (the list) 404, as an endpoint that cannot
+// list batches does.
+func noList(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/batches") {
+			http.NotFound(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 // A batch created whose id was never journalled (the answer was lost, or
 // the process died before the mark) is found on resume by its input file
 // (GET /batches) and collected, not created again. An endpoint that
@@ -773,6 +785,8 @@ func TestBatch_ResumeFindsUnjournalledBatch(t *testing.T) {
 			base := startSim(t, s, func(h http.Handler) http.Handler {
 				if canList {
 					h = l.wrap(h) // next to the server: it sees every batch created
+				} else {
+					h = noList(h)
 				}
 				return lostCreate(&lose)(h)
 			})

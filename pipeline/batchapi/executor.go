@@ -224,7 +224,7 @@ type chunk struct {
 func (e *Executor) Execute(x *pipeline.Exec) error {
 	cli, ok := x.Endpoint().(Client)
 	if !ok {
-		return &pipeline.UsageError{Err: errors.New("--mode batch needs an HTTP endpoint (--base-url): the configured endpoint cannot upload files")}
+		return &pipeline.UsageError{Err: errors.New("batch mode needs an HTTP endpoint (a base URL): the configured endpoint cannot upload files")}
 	}
 	e.x, e.cli = x, cli
 	for _, f := range e.state.Active() {
@@ -237,7 +237,7 @@ func (e *Executor) Execute(x *pipeline.Exec) error {
 			continue // take what is still planned; the rows stay pending
 		}
 		if req.Rows() > 1 {
-			err = &pipeline.UsageError{Err: errors.New("--mode batch sends one row a request: packed requests (embeddings) need one row a request (--embed-batch 1, pipeline.Config.PackSize 1)")}
+			err = &pipeline.UsageError{Err: errors.New("batch mode sends one row a request: packed requests (embeddings) need a pack size of 1 (Config.PackSize 1, the command's --embed-batch 1)")}
 			x.Stop(err)
 			continue
 		}
@@ -373,7 +373,7 @@ func (e *Executor) submit(c *chunk) error {
 		return err
 	}
 	if n < len(c.reqs) {
-		x.Logger().Info("batch: --max-cost leaves room for part of the next batch; the rest waits", "rows", n, "waiting", len(c.reqs)-n)
+		x.Logger().Info("batch: the cost cap leaves room for part of the next batch; the rest waits", "rows", n, "waiting", len(c.reqs)-n)
 		e.mu.Lock()
 		e.resubmit = append(e.resubmit, c.reqs[n:]...)
 		e.mu.Unlock()
