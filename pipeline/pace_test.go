@@ -298,8 +298,8 @@ func TestRun_OpensBeforeTheFirstAnswer(t *testing.T) {
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			// The window doubles every 25 ms while the first answer is
-			// awaited: 32 within 125 ms of the first send.
+			// The window doubles every openingStep (10 ms) while the
+			// first answer is awaited: 32 within 50 ms of the first send.
 			if before < 16 {
 				t.Errorf("%d requests sent before the first answer, want at least 16 of --concurrency 32", before)
 			}
