@@ -46,6 +46,7 @@ func fingerprint(cfg *Config, stream bool) (*results.Job, error) {
 		"id_column":    cfg.IDColumn,
 		"model_column": cfg.ModelColumn,
 	}
+	cfg.shardParts(parts)
 	if cfg.API != nil && cfg.API.Name() != apis[0].Name() {
 		// Only when not the default, so that journals written before
 		// there was a choice keep their fingerprint.
@@ -153,6 +154,9 @@ func compareJobs(old, cur *results.Job) string {
 		return ""
 	}
 	var diffs []string
+	if old.Parts["shards"] != cur.Parts["shards"] || old.Parts["shard"] != cur.Parts["shard"] {
+		diffs = append(diffs, "it is "+shardName(old)+", this run is "+shardName(cur))
+	}
 	for _, k := range []string{"input", "format", "model", "prompt", "prompt_col", "instructions", "body", "id_column", "model_column"} {
 		if old.Parts[k] != cur.Parts[k] {
 			switch k {
@@ -169,4 +173,18 @@ func compareJobs(old, cur *results.Job) string {
 		diffs = append(diffs, "fingerprint differs")
 	}
 	return strings.Join(diffs, "; ")
+}
+
+// shardName names a job's shard: "shard 3 of 16" (0-based), or "unsharded".
+func shardName(j *results.Job) string {
+	if j.Parts["shards"] == "" {
+		return "unsharded"
+	}
+	return "shard " + j.Parts["shard"] + " of " + j.Parts["shards"]
+}
+
+// sameShard reports whether two jobs are the same shard of the same split
+// (or both unsharded).
+func sameShard(a, b *results.Job) bool {
+	return a.Parts["shards"] == b.Parts["shards"] && a.Parts["shard"] == b.Parts["shard"]
 }

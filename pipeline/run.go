@@ -51,6 +51,7 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	cfg = cfg.forShard()
 	b, err := newBuilder(&cfg)
 	if err != nil {
 		return nil, err
@@ -104,6 +105,10 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 			resumer.Resume(rec, nil)
 		}
 	}, onMark, func(info results.ScanInfo) error {
+		if info.Lines > 0 && info.Job != nil && !sameShard(info.Job, job) {
+			// Not even with Force: the rows would be another shard's.
+			return usageErrorf("%s was written by another shard (%s); each shard keeps its own journal", cfg.Output, compareJobs(info.Job, job))
+		}
 		if info.Lines > 0 && !cfg.Force && info.Job != nil {
 			if d := compareJobs(info.Job, job); d != "" && !lastRunWas(cfg.Output, job) {
 				return usageErrorf("%s was written by a different job (%s); use another %s, or %s to resume with the new settings", cfg.Output, d, cfg.name("Output"), cfg.name("Force"))
@@ -353,7 +358,7 @@ func (r *runner) produce(stopCtx context.Context, plan chan<- *Request, out chan
 			return nil // stopped while waiting for a row
 		}
 		if err == io.EOF {
-			if r.read == 0 {
+			if r.read == 0 && !r.emptyShard() {
 				return &UsageError{Err: fmt.Errorf("%s: %w", r.cfg.Input, rows.ErrEmptyInput)}
 			}
 			if r.pk != nil {

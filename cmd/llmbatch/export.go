@@ -14,7 +14,9 @@ import (
 
 const exportUsage = `Usage: llmbatch export [flags] RESULTS.jsonl [MORE.jsonl ...] -o FILE.parquet|FILE.csv
 
-Writes one flat row per key (its latest record) to a Parquet or CSV file:
+Writes one flat row per key (its latest record) to a Parquet or CSV file
+(the journals may be a quoted glob of a job's shards, 'results.shard-*.jsonl',
+read in shard order):
 key, index, status, output_text, model, the token counts, cost_usd,
 latency_ms, attempts, error_code, error_message, input_json (the kept
 input columns as one JSON object) and embedding (an embeddings answer's
@@ -47,6 +49,10 @@ func export(ctx context.Context, args []string, env environ) (err error) {
 	}
 	if format != results.FormatParquet && format != results.FormatCSV {
 		return usagef("export: cannot tell the format of %q: use a .parquet or .csv name, or --format", out)
+	}
+	paths, _, err = journalArgs("export", paths, env)
+	if err != nil {
+		return err
 	}
 	table, err := loadPrices(pricesFile, "export")
 	if err != nil {

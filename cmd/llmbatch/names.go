@@ -33,6 +33,8 @@ var flagNames = map[string]string{
 	"Strict":       "--strict",
 	"Prices":       "--prices FILE",
 	"MaxCost":      "--max-cost",
+	"Shards":       "--shards",
+	"ShardIndex":   "--shard-index (or JOB_COMPLETION_INDEX)",
 
 	"EstimateOptions.AssumeOutput": "--assume-output",
 	"EstimateOptions.From":         "--from",

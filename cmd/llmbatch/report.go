@@ -16,7 +16,9 @@ import (
 
 const reportUsage = `Usage: llmbatch report [flags] RESULTS.jsonl [MORE.jsonl ...]
 
-Reads one or more journals (e.g. the shards of one job) and prints on
+Reads one or more journals, or a quoted glob of them (e.g. the shards of
+one job: 'results.shard-*.jsonl', checked to be one job's, with the
+shards missing or unfinished named) and prints on
 stdout: rows ok/failed by error code (each key once, its latest record
 winning), usage and cost per model, requests, retries, 429s, the attempts
 histogram, latency percentiles and wall time. Usage, cost and request
@@ -41,6 +43,10 @@ func report(ctx context.Context, args []string, env environ) error {
 	if len(paths) == 0 {
 		return usagef("report: no journal given (usage: llmbatch report RESULTS.jsonl [MORE.jsonl ...])")
 	}
+	paths, shards, err := journalArgs("report", paths, env)
+	if err != nil {
+		return err
+	}
 	table, err := loadPrices(pricesFile, "report")
 	if err != nil {
 		return err
@@ -64,8 +70,16 @@ func report(ctx context.Context, args []string, env environ) error {
 	if jsonOut {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		enc.Encode(rep)
+		if shards != nil {
+			enc.Encode(struct {
+				*results.Report
+				Shards *results.ShardSet `json:"shards"`
+			}{rep, shards})
+		} else {
+			enc.Encode(rep)
+		}
 	} else {
+		printShards(w, shards)
 		printReport(w, rep)
 	}
 	if w.err != nil {

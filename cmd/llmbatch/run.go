@@ -39,6 +39,7 @@ type runOptions struct {
 	MaxCost    usdFlag // --max-cost
 	Limit      int64   // --limit
 	DryRun     bool    // --dry-run
+	Shards     shardFlags
 }
 
 const runUsage = `Usage: llmbatch run [flags] INPUT
@@ -81,6 +82,7 @@ func (o *runOptions) register(fs *flag.FlagSet, env environ) {
 	fs.BoolVar(&o.Quiet, "quiet", false, "no progress bar, progress lines or closing totals; warnings and errors only")
 	fs.StringVar(&o.LogFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.Int64Var(&o.Limit, "limit", 0, "run only the first `N` rows of the input, bad ones included (0: all); re-running without it continues the same journal")
+	o.Shards.register(fs, env)
 	fs.BoolVar(&o.DryRun, "dry-run", false, "print the first request (with --limit N, those of the first N rows) as it would be sent, the key masked; send nothing, write no file")
 }
 
@@ -148,6 +150,9 @@ func runJob(ctx context.Context, args []string, env environ) int {
 	}
 	cfg.MaxCost = o.MaxCost.m
 	cfg.Limit = o.Limit
+	if err := o.Shards.apply(&cfg); err != nil {
+		return exitCode(err, nil, env)
+	}
 	if o.Sim {
 		srv := sim.New(demoSim(o.SimSeed, o.SimLatency, o.SimFaults))
 		base, err := srv.Start("127.0.0.1:0")
@@ -252,7 +257,8 @@ func printDone(env environ, o *runOptions, s *results.Summary) {
 	fmt.Fprintf(env.stderr, "tokens: %d input (%d cached), %d output (%d reasoning)\n",
 		u.InputTokens, u.CachedInputTokens, u.OutputTokens, u.ReasoningTokens)
 	printCost(env, s.Cost)
-	fmt.Fprintf(env.stderr, "journal: %s  summary: %s\n", o.Output, results.SummaryPath(o.Output))
+	journal := o.Shards.journal(o.Output)
+	fmt.Fprintf(env.stderr, "journal: %s  summary: %s\n", journal, results.SummaryPath(journal))
 	if o.Limit > 0 && s.Rows.Pending > 0 {
 		fmt.Fprintf(env.stderr, "--limit %d: %s not read yet: re-run without --limit (or with a higher one) to continue\n", o.Limit, rowsN(s.Rows.Pending))
 	}

@@ -39,6 +39,9 @@ type Options struct {
 	// Stdin is read when the path is "-"; nil means os.Stdin. It is never
 	// closed.
 	Stdin io.Reader
+	// Shard, when On, reads only that part of the input (see Shard); Count
+	// counts only its rows.
+	Shard Shard
 }
 
 // FormatOf returns the format Open would use for path: opts.Format when set,
@@ -94,7 +97,37 @@ func Open(path string, opts Options) (Reader, io.Closer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	var delim rune
+	if err := opts.Shard.Check(); err != nil {
+		return nil, nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	r, c, err := open(path, format, opts)
+	if err != nil || !opts.Shard.On() {
+		return r, c, err
+	}
+	switch r := r.(type) {
+	case *ParquetReader:
+		r.limitGroups(opts.Shard)
+		return r, c, nil
+	case *JSONLReader:
+		if file, ok := c.(*os.File); ok {
+			if st, err := file.Stat(); err == nil && st.Mode().IsRegular() {
+				jr, err := jsonlRange(file, st.Size(), path, opts.Shard, opts.MaxRowBytes)
+				if err != nil {
+					file.Close()
+					return nil, nil, err
+				}
+				return jr, c, nil
+			}
+		}
+	}
+	return modShard{r: r, s: opts.Shard}, c, nil
+}
+
+func open(path, format string, opts Options) (Reader, io.Closer, error) {
+	var (
+		err   error
+		delim rune
+	)
 	if format == FormatCSV || format == FormatTSV {
 		if delim, err = opts.delimiter(format); err != nil {
 			return nil, nil, fmt.Errorf("open %s: %w", path, err)
@@ -174,11 +207,17 @@ func CountContext(ctx context.Context, path string, opts Options) (int64, error)
 	if path == "-" {
 		return -1, nil
 	}
+	if err := opts.Shard.Check(); err != nil {
+		return 0, fmt.Errorf("count %s: %w", path, err)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
+	if opts.Shard.On() {
+		return countShard(ctx, f, path, format, opts)
+	}
 	limit := opts.MaxRowBytes
 	if limit <= 0 {
 		limit = DefaultMaxRowBytes
