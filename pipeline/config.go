@@ -154,6 +154,9 @@ type Config struct {
 	// goroutine, and once more with Final set when the job ends.
 	Progress         func(Progress)
 	ProgressInterval time.Duration
+	// Observer, when set, is told of the job's progress and of every
+	// attempt: what pipeline/metrics serves to Prometheus.
+	Observer Observer
 	// SummaryInterval is how often the summary file is rewritten; default
 	// DefaultSummaryInterval.
 	SummaryInterval time.Duration

@@ -38,6 +38,10 @@ type Progress struct {
 	Cost        prices.Cost // of Usage, whole journal; unknown if a model has no price
 	Elapsed     time.Duration
 	Final       bool
+	// PaceRPM and PaceTPM are the limits the pacer paces to (0: none);
+	// PaceWindow the attempts it lets be in flight.
+	PaceRPM, PaceTPM int64
+	PaceWindow       int
 }
 
 // Run runs the job cfg describes, resuming from cfg.Output if it exists,
@@ -271,6 +275,9 @@ func (r *runner) run(ctx context.Context) (*results.Summary, error) {
 
 	if r.stream {
 		r.reader = newAsyncReader(stopCtx, r.reader)
+	}
+	if r.cfg.Observer != nil {
+		r.cfg.Observer.Start(func() Progress { return r.snapshot(false) })
 	}
 	progressDone := r.startProgress()
 	out := make(chan *results.Record, r.cfg.Concurrency)
@@ -639,6 +646,7 @@ func (r *runner) try(stopCtx, reqCtx context.Context, req *Request, call Call) O
 			r.retries.Add(1)
 		}
 		var a *httpapi.Answer
+		sent := time.Now()
 		if call == nil {
 			a, err = r.endpoint.Send(actx, req.api.Path(), req.body, req.decoder())
 		} else {
@@ -647,6 +655,9 @@ func (r *runner) try(stopCtx, reqCtx context.Context, req *Request, call Call) O
 		r.pace.end(t, a, err)
 		o.Answer, o.viaAPI = a, call == nil
 		var e *httpapi.Error
+		if r.cfg.Observer != nil {
+			r.observe(attempt, sent, a, err)
+		}
 		if a != nil || (errors.As(err, &e) && e.StatusCode > 0) {
 			r.answerGuard.noteAnswer()
 		}
@@ -878,6 +889,7 @@ func (r *runner) snapshot(final bool) Progress {
 	p.RateLimited = r.limited.Load()
 	p.Elapsed = time.Since(r.start)
 	p.Final = final
+	p.PaceRPM, p.PaceTPM, p.PaceWindow = r.pace.limits()
 	return p
 }
 

@@ -35,6 +35,7 @@ var flagNames = map[string]string{
 	"MaxCost":      "--max-cost",
 	"Shards":       "--shards",
 	"ShardIndex":   "--shard-index (or JOB_COMPLETION_INDEX)",
+	"Observer":     "--metrics-addr",
 
 	"EstimateOptions.AssumeOutput": "--assume-output",
 	"EstimateOptions.From":         "--from",

@@ -40,6 +40,7 @@ type runOptions struct {
 	Limit      int64   // --limit
 	DryRun     bool    // --dry-run
 	Shards     shardFlags
+	Metrics    string // --metrics-addr
 }
 
 const runUsage = `Usage: llmbatch run [flags] INPUT
@@ -83,6 +84,7 @@ func (o *runOptions) register(fs *flag.FlagSet, env environ) {
 	fs.StringVar(&o.LogFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.Int64Var(&o.Limit, "limit", 0, "run only the first `N` rows of the input, bad ones included (0: all); re-running without it continues the same journal")
 	o.Shards.register(fs, env)
+	fs.StringVar(&o.Metrics, "metrics-addr", "", "serve Prometheus metrics on `host:port` (e.g. :9090), path /metrics, labelled by shard (off by default)")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "print the first request (with --limit N, those of the first N rows) as it would be sent, the key masked; send nothing, write no file")
 }
 
@@ -193,6 +195,11 @@ func runJob(ctx context.Context, args []string, env environ) int {
 		cfg.Progress = p.update
 		cfg.ProgressInterval = p.interval
 	}
+	stopMetrics, err := startMetrics(o.Metrics, &cfg, logger)
+	if err != nil {
+		return exitCode(err, nil, env)
+	}
+	defer stopMetrics()
 	noticed := make(chan struct{})
 	stopNotice := context.AfterFunc(ctx, func() { interruptNotice(env); close(noticed) })
 	sum, err := pipeline.Run(ctx, cfg)
