@@ -410,6 +410,9 @@ func scalarString(v any) string {
 // only the columns the job uses.
 func (c *Config) rowsOptions(b *builder) rows.Options {
 	o := rows.Options{Format: c.InputFormat, Stdin: c.Reader, Delimiter: c.Delimiter, MaxRowBytes: c.MaxRowBytes, Shard: c.shard()}
+	if c.remoteInput() {
+		o.Remote = openRemote
+	}
 	if f, err := rows.FormatOf(c.Input, o); err == nil && f == rows.FormatParquet {
 		o.Columns = b.columns()
 	}

@@ -174,7 +174,7 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 		cfg.Logger.Info("resuming", "journal", cfg.Output, "ok", totals.Count(results.OK),
 			"failed", totals.Count(results.Failed), "retryable", totals.Count(results.Retryable))
 	}
-	if !stream {
+	if !stream && cfg.countTotal(ropts) {
 		// The total, for progress, counted beside the run; it ends
 		// before Run returns, like every goroutine Run starts.
 		countCtx, cancel := context.WithCancel(ctx)

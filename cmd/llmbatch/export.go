@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/llmbatch/llmbatch/io/results"
+	"github.com/llmbatch/llmbatch/io/store"
 )
 
 const exportUsage = `Usage: llmbatch export [flags] RESULTS.jsonl [MORE.jsonl ...] -o FILE.parquet|FILE.csv
@@ -45,7 +47,7 @@ func export(ctx context.Context, args []string, env environ) (err error) {
 		return usagef("export: no output file given: add -o FILE.parquet or -o FILE.csv")
 	}
 	if format == "" {
-		format = strings.TrimPrefix(strings.ToLower(filepath.Ext(out)), ".")
+		format = strings.TrimPrefix(strings.ToLower(filepath.Ext(store.Redact(out))), ".")
 	}
 	if format != results.FormatParquet && format != results.FormatCSV {
 		return usagef("export: cannot tell the format of %q: use a .parquet or .csv name, or --format", out)
@@ -59,7 +61,13 @@ func export(ctx context.Context, args []string, env environ) (err error) {
 		return err
 	}
 
-	f, err := results.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp")
+	// An export to object storage is written to a local temp file, then
+	// uploaded: the object appears whole or not at all.
+	tempDir, remote := filepath.Dir(out), store.IsURL(out)
+	if remote {
+		tempDir = os.TempDir()
+	}
+	f, err := results.CreateTemp(tempDir, "."+filepath.Base(store.Redact(out))+".tmp")
 	if err != nil {
 		return fmt.Errorf("export: create a temp file beside %s: %w", out, err)
 	}
@@ -112,7 +120,12 @@ func export(ctx context.Context, args []string, env environ) (err error) {
 	if err := f.Close(); err != nil {
 		return writeErr(err)
 	}
-	if err := os.Rename(f.Name(), out); err != nil {
+	if remote {
+		if err := upload(ctx, f.Name(), out); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		out = store.Redact(out)
+	} else if err := os.Rename(f.Name(), out); err != nil {
 		return fmt.Errorf("export: rename %s to %s: %w", f.Name(), out, err)
 	}
 	for _, t := range info.Torn {
@@ -122,6 +135,32 @@ func export(ctx context.Context, args []string, env environ) (err error) {
 		fmt.Fprintf(env.stderr, "llmbatch: warning: %d rows have a model with no price: their cost_usd is empty; add prices with --prices FILE\n", unpriced)
 	}
 	fmt.Fprintf(env.stderr, "wrote %d rows (%d records read) to %s\n", n, info.Lines, out)
+	return nil
+}
+
+// upload copies the local file path to the object at url and removes the
+// file.
+func upload(ctx context.Context, path, url string) error {
+	defer os.Remove(path)
+	in, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // before Close, an upload that failed leaves no object
+	w, err := store.Create(ctx, url)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, in); err != nil {
+		cancel()
+		w.Close()
+		return fmt.Errorf("upload to %s: %w", store.Redact(url), err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("upload to %s: %w", store.Redact(url), err)
+	}
 	return nil
 }
 

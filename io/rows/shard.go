@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 )
 
 // Shard selects one of Count disjoint parts of an input, so that Count
@@ -88,7 +87,7 @@ func (m modShard) Next() (Row, error) {
 
 // jsonlRange returns the reader of part s of the JSONL file f, of size
 // bytes.
-func jsonlRange(f *os.File, size int64, name string, s Shard, maxRow int) (Reader, error) {
+func jsonlRange(f io.ReaderAt, size int64, name string, s Shard, maxRow int) (Reader, error) {
 	start, err := lineStart(f, size, s)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
@@ -160,15 +159,12 @@ func countJSONL(ctx context.Context, r io.Reader, maxRow int) (rows, lines int64
 }
 
 // countShard counts the rows of part opts.Shard of f.
-func countShard(ctx context.Context, f *os.File, path, format string, opts Options) (int64, error) {
+func countShard(ctx context.Context, f File, regular bool, path, format string, opts Options) (int64, error) {
 	s := opts.Shard
-	st, err := f.Stat()
-	if err != nil {
-		return 0, err
-	}
+	size := f.Size()
 	switch {
 	case format == FormatParquet:
-		counts, err := parquetGroupRows(f, st.Size())
+		counts, err := parquetGroupRows(f, size)
 		if err != nil {
 			return 0, fmt.Errorf("count %s: %w", path, err)
 		}
@@ -178,14 +174,14 @@ func countShard(ctx context.Context, f *os.File, path, format string, opts Optio
 			n += c
 		}
 		return n, nil
-	case format == FormatJSONL && st.Mode().IsRegular():
-		start, err := lineStart(f, st.Size(), s)
+	case format == FormatJSONL && regular:
+		start, err := lineStart(f, size, s)
 		if err != nil {
 			return 0, fmt.Errorf("count %s: %w", path, err)
 		}
-		end := st.Size()
+		end := size
 		if s.Index < s.Count-1 {
-			if end, err = lineStart(f, st.Size(), Shard{Count: s.Count, Index: s.Index + 1}); err != nil {
+			if end, err = lineStart(f, size, Shard{Count: s.Count, Index: s.Index + 1}); err != nil {
 				return 0, fmt.Errorf("count %s: %w", path, err)
 			}
 		}
