@@ -78,6 +78,16 @@ type Config struct {
 	// way. RPM, TPM and MaxCost are the job's totals: each shard takes its
 	// 1/Shards share. Limit counts the shard's rows.
 	Shards, ShardIndex int
+
+	// WorkDir holds the working files of journals on object storage
+	// (Output a URL such as s3://bucket/job/results.jsonl); default a
+	// directory under os.TempDir(). UploadInterval is how often such a
+	// journal uploads what was journalled since, as a new segment;
+	// default DefaultUploadInterval. A machine lost costs the answers
+	// journalled since the last upload: a resume elsewhere sends those
+	// rows again.
+	WorkDir        string
+	UploadInterval time.Duration
 	// OnRecord, when set, is called with each record once it is written
 	// to the journal, from the journal's writer goroutine, in journal
 	// order: a sink for a caller that consumes results as they come. It

@@ -3,18 +3,22 @@ package pipeline_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/llmbatch/llmbatch/io/results"
 	"github.com/llmbatch/llmbatch/io/sim"
 	"github.com/llmbatch/llmbatch/io/store"
 	"github.com/llmbatch/llmbatch/pipeline"
@@ -24,8 +28,8 @@ import (
 // bytes its GETs send: the real AWS SDK talks to it through
 // gocloud.dev/blob/s3blob, as it would to S3.
 type fakeS3 struct {
-	url        string // s3://bucket/ prefix for keys, ending in "?" options
-	opts       string
+	backend    *s3mem.Backend
+	opts       string // the URL query that points the AWS SDK at the server
 	sent, gets atomic.Int64
 }
 
@@ -35,7 +39,7 @@ func startFakeS3(t *testing.T) *fakeS3 {
 	if err := backend.CreateBucket("jobs"); err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeS3{}
+	f := &fakeS3{backend: backend}
 	h := gofakes3.New(backend).Server()
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet {
@@ -54,6 +58,20 @@ func startFakeS3(t *testing.T) *fakeS3 {
 }
 
 func (f *fakeS3) object(key string) string { return "s3://jobs/" + key + f.opts }
+
+// keys lists the keys under prefix.
+func (f *fakeS3) keys(t *testing.T, prefix string) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	list, err := f.backend.ListBucket("jobs", &gofakes3.Prefix{HasPrefix: true, Prefix: prefix}, gofakes3.ListBucketPage{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range list.Contents {
+		out[c.Key] = true
+	}
+	return out
+}
 
 func (f *fakeS3) put(t *testing.T, key string, data []byte) {
 	t.Helper()
@@ -191,5 +209,71 @@ func TestRun_JSONLOnS3Shards(t *testing.T) {
 		Template: pipeline.Template{Model: "gpt-5-mini"}, Output: dir + "/x.jsonl", BaseURL: base})
 	if err == nil || !strings.Contains(err.Error(), "s3://jobs/nope.jsonl: no such object") || strings.Contains(err.Error(), "endpoint=") {
 		t.Errorf("missing object: err = %v", err)
+	}
+}
+
+// TestRun_JournalOnS3ResumesOnANewMachine journals to an S3-protocol
+// server: the run is interrupted part way (its last lines are uploaded as
+// it ends), then resumed with an empty working directory, as on another
+// machine: it downloads the segments and sends only the rows they lack.
+// Every row ends once in the uploaded journal, and the simulator was paid
+// once per row.
+func TestRun_JournalOnS3ResumesOnANewMachine(t *testing.T) {
+	s3 := startFakeS3(t)
+	var b strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&b, "{\"id\":\"k%03d\",\"text\":\"review %d\"}\n", i, i)
+	}
+	dir := t.TempDir()
+	in := dir + "/in.jsonl"
+	if err := os.WriteFile(in, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv, base := startSim(t, sim.Config{Seed: 2, Latency: 5 * time.Millisecond})
+	journal := s3.object("job/results.jsonl")
+	cfg := pipeline.Config{Source: pipeline.Source{Input: in}, Template: pipeline.Template{Model: "gpt-5-mini", IDColumn: "id"},
+		Output: journal, BaseURL: base, Concurrency: 2, UploadInterval: 10 * time.Millisecond, WorkDir: dir + "/machine-a"}
+	ctx, cancel := context.WithCancel(context.Background())
+	var n atomic.Int64
+	cfg.OnRecord = func(*results.Record) {
+		if n.Add(1) == 80 {
+			cancel()
+		}
+	}
+	if _, err := pipeline.Run(ctx, cfg); !errors.Is(err, pipeline.ErrInterrupted) {
+		t.Fatalf("first run: %v", err)
+	}
+	if segs := len(s3.keys(t, "job/results.jsonl.seg-")); segs < 2 {
+		t.Errorf("%d segments uploaded, want several (one every 10ms)", segs)
+	}
+	cfg.OnRecord = nil
+	cfg.WorkDir = dir + "/machine-b" // a new machine: no working file
+	sum, err := pipeline.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Rows.OK != 200 || sum.Rows.Skipped < 80 {
+		t.Errorf("resume: %+v, want 200 ok with the first run's rows skipped", sum.Rows)
+	}
+	if c := srv.Stats().Completed; c != 200 {
+		t.Errorf("the simulator completed %d requests for 200 rows: the resume sent rows the segments held", c)
+	}
+	// The uploaded journal, read back as a report would: every row once.
+	got := map[string]int{}
+	w, err := store.OpenJournal(context.Background(), journal, dir+"/check/results.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	for _, r := range readJournal(t, dir+"/check/results.jsonl") {
+		got[r.CustomID]++
+	}
+	for k, c := range got {
+		if c != 1 {
+			t.Errorf("%s: %d records", k, c)
+		}
+	}
+	if len(got) != 200 {
+		t.Errorf("%d rows in the uploaded journal, want 200", len(got))
 	}
 }

@@ -56,6 +56,14 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 		return nil, err
 	}
 	cfg = cfg.forShard()
+	if rows.IsURL(cfg.Output) {
+		return runRemoteJournal(ctx, cfg)
+	}
+	return runLocal(ctx, cfg)
+}
+
+// runLocal is Run for a checked config whose journal is a local file.
+func runLocal(ctx context.Context, cfg Config) (*results.Summary, error) {
 	b, err := newBuilder(&cfg)
 	if err != nil {
 		return nil, err
@@ -365,6 +373,9 @@ func (r *runner) produce(stopCtx context.Context, plan chan<- *Request, out chan
 			return nil // stopped while waiting for a row
 		}
 		if err == io.EOF {
+			if !r.stream && r.total.Load() < 0 && (r.cfg.Limit <= 0 || r.read < r.cfg.Limit) {
+				r.total.Store(r.read) // not counted ahead (a remote JSONL or CSV): now it is
+			}
 			if r.read == 0 && !r.emptyShard() {
 				return &UsageError{Err: fmt.Errorf("%s: %w", r.cfg.Input, rows.ErrEmptyInput)}
 			}

@@ -52,10 +52,11 @@ func export(ctx context.Context, args []string, env environ) (err error) {
 	if format != results.FormatParquet && format != results.FormatCSV {
 		return usagef("export: cannot tell the format of %q: use a .parquet or .csv name, or --format", out)
 	}
-	paths, _, err = journalArgs("export", paths, env)
+	paths, _, cleanup, err := journalArgs(ctx, "export", paths, env)
 	if err != nil {
 		return err
 	}
+	defer cleanup()
 	table, err := loadPrices(pricesFile, "export")
 	if err != nil {
 		return err

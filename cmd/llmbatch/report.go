@@ -43,10 +43,11 @@ func report(ctx context.Context, args []string, env environ) error {
 	if len(paths) == 0 {
 		return usagef("report: no journal given (usage: llmbatch report RESULTS.jsonl [MORE.jsonl ...])")
 	}
-	paths, shards, err := journalArgs("report", paths, env)
+	paths, shards, cleanup, err := journalArgs(ctx, "report", paths, env)
 	if err != nil {
 		return err
 	}
+	defer cleanup()
 	table, err := loadPrices(pricesFile, "report")
 	if err != nil {
 		return err

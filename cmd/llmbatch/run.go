@@ -13,6 +13,7 @@ import (
 	"github.com/llmbatch/llmbatch/io/results"
 	"github.com/llmbatch/llmbatch/io/secret"
 	"github.com/llmbatch/llmbatch/io/sim"
+	"github.com/llmbatch/llmbatch/io/store"
 	"github.com/llmbatch/llmbatch/pipeline"
 )
 
@@ -97,7 +98,7 @@ func (o *runOptions) validate(pos []string) error {
 		return usagef("run: one INPUT at a time, got %d: %s", len(pos), strings.Join(pos, " "))
 	case o.Output == "":
 		return usagef("run: no results journal given: add -o results.jsonl")
-	case !journalExt(o.Output):
+	case !journalExt(store.Redact(o.Output)):
 		return usagef("run: -o %s: the results journal is JSONL: name it .jsonl or .ndjson; for CSV or Parquet, export the journal after the run: %s",
 			o.Output, exportHint(o.Output))
 	case o.Concurrency < 1:

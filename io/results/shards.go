@@ -19,9 +19,15 @@ import (
 // results.shard-03-of-16.jsonl. The index has as many digits as count (at
 // least two), so that the shards' journals sort in index order.
 func ShardPath(path string, index, count int) string {
+	query := ""
+	if strings.Contains(path, "://") { // a URL: s3://bucket/results.jsonl?region=x
+		if i := strings.IndexByte(path, '?'); i >= 0 {
+			path, query = path[:i], path[i:]
+		}
+	}
 	ext := filepath.Ext(path)
 	w := max(len(strconv.Itoa(count)), 2)
-	return fmt.Sprintf("%s.shard-%0*d-of-%0*d%s", strings.TrimSuffix(path, ext), w, index, w, count, ext)
+	return fmt.Sprintf("%s.shard-%0*d-of-%0*d%s%s", strings.TrimSuffix(path, ext), w, index, w, count, ext, query)
 }
 
 // ExpandPaths expands the glob patterns among args (a quoted
