@@ -5,8 +5,8 @@
 // the index left to JOB_COMPLETION_INDEX, restartPolicy Never and a
 // podFailurePolicy that maps llmbatch's exit codes (3 fails the job, 2
 // the index), its key from a Secret (or a local server's dummy), its
-// journal on a volume that outlives the pod, and only flags that
-// "llmbatch run" has.
+// journal on object storage (credentials from a Secret) or on a volume
+// that outlives the pod, and only flags that "llmbatch run" has.
 //
 // It is a module of its own so that the library does not depend on
 // Kubernetes; .ci/run runs it.
@@ -199,8 +199,24 @@ func checkJob(t *testing.T, job *batchv1.Job, claims map[string]bool, runFlags m
 		}
 	}
 
-	// The journal on a volume that outlives the pod.
+	// The journal on object storage, with the store's credentials from a
+	// Secret, or on a volume that outlives the pod.
 	out := flags["o"]
+	if strings.HasPrefix(out, "s3://") {
+		creds := 0
+		for _, e := range c.Env {
+			if strings.HasPrefix(e.Name, "AWS_") && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+				creds++
+			}
+			if strings.HasPrefix(e.Name, "AWS_SECRET") && e.Value != "" {
+				t.Errorf("%s written in the manifest: take it from a Secret", e.Name)
+			}
+		}
+		if creds < 2 && pod.ServiceAccountName == "" {
+			t.Errorf("a journal on S3 without credentials from a Secret or a service account")
+		}
+		return
+	}
 	found := false
 	for _, m := range c.VolumeMounts {
 		if !strings.HasPrefix(out, m.MountPath+"/") {
@@ -213,7 +229,7 @@ func checkJob(t *testing.T, job *batchv1.Job, claims map[string]bool, runFlags m
 		}
 	}
 	if !found {
-		t.Errorf("the journal %s is not on a PersistentVolumeClaim of this file: a restarted pod could not resume", out)
+		t.Errorf("the journal %s is not on object storage nor on a PersistentVolumeClaim of this file: a restarted pod could not resume", out)
 	}
 }
 
