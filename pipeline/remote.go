@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path"
 	"path/filepath"
@@ -65,7 +66,9 @@ func runRemoteJournal(ctx context.Context, cfg Config) (*results.Summary, error)
 	local := filepath.Join(dir, hex.EncodeToString(h[:8]), path.Base(name))
 	j, err := store.OpenJournal(ctx, url, local)
 	if err != nil {
-		return nil, usageErrorf("journal %s: %v", name, err)
+		// Not a usage error: the store may be down for a moment, and an
+		// Indexed Job retries this index on exit 1.
+		return nil, fmt.Errorf("journal %s: %w", name, err)
 	}
 	defer j.Close()
 	cfg.Logger.Info("journal on object storage", "journal", name, "working_file", local, "uploaded_bytes", j.Uploaded)
@@ -109,7 +112,9 @@ func runRemoteJournal(ctx context.Context, cfg Config) (*results.Summary, error)
 		}
 	}
 	if perr != nil && err == nil {
-		err = &StopError{Reason: "cannot upload the journal to " + name + "; the working file " + local + " holds it: re-run on this machine to upload it", Err: perr}
+		// Exit 1: a retry uploads it (from this machine's working file) or
+		// re-sends what was not uploaded (from another machine).
+		err = fmt.Errorf("cannot upload the journal to %s (the working file %s holds it; re-running resumes): %w", name, local, perr)
 	}
 	return sum, err
 }

@@ -111,6 +111,9 @@ func checkJob(t *testing.T, job *batchv1.Job, claims map[string]bool, runFlags m
 	if s.BackoffLimitPerIndex == nil {
 		t.Errorf("no backoffLimitPerIndex: a failed index would count against the whole job")
 	}
+	if s.PodReplacementPolicy == nil || *s.PodReplacementPolicy != batchv1.Failed {
+		t.Errorf("podReplacementPolicy is not Failed: a replacement pod could write a shard's journal beside the one terminating")
+	}
 	pod := s.Template.Spec
 	if pod.RestartPolicy != corev1.RestartPolicyNever {
 		t.Errorf("restartPolicy %q: a podFailurePolicy needs Never", pod.RestartPolicy)
