@@ -1,8 +1,11 @@
 // Package store reads and writes files that may live on object storage:
 // a local path, or a URL that gocloud.dev/blob opens: s3://bucket/key
-// (Amazon S3 and S3-compatible stores), file:///abs/path and mem://key.
-// Credentials come from the store's usual environment (AWS_ACCESS_KEY_ID,
-// AWS_PROFILE, ... for S3), never from a flag; a URL's query sets the
+// (Amazon S3 and S3-compatible stores), gs://bucket/key (Google Cloud
+// Storage), azblob://container/key (Azure Blob Storage), file:///abs/path
+// and mem://key. Credentials come from the store's usual environment
+// (AWS_ACCESS_KEY_ID, AWS_PROFILE, ... for S3; GOOGLE_APPLICATION_CREDENTIALS
+// for GCS; AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY, or a managed
+// identity, for Azure), never from a flag; a URL's query sets the
 // bucket's options (s3://bucket/key?region=eu-west-1&endpoint=http://minio:9000&use_path_style=true).
 //
 // An object is read through ranged GETs (Object.ReadAt): a reader that
@@ -24,9 +27,11 @@ import (
 	"sync/atomic"
 
 	"gocloud.dev/blob"
-	_ "gocloud.dev/blob/fileblob" // file://
-	_ "gocloud.dev/blob/memblob"  // mem://
-	_ "gocloud.dev/blob/s3blob"   // s3://
+	_ "gocloud.dev/blob/azureblob" // azblob://
+	_ "gocloud.dev/blob/fileblob"  // file://
+	_ "gocloud.dev/blob/gcsblob"   // gs://
+	_ "gocloud.dev/blob/memblob"   // mem://
+	_ "gocloud.dev/blob/s3blob"    // s3://
 	"gocloud.dev/gcerrors"
 )
 

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"gocloud.dev/blob"
+
 	"github.com/llmbatch/llmbatch/io/store"
 )
 
@@ -80,5 +82,14 @@ func TestOpen_Missing(t *testing.T) {
 	_, err := store.Open(context.Background(), "file://"+filepath.ToSlash(t.TempDir())+"/nope")
 	if !errors.Is(err, store.ErrNotExist) {
 		t.Errorf("err = %v, want ErrNotExist", err)
+	}
+}
+
+// TestSchemes: every scheme the README names opens through this package.
+func TestSchemes(t *testing.T) {
+	for _, scheme := range []string{"s3", "gs", "azblob", "file", "mem"} {
+		if !blob.DefaultURLMux().ValidBucketScheme(scheme) {
+			t.Errorf("scheme %s:// is not registered", scheme)
+		}
 	}
 }
