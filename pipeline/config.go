@@ -68,6 +68,26 @@ type Config struct {
 	// Output is the results journal (JSONL), the job's record of every
 	// finished row, from which it resumes: a file, always. Required.
 	Output string
+	// Shards, when above 1, splits the job into that many shards, of
+	// which this run is ShardIndex (0-based; a Kubernetes Indexed Job's
+	// JOB_COMPLETION_INDEX). Every input row belongs to exactly one shard,
+	// the same on every run and machine (see rows.Shard). The shard's
+	// journal is results.ShardPath(Output, ShardIndex, Shards), e.g.
+	// results.shard-03-of-16.jsonl, and its fingerprint records both, so a
+	// shard never resumes another shard's journal or a job split another
+	// way. RPM, TPM and MaxCost are the job's totals: each shard takes its
+	// 1/Shards share. Limit counts the shard's rows.
+	Shards, ShardIndex int
+
+	// WorkDir holds the working files of journals on object storage
+	// (Output a URL such as s3://bucket/job/results.jsonl); default a
+	// directory under os.TempDir(). UploadInterval is how often such a
+	// journal uploads what was journalled since, as a new segment;
+	// default DefaultUploadInterval. A machine lost costs the answers
+	// journalled since the last upload: a resume elsewhere sends those
+	// rows again.
+	WorkDir        string
+	UploadInterval time.Duration
 	// OnRecord, when set, is called with each record once it is written
 	// to the journal, from the journal's writer goroutine, in journal
 	// order: a sink for a caller that consumes results as they come. It
@@ -156,6 +176,9 @@ type Config struct {
 	// goroutine, and once more with Final set when the job ends.
 	Progress         func(Progress)
 	ProgressInterval time.Duration
+	// Observer, when set, is told of the job's progress and of every
+	// attempt: what pipeline/metrics serves to Prometheus.
+	Observer Observer
 	// SummaryInterval is how often the summary file is rewritten; default
 	// DefaultSummaryInterval.
 	SummaryInterval time.Duration
@@ -336,6 +359,10 @@ func (c *Config) validate() error {
 		return usageErrorf("%s must not be negative", c.name("Limit"))
 	case c.Reask < 0:
 		return usageErrorf("%s must not be negative", c.name("Reask"))
+	case c.Shards < 0:
+		return usageErrorf("%s must not be negative", c.name("Shards"))
+	case c.ShardIndex < 0 || c.ShardIndex >= max(c.Shards, 1):
+		return usageErrorf("%s %d is not a shard of %d: it must be in [0, %d)", c.name("ShardIndex"), c.ShardIndex, max(c.Shards, 1), max(c.Shards, 1))
 	}
 	if c.Endpoint == nil {
 		if err := checkBaseURL(c.BaseURL); err != nil {

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/llmbatch/llmbatch/io/results"
+	"github.com/llmbatch/llmbatch/io/rows"
 )
 
 // fingerprintBlock is how much of the input's head and tail is hashed.
@@ -31,7 +32,7 @@ func fingerprint(cfg *Config, stream bool) (*results.Job, error) {
 	}
 	if !stream {
 		var err error
-		if input, err = inputIdentity(cfg.Input); err != nil {
+		if input, err = inputIdentity(cfg); err != nil {
 			return nil, err
 		}
 	}
@@ -46,6 +47,7 @@ func fingerprint(cfg *Config, stream bool) (*results.Job, error) {
 		"id_column":    cfg.IDColumn,
 		"model_column": cfg.ModelColumn,
 	}
+	cfg.shardParts(parts)
 	if cfg.API != nil && cfg.API.Name() != apis[0].Name() {
 		// Only when not the default, so that journals written before
 		// there was a choice keep their fingerprint.
@@ -71,26 +73,41 @@ func shortHash(s string) string {
 	return hex.EncodeToString(sum[:6])
 }
 
-func inputIdentity(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", usageErrorf("open input: %v", err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return "", usageErrorf("open input: %v", err)
+func inputIdentity(cfg *Config) (string, error) {
+	path := cfg.Input
+	var (
+		f    io.ReaderAt
+		size int64
+	)
+	if cfg.remoteInput() {
+		o, err := openRemote(path)
+		if err != nil {
+			return "", err
+		}
+		defer o.Close()
+		f, size = o, o.Size()
+	} else {
+		file, err := os.Open(path)
+		if err != nil {
+			return "", usageErrorf("open input: %v", err)
+		}
+		defer file.Close()
+		st, err := file.Stat()
+		if err != nil {
+			return "", usageErrorf("open input: %v", err)
+		}
+		f, size = file, st.Size()
 	}
 	h := sha256.New()
-	if _, err := io.Copy(h, io.LimitReader(f, fingerprintBlock)); err != nil {
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, min(size, fingerprintBlock))); err != nil {
 		return "", fmt.Errorf("read input %s: %w", path, err)
 	}
-	if st.Size() > fingerprintBlock {
-		if _, err := io.Copy(h, io.NewSectionReader(f, max(st.Size()-fingerprintBlock, fingerprintBlock), fingerprintBlock)); err != nil {
+	if size > fingerprintBlock {
+		if _, err := io.Copy(h, io.NewSectionReader(f, max(size-fingerprintBlock, fingerprintBlock), fingerprintBlock)); err != nil {
 			return "", fmt.Errorf("read input %s: %w", path, err)
 		}
 	}
-	return fmt.Sprintf("%d:%s", st.Size(), hex.EncodeToString(h.Sum(nil))[:12]), nil
+	return fmt.Sprintf("%d:%s", size, hex.EncodeToString(h.Sum(nil))[:12]), nil
 }
 
 // isStream reports whether the input can be read only once: stdin, or a
@@ -101,6 +118,9 @@ func inputIdentity(path string) (string, error) {
 func isStream(path string) (bool, error) {
 	if path == "-" {
 		return true, nil
+	}
+	if rows.IsURL(path) {
+		return false, nil // an object: read by ranges
 	}
 	st, err := os.Stat(path)
 	if err != nil {
@@ -128,6 +148,7 @@ func checkPaths(cfg *Config) error {
 	}
 	var in os.FileInfo
 	switch {
+	case cfg.remoteInput():
 	case cfg.Input != "-":
 		in, err = os.Stat(cfg.Input)
 	case cfg.Reader == nil:
@@ -153,6 +174,9 @@ func compareJobs(old, cur *results.Job) string {
 		return ""
 	}
 	var diffs []string
+	if old.Parts["shards"] != cur.Parts["shards"] || old.Parts["shard"] != cur.Parts["shard"] {
+		diffs = append(diffs, "it is "+shardName(old)+", this run is "+shardName(cur))
+	}
 	for _, k := range []string{"input", "format", "model", "prompt", "prompt_col", "instructions", "body", "id_column", "model_column"} {
 		if old.Parts[k] != cur.Parts[k] {
 			switch k {
@@ -169,4 +193,18 @@ func compareJobs(old, cur *results.Job) string {
 		diffs = append(diffs, "fingerprint differs")
 	}
 	return strings.Join(diffs, "; ")
+}
+
+// shardName names a job's shard: "shard 3 of 16" (0-based), or "unsharded".
+func shardName(j *results.Job) string {
+	if j.Parts["shards"] == "" {
+		return "unsharded"
+	}
+	return "shard " + j.Parts["shard"] + " of " + j.Parts["shards"]
+}
+
+// sameShard reports whether two jobs are the same shard of the same split
+// (or both unsharded).
+func sameShard(a, b *results.Job) bool {
+	return a.Parts["shards"] == b.Parts["shards"] && a.Parts["shard"] == b.Parts["shard"]
 }

@@ -76,6 +76,7 @@ type pacer struct {
 	rpm, tpm   int64         // the limits req and tok pace to
 	learnedRPM int64         // from x-ratelimit-limit-*; 0: unknown
 	learnedTPM int64
+	shares     int64     // Config.Shards (at least 1): learned limits are the whole job's, shared
 	answered   bool      // an answer has arrived: the opening is over
 	opened     time.Time // when the first attempt was admitted; zero before
 	window     int       // attempts allowed in flight
@@ -112,7 +113,7 @@ type ticket struct {
 
 func newPacer(cfg *Config, gate *retry.Gate) *pacer {
 	p := &pacer{gate: gate, maxConc: cfg.Concurrency, flagRPM: int64(cfg.RPM), flagTPM: int64(cfg.TPM),
-		now: time.Now, window: 1, ratio: 1}
+		now: time.Now, window: 1, ratio: 1, shares: int64(max(cfg.Shards, 1))}
 	if p.flagRPM > 0 || p.flagTPM > 0 {
 		p.window = p.maxConc // the limits are known: the buckets pace from the start
 	}
@@ -397,11 +398,14 @@ func (p *pacer) end(t *ticket, ans *httpapi.Answer, err error) {
 	rl := ans.RateLimit
 	first := !p.answered
 	p.answered = true
+	// The limits the headers announce are the key's, which every shard
+	// of the job shares (an Indexed Job's pods have one Secret): each
+	// shard paces to its share.
 	if rl.LimitRequests > 0 {
-		p.learnedRPM = rl.LimitRequests
+		p.learnedRPM = max(rl.LimitRequests/p.shares, 1)
 	}
 	if rl.LimitTokens > 0 {
-		p.learnedTPM = rl.LimitTokens
+		p.learnedTPM = max(rl.LimitTokens/p.shares, 1)
 	}
 	newReq, newTok := p.apply(now)
 

@@ -447,7 +447,10 @@ func scalarString(v any) string {
 // rowsOptions are the options the input is opened with; Parquet reads
 // only the columns the job uses.
 func (c *Config) rowsOptions(b *builder) rows.Options {
-	o := rows.Options{Format: c.InputFormat, Stdin: c.Reader, Delimiter: c.Delimiter, MaxRowBytes: c.MaxRowBytes}
+	o := rows.Options{Format: c.InputFormat, Stdin: c.Reader, Delimiter: c.Delimiter, MaxRowBytes: c.MaxRowBytes, Shard: c.shard()}
+	if c.remoteInput() {
+		o.Remote = openRemote
+	}
 	if f, err := rows.FormatOf(c.Input, o); err == nil && f == rows.FormatParquet {
 		o.Columns = b.columns()
 	}

@@ -40,6 +40,10 @@ type Progress struct {
 	RunCost     prices.Cost // of the usage of the rows this run journalled
 	Elapsed     time.Duration
 	Final       bool
+	// PaceRPM and PaceTPM are the limits the pacer paces to (0: none);
+	// PaceWindow the attempts it lets be in flight.
+	PaceRPM, PaceTPM int64
+	PaceWindow       int
 }
 
 // Run runs the job cfg describes, resuming from cfg.Output if it exists,
@@ -53,6 +57,15 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	cfg = cfg.forShard()
+	if rows.IsURL(cfg.Output) {
+		return runRemoteJournal(ctx, cfg)
+	}
+	return runLocal(ctx, cfg)
+}
+
+// runLocal is Run for a checked config whose journal is a local file.
+func runLocal(ctx context.Context, cfg Config) (*results.Summary, error) {
 	b, err := newBuilder(&cfg)
 	if err != nil {
 		return nil, err
@@ -119,6 +132,10 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 			resumer.Resume(rec, nil)
 		}
 	}, onMark, func(info results.ScanInfo) error {
+		if info.Lines > 0 && info.Job != nil && !sameShard(info.Job, job) {
+			// Not even with Force: the rows would be another shard's.
+			return usageErrorf("%s was written by another shard (%s); each shard keeps its own journal", cfg.Output, compareJobs(info.Job, job))
+		}
 		if info.Lines > 0 && !cfg.Force && info.Job != nil {
 			if d := compareJobs(info.Job, job); d != "" && !lastRunWas(cfg.Output, job) {
 				return usageErrorf("%s was written by a different job (%s); use another %s, or %s to resume with the new settings", cfg.Output, d, cfg.name("Output"), cfg.name("Force"))
@@ -180,7 +197,7 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 		cfg.Logger.Info("resuming", "journal", cfg.Output, "ok", totals.Count(results.OK),
 			"failed", totals.Count(results.Failed), "retryable", totals.Count(results.Retryable))
 	}
-	if !stream {
+	if !stream && cfg.countTotal(ropts) {
 		// The total, for progress, counted beside the run; it ends
 		// before Run returns, like every goroutine Run starts.
 		countCtx, cancel := context.WithCancel(ctx)
@@ -284,6 +301,9 @@ func (r *runner) run(ctx context.Context) (*results.Summary, error) {
 	if r.stream {
 		r.reader = newAsyncReader(stopCtx, r.reader)
 	}
+	if r.cfg.Observer != nil {
+		r.cfg.Observer.Start(func() Progress { return r.snapshot(false) })
+	}
 	progressDone := r.startProgress()
 	out := make(chan *results.Record, r.cfg.Concurrency)
 	marks := make(chan markWrite)
@@ -370,7 +390,10 @@ func (r *runner) produce(stopCtx context.Context, plan chan<- *Request, out chan
 			return nil // stopped while waiting for a row
 		}
 		if err == io.EOF {
-			if r.read == 0 {
+			if !r.stream && r.total.Load() < 0 && (r.cfg.Limit <= 0 || r.read < r.cfg.Limit) {
+				r.total.Store(r.read) // not counted ahead (a remote JSONL or CSV): now it is
+			}
+			if r.read == 0 && !r.emptyShard() {
 				return &UsageError{Err: fmt.Errorf("%s: %w", r.cfg.Input, rows.ErrEmptyInput)}
 			}
 			if r.pk != nil {
@@ -663,6 +686,7 @@ func (r *runner) try(stopCtx, reqCtx context.Context, req *Request, call Call) O
 			r.retries.Add(1)
 		}
 		var a *httpapi.Answer
+		sent := time.Now()
 		if call == nil {
 			a, err = r.endpoint.Send(actx, req.api.Path(), req.body, req.decoder())
 		} else {
@@ -671,6 +695,9 @@ func (r *runner) try(stopCtx, reqCtx context.Context, req *Request, call Call) O
 		r.pace.end(t, a, err)
 		o.Answer, o.viaAPI = a, call == nil
 		var e *httpapi.Error
+		if r.cfg.Observer != nil {
+			r.observe(attempt, sent, a, err)
+		}
 		if a != nil || (errors.As(err, &e) && e.StatusCode > 0) {
 			r.answerGuard.noteAnswer()
 		}
@@ -931,6 +958,7 @@ func (r *runner) snapshot(final bool) Progress {
 	p.RateLimited = r.limited.Load()
 	p.Elapsed = time.Since(r.start)
 	p.Final = final
+	p.PaceRPM, p.PaceTPM, p.PaceWindow = r.pace.limits()
 	return p
 }
 

@@ -5,18 +5,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/llmbatch/llmbatch/io/results"
+	"github.com/llmbatch/llmbatch/io/store"
 )
 
 const exportUsage = `Usage: llmbatch export [flags] RESULTS.jsonl [MORE.jsonl ...] -o FILE.parquet|FILE.csv
 
 Writes one flat row per key (its latest record), in input order (by
 index; rows of several journals with the same index in the order given),
-to a Parquet or CSV file:
+to a Parquet or CSV file (the journals may be a quoted glob of a job's
+shards, 'results.shard-*.jsonl', read in shard order):
 key, index, status, output_text, model, the token counts, cost_usd,
 latency_ms, attempts, error_code, error_message, input_json (the kept
 input columns as one JSON object) and embedding (an embeddings answer's
@@ -54,17 +57,28 @@ func export(ctx context.Context, args []string, env environ) (err error) {
 		return usagef("export: no output file given: add -o FILE.parquet or -o FILE.csv")
 	}
 	if format == "" {
-		format = strings.TrimPrefix(strings.ToLower(filepath.Ext(out)), ".")
+		format = strings.TrimPrefix(strings.ToLower(filepath.Ext(store.Redact(out))), ".")
 	}
 	if format != results.FormatParquet && format != results.FormatCSV {
 		return usagef("export: cannot tell the format of %q: use a .parquet or .csv name, or --format", out)
 	}
+	paths, _, cleanup, err := journalArgs(ctx, "export", paths, env)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 	table, err := loadPrices(pricesFile, "export")
 	if err != nil {
 		return err
 	}
 
-	f, err := results.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp")
+	// An export to object storage is written to a local temp file, then
+	// uploaded: the object appears whole or not at all.
+	tempDir, remote := filepath.Dir(out), store.IsURL(out)
+	if remote {
+		tempDir = os.TempDir()
+	}
+	f, err := results.CreateTemp(tempDir, "."+filepath.Base(store.Redact(out))+".tmp")
 	if err != nil {
 		return fmt.Errorf("export: create a temp file beside %s: %w", out, err)
 	}
@@ -84,7 +98,7 @@ func export(ctx context.Context, args []string, env environ) (err error) {
 		if err != nil {
 			return err
 		}
-		n, info, err := exportTyped(ctx, bw, filepath.Dir(out), format, schema, paths, table)
+		n, info, err := exportTyped(ctx, bw, tempDir, format, schema, paths, table)
 		if err != nil {
 			var werr *exportWriteError
 			if errors.As(err, &werr) {
@@ -92,7 +106,7 @@ func export(ctx context.Context, args []string, env environ) (err error) {
 			}
 			return err
 		}
-		return finishExport(f, bw, out, n, 0, info, env, writeErr)
+		return finishExport(ctx, f, bw, out, n, 0, info, env, writeErr)
 	}
 	ex, err := results.NewExporter(bw, format)
 	if err != nil {
@@ -101,7 +115,7 @@ func export(ctx context.Context, args []string, env environ) (err error) {
 	var n, unpriced int64
 	// Rows come in the journal's order (that of the answers); they are
 	// written in the input's (by index).
-	sorter := newRowSorter(filepath.Dir(out))
+	sorter := newRowSorter(tempDir)
 	defer sorter.close()
 	info, err := results.ReadLatest(paths, results.ExportFields, func(rec *results.Record) error {
 		row, err := results.NewExportRow(rec, table)
@@ -136,11 +150,11 @@ func export(ctx context.Context, args []string, env environ) (err error) {
 	if err := ex.Close(); err != nil {
 		return writeErr(err)
 	}
-	return finishExport(f, bw, out, n, unpriced, info, env, writeErr)
+	return finishExport(ctx, f, bw, out, n, unpriced, info, env, writeErr)
 }
 
 // finishExport syncs the export's temp file and renames it into place.
-func finishExport(f *os.File, bw *bufio.Writer, out string, n, unpriced int64, info results.ReadInfo, env environ, writeErr func(error) error) error {
+func finishExport(ctx context.Context, f *os.File, bw *bufio.Writer, out string, n, unpriced int64, info results.ReadInfo, env environ, writeErr func(error) error) error {
 	if err := bw.Flush(); err != nil {
 		return writeErr(err)
 	}
@@ -150,7 +164,12 @@ func finishExport(f *os.File, bw *bufio.Writer, out string, n, unpriced int64, i
 	if err := f.Close(); err != nil {
 		return writeErr(err)
 	}
-	if err := os.Rename(f.Name(), out); err != nil {
+	if store.IsURL(out) {
+		if err := upload(ctx, f.Name(), out); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		out = store.Redact(out)
+	} else if err := os.Rename(f.Name(), out); err != nil {
 		return fmt.Errorf("export: rename %s to %s: %w", f.Name(), out, err)
 	}
 	for _, t := range info.Torn {
@@ -160,6 +179,32 @@ func finishExport(f *os.File, bw *bufio.Writer, out string, n, unpriced int64, i
 		fmt.Fprintf(env.stderr, "llmbatch: warning: %d rows have a model with no price: their cost_usd is empty; add prices with --prices FILE\n", unpriced)
 	}
 	fmt.Fprintf(env.stderr, "wrote %d rows (%d records read) to %s\n", n, info.Lines-info.Marks, out)
+	return nil
+}
+
+// upload copies the local file path to the object at url and removes the
+// file.
+func upload(ctx context.Context, path, url string) error {
+	defer os.Remove(path)
+	in, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // before Close, an upload that failed leaves no object
+	w, err := store.Create(ctx, url)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, in); err != nil {
+		cancel()
+		w.Close()
+		return fmt.Errorf("upload to %s: %w", store.Redact(url), err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("upload to %s: %w", store.Redact(url), err)
+	}
 	return nil
 }
 

@@ -76,7 +76,8 @@ func logDone(l *slog.Logger, o *runOptions, s *results.Summary, f pipeline.Progr
 		attrs = append(attrs, "prices_as_of", c.AsOf)
 	}
 	attrs = append(attrs, answerAttrs(s)...)
-	attrs = append(attrs, "journal", o.Output, "summary", results.SummaryPath(o.Output))
+	journal := o.Shards.journal(o.Output)
+	attrs = append(attrs, "journal", journal, "summary", results.SummaryPath(journal))
 	l.Info("done", attrs...)
 	if o.Limit > 0 && s.Rows.Pending > 0 {
 		l.Info("--limit: rows not read yet: re-run without --limit (or with a higher one) to continue", "limit", o.Limit, "rows", s.Rows.Pending)

@@ -36,6 +36,13 @@ var flagNames = map[string]string{
 	"Reask":        "--reask",
 	"Reuse":        "--reuse",
 
+	// Many machines (shards, metrics, journals on object storage).
+	"Shards":         "--shards",
+	"ShardIndex":     "--shard-index (or JOB_COMPLETION_INDEX)",
+	"Observer":       "--metrics-addr",
+	"WorkDir":        "--work-dir",
+	"UploadInterval": "--upload-interval",
+
 	"EstimateOptions.AssumeOutput": "--assume-output",
 	"EstimateOptions.From":         "--from",
 }

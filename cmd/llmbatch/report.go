@@ -17,7 +17,9 @@ import (
 
 const reportUsage = `Usage: llmbatch report [flags] RESULTS.jsonl [MORE.jsonl ...]
 
-Reads one or more journals (e.g. the shards of one job) and prints on
+Reads one or more journals, or a quoted glob of them (e.g. the shards of
+one job: 'results.shard-*.jsonl', checked to be one job's, with the
+shards missing or unfinished named) and prints on
 stdout: rows ok/failed by error code (each key once, its latest record
 winning), usage and cost per model, requests, retries, 429s, the attempts
 histogram, latency percentiles and wall time. Usage, cost and request
@@ -54,6 +56,11 @@ func report(ctx context.Context, args []string, env environ) error {
 	if len(paths) == 0 {
 		return usagef("report: no journal given (usage: llmbatch report RESULTS.jsonl [MORE.jsonl ...])")
 	}
+	paths, shards, cleanup, err := journalArgs(ctx, "report", paths, env)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 	table, err := loadPrices(pricesFile, "report")
 	if err != nil {
 		return err
@@ -114,9 +121,11 @@ func report(ctx context.Context, args []string, env environ) error {
 		enc.SetIndent("", "  ")
 		enc.Encode(struct {
 			*results.Report
-			Eval *results.Eval `json:"eval,omitempty"`
-		}{rep, ev})
+			Eval   *results.Eval     `json:"eval,omitempty"`
+			Shards *results.ShardSet `json:"shards,omitempty"`
+		}{rep, ev, shards})
 	} else {
+		printShards(w, shards)
 		printReport(w, rep)
 		printExtras(w, rep)
 		if ev != nil {

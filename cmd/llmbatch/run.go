@@ -13,6 +13,7 @@ import (
 	"github.com/llmbatch/llmbatch/io/results"
 	"github.com/llmbatch/llmbatch/io/secret"
 	"github.com/llmbatch/llmbatch/io/sim"
+	"github.com/llmbatch/llmbatch/io/store"
 	"github.com/llmbatch/llmbatch/pipeline"
 	"github.com/llmbatch/llmbatch/pipeline/batchapi"
 )
@@ -43,6 +44,8 @@ type runOptions struct {
 
 	Mode    modeOptions   // --mode and the modes' flags (mode.go)
 	answers answerOptions // --reask
+	Shards  shardFlags
+	Metrics string // --metrics-addr
 }
 
 const runUsage = `Usage: llmbatch run [flags] INPUT
@@ -87,6 +90,8 @@ func (o *runOptions) register(fs *flag.FlagSet, env environ) {
 	fs.Int64Var(&o.Limit, "limit", 0, "run only the first `N` rows of the input, bad ones included (0: all); re-running without it continues the same journal")
 	o.Mode.register(fs)
 	o.answers.register(fs)
+	o.Shards.register(fs, env)
+	fs.StringVar(&o.Metrics, "metrics-addr", "", "serve Prometheus metrics on `host:port` (e.g. :9090), path /metrics, labelled by shard (off by default)")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "print the first request (with --limit N, those of the first N rows) as it would be sent, the key masked; send nothing, write no file")
 }
 
@@ -99,7 +104,7 @@ func (o *runOptions) validate(pos []string) error {
 		return usagef("run: one INPUT at a time, got %d: %s", len(pos), strings.Join(pos, " "))
 	case o.Output == "":
 		return usagef("run: no results journal given: add -o results.jsonl")
-	case !journalExt(o.Output):
+	case !journalExt(store.Redact(o.Output)):
 		return usagef("run: -o %s: the results journal is JSONL: name it .jsonl or .ndjson; for CSV or Parquet, export the journal after the run: %s",
 			o.Output, exportHint(o.Output))
 	case o.Concurrency < 1:
@@ -164,6 +169,9 @@ func runJob(ctx context.Context, args []string, env environ) int {
 		return exitCode(err, nil, env)
 	}
 	o.answers.apply(&cfg)
+	if err := o.Shards.apply(&cfg); err != nil {
+		return exitCode(err, nil, env)
+	}
 	if o.Sim {
 		simCfg := demoSim(o.SimSeed, o.SimLatency, o.SimFaults)
 		o.Mode.simConfig(&simCfg)
@@ -225,6 +233,11 @@ func runJob(ctx context.Context, args []string, env environ) int {
 	}
 	env.quit.setLine(func() { quitNotice(env, p) })
 	defer env.quit.setLine(nil)
+	stopMetrics, err := startMetrics(o.Metrics, &cfg, logger)
+	if err != nil {
+		return exitCode(err, nil, env)
+	}
+	defer stopMetrics()
 	noticed := make(chan struct{})
 	stopNotice := context.AfterFunc(ctx, func() { o.Mode.notice(env); close(noticed) })
 	sum, err := pipeline.Run(ctx, cfg)
@@ -325,7 +338,8 @@ func printDone(env environ, o *runOptions, s *results.Summary, f pipeline.Progre
 		u.InputTokens, u.CachedInputTokens, u.OutputTokens, u.ReasoningTokens)
 	printCost(env, "  cost: ", s.Cost)
 	printAnswers(env, s)
-	fmt.Fprintf(env.stderr, "journal: %s  summary: %s\n", o.Output, results.SummaryPath(o.Output))
+	journal := o.Shards.journal(o.Output)
+	fmt.Fprintf(env.stderr, "journal: %s  summary: %s\n", journal, results.SummaryPath(journal))
 	if o.Limit > 0 && s.Rows.Pending > 0 {
 		fmt.Fprintf(env.stderr, "--limit %d: %s not read yet: re-run without --limit (or with a higher one) to continue\n", o.Limit, rowsN(s.Rows.Pending))
 	}

@@ -26,6 +26,8 @@ type JSONLReader struct {
 	line  int64
 	index int64
 	buf   []byte
+	off   int64 // input offset of the next line
+	end   int64 // when positive, no line starting at or after it is read (Shard)
 }
 
 // NewJSONLReader returns a reader of r; name is used in error messages.
@@ -40,6 +42,9 @@ func (r *JSONLReader) Next() (Row, error) {
 		max = DefaultMaxRowBytes
 	}
 	for {
+		if r.end > 0 && r.off >= r.end {
+			return Row{}, io.EOF
+		}
 		line, tooLong, err := r.readLine(max)
 		if err == io.EOF && line == nil {
 			return Row{}, io.EOF
@@ -89,6 +94,7 @@ func (r *JSONLReader) readLine(max int) (line []byte, tooLong bool, err error) {
 	r.buf = r.buf[:0]
 	for {
 		frag, err := r.br.ReadSlice('\n')
+		r.off += int64(len(frag))
 		if !tooLong {
 			if len(r.buf)+len(frag) > max+2 { // allow for "\r\n"
 				tooLong = true

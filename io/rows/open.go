@@ -39,7 +39,64 @@ type Options struct {
 	// Stdin is read when the path is "-"; nil means os.Stdin. It is never
 	// closed.
 	Stdin io.Reader
+	// Shard, when On, reads only that part of the input (see Shard); Count
+	// counts only its rows.
+	Shard Shard
+	// Remote, when set, opens a path that is a URL (scheme://...), such as
+	// an object on object storage (io/store): Open reads it through its
+	// ReadAt (Parquet: the footer, then only the chunks it needs; JSONL and
+	// CSV as a stream).
+	Remote func(url string) (File, error)
 }
+
+// File is an input read by ranges, such as an object on object storage.
+type File interface {
+	io.ReaderAt
+	io.Closer
+	Size() int64
+}
+
+// IsURL reports whether path is a URL (scheme://...) that Options.Remote
+// opens, not a local path.
+func IsURL(path string) bool {
+	i := strings.Index(path, "://")
+	if i <= 0 {
+		return false
+	}
+	for _, c := range path[:i] {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// openFile opens path, local or remote, as a File; regular reports whether
+// it can be read by ranges (a regular file or a remote object, not a FIFO).
+func openFile(path string, opts Options) (f File, regular bool, err error) {
+	if opts.Remote != nil && IsURL(path) {
+		f, err := opts.Remote(path)
+		return f, err == nil, err
+	}
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, false, err // *PathError names the path
+	}
+	st, err := file.Stat()
+	if err != nil {
+		file.Close()
+		return nil, false, err
+	}
+	return localFile{file, st.Size()}, st.Mode().IsRegular(), nil
+}
+
+// localFile is a local file as a File.
+type localFile struct {
+	*os.File
+	size int64
+}
+
+func (f localFile) Size() int64 { return f.size }
 
 // FormatOf returns the format Open would use for path: opts.Format when set,
 // "jsonl" for "-", else the one the extension names. An unknown format or
@@ -57,7 +114,13 @@ func FormatOf(path string, opts Options) (string, error) {
 	if path == "-" {
 		return FormatJSONL, nil
 	}
-	switch strings.ToLower(filepath.Ext(path)) {
+	name := path
+	if IsURL(path) {
+		if i := strings.IndexByte(path, '?'); i >= 0 {
+			name = path[:i] // s3://bucket/in.parquet?region=...
+		}
+	}
+	switch strings.ToLower(filepath.Ext(name)) {
 	case ".jsonl", ".ndjson":
 		return FormatJSONL, nil
 	case ".csv":
@@ -67,7 +130,7 @@ func FormatOf(path string, opts Options) (string, error) {
 	case ".parquet":
 		return FormatParquet, nil
 	}
-	return "", fmt.Errorf("%w for %q: use .jsonl, .ndjson, .csv, .tsv or .parquet, or --input-format", ErrUnknownFormat, path)
+	return "", fmt.Errorf("%w for %q: use .jsonl, .ndjson, .csv, .tsv or .parquet, or --input-format", ErrUnknownFormat, name)
 }
 
 // delimiter returns the CSV delimiter for format f.
@@ -94,7 +157,35 @@ func Open(path string, opts Options) (Reader, io.Closer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	var delim rune
+	if err := opts.Shard.Check(); err != nil {
+		return nil, nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	r, c, err := open(path, format, opts)
+	if err != nil || !opts.Shard.On() {
+		return r, c, err
+	}
+	switch r := r.(type) {
+	case *ParquetReader:
+		r.limitGroups(opts.Shard)
+		return r, c, nil
+	case *JSONLReader:
+		if rf, ok := c.(rangeFile); ok && rf.regular {
+			jr, err := jsonlRange(rf, rf.Size(), path, opts.Shard, opts.MaxRowBytes)
+			if err != nil {
+				rf.Close()
+				return nil, nil, err
+			}
+			return jr, c, nil
+		}
+	}
+	return modShard{r: r, s: opts.Shard}, c, nil
+}
+
+func open(path, format string, opts Options) (Reader, io.Closer, error) {
+	var (
+		err   error
+		delim rune
+	)
 	if format == FormatCSV || format == FormatTSV {
 		if delim, err = opts.delimiter(format); err != nil {
 			return nil, nil, fmt.Errorf("open %s: %w", path, err)
@@ -103,7 +194,7 @@ func Open(path string, opts Options) (Reader, io.Closer, error) {
 	var (
 		in     io.Reader
 		closer io.Closer = nopCloser{}
-		file   *os.File
+		file   File
 	)
 	if path == "-" {
 		if format == FormatParquet {
@@ -114,10 +205,14 @@ func Open(path string, opts Options) (Reader, io.Closer, error) {
 			in = os.Stdin
 		}
 	} else {
-		if file, err = os.Open(path); err != nil {
-			return nil, nil, err // *PathError names the path
+		var regular bool
+		if file, regular, err = openFile(path, opts); err != nil {
+			return nil, nil, err
 		}
-		in, closer = file, file
+		in, closer = io.NewSectionReader(file, 0, file.Size()), rangeFile{file, regular}
+		if !regular {
+			in = file.(localFile).File // a FIFO: read it as it comes
+		}
 	}
 	switch format {
 	case FormatCSV, FormatTSV:
@@ -125,12 +220,7 @@ func Open(path string, opts Options) (Reader, io.Closer, error) {
 		r.MaxRowBytes = opts.MaxRowBytes
 		return r, closer, nil
 	case FormatParquet:
-		st, err := file.Stat()
-		if err != nil {
-			file.Close()
-			return nil, nil, err
-		}
-		r, err := NewParquetReader(file, st.Size(), path, opts.Columns)
+		r, err := NewParquetReader(file, file.Size(), path, opts.Columns)
 		if err != nil {
 			file.Close()
 			return nil, nil, err
@@ -174,11 +264,21 @@ func CountContext(ctx context.Context, path string, opts Options) (int64, error)
 	if path == "-" {
 		return -1, nil
 	}
-	f, err := os.Open(path)
+	if err := opts.Shard.Check(); err != nil {
+		return 0, fmt.Errorf("count %s: %w", path, err)
+	}
+	f, regular, err := openFile(path, opts)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
+	if opts.Shard.On() {
+		return countShard(ctx, f, regular, path, format, opts)
+	}
+	var in io.Reader = io.NewSectionReader(f, 0, f.Size())
+	if !regular {
+		in = f.(localFile).File
+	}
 	limit := opts.MaxRowBytes
 	if limit <= 0 {
 		limit = DefaultMaxRowBytes
@@ -186,11 +286,7 @@ func CountContext(ctx context.Context, path string, opts Options) (int64, error)
 	var n int64
 	switch format {
 	case FormatParquet:
-		st, err := f.Stat()
-		if err != nil {
-			return 0, err
-		}
-		if n, err = ParquetNumRows(f, st.Size()); err != nil {
+		if n, err = ParquetNumRows(f, f.Size()); err != nil {
 			return 0, fmt.Errorf("count %s: %w", path, err)
 		}
 		return n, nil
@@ -200,7 +296,7 @@ func CountContext(ctx context.Context, path string, opts Options) (int64, error)
 			return 0, fmt.Errorf("count %s: %w", path, err)
 		}
 		var s csvSplitter
-		s.init(ctxReader{ctx, f}, delim)
+		s.init(ctxReader{ctx, in}, delim)
 		for {
 			// A small limit: Count needs boundaries, not contents.
 			_, err := s.next(0)
@@ -213,7 +309,7 @@ func CountContext(ctx context.Context, path string, opts Options) (int64, error)
 			n++
 		}
 	default:
-		r := NewJSONLReader(ctxReader{ctx, f}, path)
+		r := NewJSONLReader(ctxReader{ctx, in}, path)
 		for {
 			line, tooLong, err := r.readLine(limit)
 			if err == io.EOF && line == nil {
@@ -259,4 +355,11 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// rangeFile is the closer Open returns for a file: the File itself, and
+// whether it can be read by ranges.
+type rangeFile struct {
+	File
+	regular bool
 }

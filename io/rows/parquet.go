@@ -128,6 +128,35 @@ func NewParquetReader(r io.ReaderAt, size int64, name string, columns []string) 
 	return pr, nil
 }
 
+// limitGroups makes the reader read only part s of the file's row groups
+// (see Shard), its rows keeping their index in the whole file.
+func (r *ParquetReader) limitGroups(s Shard) {
+	lo, hi := s.span(int64(len(r.groups)))
+	for _, g := range r.groups[:lo] {
+		r.index += g.NumRows()
+	}
+	r.group = int(lo)
+	r.groups = r.groups[:hi]
+}
+
+// parquetGroupRows returns the row count of each row group of the Parquet
+// file held by r, of size bytes, from its footer.
+func parquetGroupRows(r io.ReaderAt, size int64) (n []int64, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			n, err = nil, fmt.Errorf("corrupt parquet file: %v", p)
+		}
+	}()
+	f, err := openParquet(r, size, "")
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range f.RowGroups() {
+		n = append(n, g.NumRows())
+	}
+	return n, nil
+}
+
 // ParquetNumRows returns the number of rows of the Parquet file held by r,
 // of size bytes, from its footer.
 func ParquetNumRows(r io.ReaderAt, size int64) (n int64, err error) {
