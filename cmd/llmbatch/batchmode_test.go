@@ -394,3 +394,28 @@ func (l *lister) wrap(h http.Handler) http.Handler {
 		}
 	})
 }
+
+// status reads a job's shards as report does: a quoted glob, one job's
+// journals in shard order, each shown with its batches.
+func TestCLI_BatchMode_StatusOverShards(t *testing.T) {
+	dir := t.TempDir()
+	const n = 60
+	s := sim.New(sim.Config{Seed: 4, BatchDelay: 50 * time.Millisecond, APIKey: testKey})
+	base := serveSim(t, s, nil)
+	input := writeRows(t, dir, n)
+	journal := filepath.Join(dir, "r.jsonl")
+	for i := range 2 {
+		code, _, stderr := runCLIKey(t, batchArgs(input, journal, base, "--shards", "2", "--shard-index", fmt.Sprint(i))...)
+		if code != exitOK {
+			t.Fatalf("shard %d: exit %d\n%s", i, code, stderr)
+		}
+	}
+	code, stdout, stderr := runCLI(t, "status", "--offline", filepath.Join(dir, "r.shard-*.jsonl"))
+	if code != exitOK || strings.Count(stdout, "== ") != 2 || strings.Count(stdout, "batch(es), 0 not collected") != 2 ||
+		!strings.Contains(stdout, "r.shard-00-of-02.jsonl") || !strings.Contains(stdout, "r.shard-01-of-02.jsonl") {
+		t.Errorf("status over the shards: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if code, _, stderr := runCLI(t, "status", "--offline", filepath.Join(dir, "r.shard-00-of-02.jsonl"), journal); code != exitUsage {
+		t.Errorf("status over a shard and a journal that does not exist: exit %d, want %d\n%s", code, exitUsage, stderr)
+	}
+}

@@ -13,17 +13,22 @@ import (
 
 	"github.com/llmbatch/llmbatch/io/api"
 	"github.com/llmbatch/llmbatch/io/httpapi"
+	"github.com/llmbatch/llmbatch/io/prices"
 	"github.com/llmbatch/llmbatch/io/results"
 	"github.com/llmbatch/llmbatch/io/secret"
 	"github.com/llmbatch/llmbatch/pipeline"
 	"github.com/llmbatch/llmbatch/pipeline/batchapi"
 )
 
-const statusUsage = `Usage: llmbatch status [flags] RESULTS.jsonl
+const statusUsage = `Usage: llmbatch status [flags] RESULTS.jsonl...
 
 Lists the batches of a --mode batch job: each batch's id, input file,
 rows, state and request counts (read from the endpoint, unless --offline:
 then as last journalled), and the cost of the rows journalled so far.
+Several journals, a quoted glob of a job's shards
+('results.shard-*.jsonl', checked to be one job's, missing and
+unfinished shards named) or journals on object storage are shown one
+after the other.
 
 Flags:
 `
@@ -104,23 +109,49 @@ func statusCmd(ctx context.Context, args []string, env environ) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usagef("status: give one RESULTS.jsonl")
+	if len(pos) == 0 {
+		return usagef("status: give a journal (usage: llmbatch status [flags] RESULTS.jsonl...)")
 	}
 	table, err := loadPrices(*pricesFile, "status")
 	if err != nil {
 		return err
 	}
-	st, tot, err := batchesOf(pos[0])
+	// Several journals, a glob, shards (checked to be one job's, in shard
+	// order), journals on object storage: as report reads them.
+	paths, set, cleanup, err := journalArgs(ctx, "status", pos, env)
 	if err != nil {
 		return err
 	}
+	defer cleanup()
 	var c *httpapi.Client
-	if !*offline && len(st.Batches) > 0 {
-		if c, env, err = eo.client("status", env); err != nil {
+	for i, p := range paths {
+		name := p
+		if set != nil {
+			name = set.Paths[i]
+		}
+		if len(paths) > 1 {
+			if i > 0 {
+				fmt.Fprintln(env.stdout)
+			}
+			fmt.Fprintf(env.stdout, "== %s\n", name)
+		}
+		st, tot, err := batchesOf(p)
+		if err != nil {
 			return err
 		}
+		if c == nil && !*offline && len(st.Batches) > 0 {
+			if c, env, err = eo.client("status", env); err != nil {
+				return err
+			}
+		}
+		statusOf(ctx, env, c, st, tot, table)
 	}
+	return nil
+}
+
+// statusOf prints one journal's batches, read from the endpoint through c
+// (nil: as journalled), and the cost of its rows so far.
+func statusOf(ctx context.Context, env environ, c *httpapi.Client, st *batchapi.State, tot *results.Totals, table *prices.Table) {
 	w := tabwriter.NewWriter(env.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "batch\tfile\trows\theld\tstatus\ttotal\tcompleted\tfailed\t")
 	running := 0
@@ -152,7 +183,6 @@ func statusCmd(ctx context.Context, args []string, env environ) error {
 	cost := results.PriceTiers(table, tot.Usage, tot.Tiers)
 	fmt.Fprintf(env.stdout, "\n%d batch(es), %d not collected yet; rows journalled: %d ok, %d failed, %d to retry\ncost so far (journalled rows): %s (list prices as of %s%s)\n",
 		len(st.Batches), running, tot.Count(results.OK), tot.Count(results.Failed), tot.Count(results.Retryable), cost.Total, cost.AsOf, tierNote(&cost))
-	return nil
 }
 
 // cancelBatches cancels the journal's batches still running (cancel).
