@@ -97,7 +97,7 @@ func report(ctx context.Context, args []string, env environ) error {
 		perFile += keys.Count(results.OK) + keys.Count(results.Failed) + keys.Count(results.Retryable)
 	}
 	rep.Finish()
-	if len(paths) > 1 {
+	if len(paths) > 1 && shards == nil { // shards were checked to be one job's
 		warnMixedJobs(env, paths, jobs, perFile-rep.Rows.Keys)
 	}
 	var ev *results.Eval

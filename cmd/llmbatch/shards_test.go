@@ -67,6 +67,9 @@ func TestCLI_ShardsReportExport(t *testing.T) {
 	if rep.Shards.Count != 3 || len(rep.Shards.Paths) != 3 || len(rep.Shards.Missing) != 0 || len(rep.Shards.Unfinished) != 0 {
 		t.Errorf("report shards = %+v", rep.Shards)
 	}
+	if strings.Contains(stderr.String(), "different jobs") {
+		t.Errorf("report warned that one job's shards are different jobs:\n%s", stderr)
+	}
 
 	csvOut := filepath.Join(dir, "labels.csv")
 	env, _, stderr = testEnv(nil)
