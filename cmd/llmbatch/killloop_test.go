@@ -82,7 +82,7 @@ func TestKillLoop(t *testing.T) {
 		}
 
 		cur := readJournalFile(t, journal)
-		stats := sim.stats(t)
+		stats := settledStats(t, sim)
 		if cur.torn {
 			tornSeen++
 		}
@@ -136,4 +136,22 @@ func TestKillLoop(t *testing.T) {
 	}
 	t.Logf("kill loop: %d rows, %d runs, %d SIGKILLs, %d journal lines; %d rows paid twice (answers lost at kills: %d in all, at most %d at one kill, with %d in flight at most); 0 rows lost; %d torn tails found, %d cuts reported on resume; sim: %d requests, %d completed",
 		rows, runs, kills, len(final.lines), resent, lostAnswers, maxLost, concurrency, tornSeen, tornReported, stats.Requests, stats.Completed)
+}
+
+// settledStats reads the simulator's counts once they stop moving: after a
+// kill, the simulator may still be counting an answer it wrote to the dead
+// process (the count follows the write), and a count read too early would
+// show that answer in the next run, as paid twice but never lost.
+func settledStats(tb testing.TB, sim *simProc) simStats {
+	tb.Helper()
+	st := sim.stats(tb)
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		next := sim.stats(tb)
+		if next.Requests == st.Requests && next.Completed == st.Completed {
+			return next
+		}
+		st = next
+	}
+	return st
 }
