@@ -419,3 +419,20 @@ func TestCLI_BatchMode_StatusOverShards(t *testing.T) {
 		t.Errorf("status over a shard and a journal that does not exist: exit %d, want %d\n%s", code, exitUsage, stderr)
 	}
 }
+
+// status of a journal that ran in another mode says there is no batch,
+// without an empty table.
+func TestCLI_StatusOfAJobWithoutBatches(t *testing.T) {
+	dir := t.TempDir()
+	_, base := startTestSim(t, sim.Config{Seed: 6})
+	input := writeRows(t, dir, 5)
+	journal := filepath.Join(dir, "r.jsonl")
+	if code, _, stderr := runCLIKey(t, jobArgs(input, journal, base)...); code != exitOK {
+		t.Fatalf("run: exit %d\n%s", code, stderr)
+	}
+	code, stdout, stderr := runCLI(t, "status", "--offline", journal)
+	if code != exitOK || !strings.Contains(stdout, "no batch: this job did not run with --mode batch") || strings.Contains(stdout, "held") ||
+		!strings.Contains(stdout, "5 ok") {
+		t.Errorf("status: exit %d\n%s%s", code, stdout, stderr)
+	}
+}

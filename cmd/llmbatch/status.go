@@ -152,6 +152,12 @@ func statusCmd(ctx context.Context, args []string, env environ) error {
 // statusOf prints one journal's batches, read from the endpoint through c
 // (nil: as journalled), and the cost of its rows so far.
 func statusOf(ctx context.Context, env environ, c *httpapi.Client, st *batchapi.State, tot *results.Totals, table *prices.Table) {
+	if len(st.Batches) == 0 && len(st.Files) == 0 {
+		cost := results.PriceTiers(table, tot.Usage, tot.Tiers)
+		fmt.Fprintf(env.stdout, "no batch: this job did not run with --mode batch (report shows its rows)\nrows journalled: %d ok, %d failed, %d to retry; cost so far: %s (list prices as of %s%s)\n",
+			tot.Count(results.OK), tot.Count(results.Failed), tot.Count(results.Retryable), cost.Total, cost.AsOf, tierNote(&cost))
+		return
+	}
 	w := tabwriter.NewWriter(env.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "batch\tfile\trows\theld\tstatus\ttotal\tcompleted\tfailed\t")
 	running := 0
