@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 
-	"github.com/llmbatch/llmbatch/io/httpapi"
 	"github.com/llmbatch/llmbatch/io/results"
 	"github.com/llmbatch/llmbatch/io/secret"
 	"github.com/llmbatch/llmbatch/pipeline/background"
@@ -89,7 +87,6 @@ func cancelResponses(ctx context.Context, journal string, eo *endpointOptions, e
 	if err != nil {
 		return err
 	}
-	c.HTTPClient = &http.Client{CheckRedirect: httpapi.CheckRedirect}
 	logger := newLogger(env, "text", false)
 	res, err := background.Cancel(ctx, journal, c, secret.NewRedactor(c.APIKey), logger)
 	if res.Running == 0 && err == nil {

@@ -152,10 +152,11 @@ func statusCmd(ctx context.Context, args []string, env environ) error {
 // statusOf prints one journal's batches, read from the endpoint through c
 // (nil: as journalled), and the cost of its rows so far.
 func statusOf(ctx context.Context, env environ, c *httpapi.Client, st *batchapi.State, tot *results.Totals, table *prices.Table) {
+	c0 := results.PriceTiers(table, tot.Usage, tot.Tiers)
+	rows := fmt.Sprintf("rows journalled: %d ok, %d failed, %d to retry", tot.Count(results.OK), tot.Count(results.Failed), tot.Count(results.Retryable))
+	cost := fmt.Sprintf("%s (list prices as of %s%s)", c0.Total, c0.AsOf, tierNote(&c0))
 	if len(st.Batches) == 0 && len(st.Files) == 0 {
-		cost := results.PriceTiers(table, tot.Usage, tot.Tiers)
-		fmt.Fprintf(env.stdout, "no batch: this job did not run with --mode batch (report shows its rows)\nrows journalled: %d ok, %d failed, %d to retry; cost so far: %s (list prices as of %s%s)\n",
-			tot.Count(results.OK), tot.Count(results.Failed), tot.Count(results.Retryable), cost.Total, cost.AsOf, tierNote(&cost))
+		fmt.Fprintf(env.stdout, "no batch: this job did not run with --mode batch (report shows its rows)\n%s; cost so far: %s\n", rows, cost)
 		return
 	}
 	w := tabwriter.NewWriter(env.stdout, 0, 0, 2, ' ', 0)
@@ -186,9 +187,7 @@ func statusOf(ctx context.Context, env environ, c *httpapi.Client, st *batchapi.
 		}
 	}
 	w.Flush()
-	cost := results.PriceTiers(table, tot.Usage, tot.Tiers)
-	fmt.Fprintf(env.stdout, "\n%d batch(es), %d not collected yet; rows journalled: %d ok, %d failed, %d to retry\ncost so far (journalled rows): %s (list prices as of %s%s)\n",
-		len(st.Batches), running, tot.Count(results.OK), tot.Count(results.Failed), tot.Count(results.Retryable), cost.Total, cost.AsOf, tierNote(&cost))
+	fmt.Fprintf(env.stdout, "\n%d batch(es), %d not collected yet; %s\ncost so far (journalled rows): %s\n", len(st.Batches), running, rows, cost)
 }
 
 // cancelBatches cancels the journal's batches still running (cancel).
