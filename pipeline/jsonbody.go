@@ -3,7 +3,8 @@ package pipeline
 import (
 	"encoding/json"
 	"slices"
-	"unicode/utf8"
+
+	"github.com/llmbatch/llmbatch/io/jsonscan"
 )
 
 // appendBody appends v as encoding/json's Encoder with SetEscapeHTML(false)
@@ -18,7 +19,7 @@ func appendBody(dst []byte, v any) ([]byte, bool) {
 	case nil:
 		return append(dst, "null"...), true
 	case string:
-		return appendString(dst, v), true
+		return jsonscan.AppendString(dst, v), true
 	case bool:
 		if v {
 			return append(dst, "true"...), true
@@ -59,7 +60,7 @@ func appendBody(dst []byte, v any) ([]byte, bool) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, k)
+			dst = jsonscan.AppendString(dst, k)
 			dst = append(dst, ':')
 			var ok bool
 			if dst, ok = appendBody(dst, v[k]); !ok {
@@ -78,60 +79,4 @@ func validNumber(s string) bool {
 		return false
 	}
 	return json.Valid([]byte(s))
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString is encoding/json's string encoding without HTML escaping:
-// '"', '\\' and control characters escaped, invalid UTF-8 as \ufffd,
-// U+2028 and U+2029 escaped.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if b := s[i]; b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '\\', '"':
-				dst = append(dst, '\\', b)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		c, size := utf8.DecodeRuneInString(s[i:])
-		if c == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if c == '\u2028' || c == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[c&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }

@@ -20,8 +20,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 
 	"github.com/llmbatch/llmbatch/io/api"
+	"github.com/llmbatch/llmbatch/io/jsonscan"
 	"github.com/llmbatch/llmbatch/io/tokens"
 )
 
@@ -86,6 +88,12 @@ type answer struct {
 }
 
 func decode(body []byte) (*answer, api.Usage, error) {
+	if a, w, ok := scan(body); ok {
+		if a.Data == nil {
+			return a, w.Usage(), errors.New("no data: not an embeddings answer")
+		}
+		return a, w.Usage(), nil
+	}
 	var a answer
 	if err := json.Unmarshal(body, &a); err != nil {
 		return nil, api.Usage{}, err
@@ -98,6 +106,92 @@ func decode(body []byte) (*answer, api.Usage, error) {
 		return &a, u, errors.New("no data: not an embeddings answer")
 	}
 	return &a, u, nil
+}
+
+// scan is decode's json.Unmarshal for the common answer, read with
+// jsonscan in two passes over the body and no reflection: ok is false for
+// anything it does not read exactly as encoding/json would (a duplicate
+// or case-folded key, an index that is not a plain integer, a field of
+// another type), and decode then takes encoding/json's word.
+func scan(body []byte) (*answer, *api.WireUsage, bool) {
+	if !jsonscan.Valid(body) {
+		return nil, nil, false
+	}
+	a := new(answer)
+	var w *api.WireUsage
+	var seen uint8
+	ok := jsonscan.Object(body, func(key, v []byte) bool {
+		var bit uint8
+		switch string(key) {
+		case "object":
+			bit = 1 << 0
+		case "model":
+			bit = 1 << 1
+		case "data":
+			bit = 1 << 2
+		case "usage":
+			bit = 1 << 3
+		default:
+			return !jsonscan.Folds(key, "object", "model", "data", "usage")
+		}
+		if seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		if jsonscan.IsNull(v) {
+			return true // encoding/json leaves the field as it is
+		}
+		var ok bool
+		switch bit {
+		case 1 << 0:
+			a.Object, ok = jsonscan.String(v)
+		case 1 << 1:
+			a.Model, ok = jsonscan.String(v)
+		case 1 << 2:
+			a.Data = make([]item, 0, 16)
+			ok = jsonscan.Array(v, func(el []byte) bool {
+				it, ok := scanItem(el)
+				a.Data = append(a.Data, it)
+				return ok
+			})
+		case 1 << 3:
+			a.Usage = v
+			w, ok = api.ScanUsage(v)
+		}
+		return ok
+	})
+	return a, w, ok
+}
+
+// scanItem reads one element of an answer's data as encoding/json reads
+// it into an item.
+func scanItem(el []byte) (it item, ok bool) {
+	var seen uint8
+	ok = jsonscan.Object(el, func(key, v []byte) bool {
+		switch string(key) {
+		case "index":
+			if seen&1 != 0 {
+				return false
+			}
+			seen |= 1
+			if jsonscan.IsNull(v) {
+				return true
+			}
+			n, err := strconv.Atoi(string(v))
+			it.Index = n
+			return err == nil
+		case "embedding":
+			if seen&2 != 0 {
+				return false
+			}
+			seen |= 2
+			it.Embedding = v // null too, as encoding/json keeps it in a RawMessage
+			return true
+		default:
+			return !jsonscan.Folds(key, "index", "embedding")
+		}
+	})
+	return it, ok
 }
 
 // Decode implements api.API for an answer to one row.
@@ -114,6 +208,9 @@ func (e API) Decode(body []byte) (api.Result, error) {
 func (API) Pack(bodies [][]byte) ([]byte, error) {
 	if len(bodies) == 0 {
 		return nil, errors.New("embeddings: nothing to pack")
+	}
+	if out, ok := splice(bodies); ok {
+		return out, nil
 	}
 	var first map[string]json.RawMessage
 	if err := json.Unmarshal(bodies[0], &first); err != nil {
@@ -138,6 +235,51 @@ func (API) Pack(bodies [][]byte) ([]byte, error) {
 	}
 	first["input"] = arr
 	return json.Marshal(first)
+}
+
+// splice is Pack for bodies that hold their input plainly (one member
+// named exactly "input", compact, as llmbatch builds them): the first
+// body with its input replaced by the array of every body's input, the
+// bytes copied once, nothing decoded. The members keep the first body's
+// order, which encoding/json's map order (the fallback's) need not be.
+func splice(bodies [][]byte) ([]byte, bool) {
+	first := bodies[0]
+	if !jsonscan.Valid(first) {
+		return nil, false
+	}
+	s0, e0, ok := jsonscan.Member(first, "input")
+	if !ok {
+		return nil, false
+	}
+	n := len(first) - (e0 - s0) + 1
+	spans := make([][2]int, len(bodies))
+	spans[0] = [2]int{s0, e0}
+	for i, b := range bodies {
+		if i > 0 {
+			if !jsonscan.Valid(b) {
+				return nil, false
+			}
+			s, e, ok := jsonscan.Member(b, "input")
+			if !ok {
+				return nil, false
+			}
+			spans[i] = [2]int{s, e}
+		}
+		n += spans[i][1] - spans[i][0] + 1
+	}
+	out := make([]byte, 0, n)
+	out = append(out, first[:s0]...)
+	for i, b := range bodies {
+		if i == 0 {
+			out = append(out, '[')
+		} else {
+			out = append(out, ',')
+		}
+		out = append(out, b[spans[i][0]:spans[i][1]]...)
+	}
+	out = append(out, ']')
+	out = append(out, first[e0:]...)
+	return out, true
 }
 
 // Unpack implements api.Packer. Each answer item goes to the row its index
@@ -193,6 +335,9 @@ func rowBody(model string, vec []byte, u api.Usage) json.RawMessage {
 func compact(raw json.RawMessage) ([]byte, error) {
 	if plainBase64(raw) {
 		return raw, nil
+	}
+	if len(raw) == 0 || jsonscan.IsNull(raw) {
+		return nil, errors.New("embedding is missing or null")
 	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -116,5 +117,119 @@ func TestPlainBase64(t *testing.T) {
 				t.Errorf("compact(%s): %v", c.raw, err)
 			}
 		}
+	}
+}
+
+// scanCases are answers of the shapes servers send and of shapes scan must
+// leave to encoding/json.
+var scanCases = []string{
+	`{"object":"list","data":[{"object":"embedding","index":0,"embedding":"AAAAAA=="}],"model":"m","usage":{"prompt_tokens":3,"total_tokens":3}}`,
+	`{"data":[{"index":1,"embedding":[0.5,1]},{"index":0,"embedding":"AACAPw=="}],"model":"m","usage":null}`,
+	` {"data" : [ {"index" : 0 , "embedding" : "AACAPw==" } ] } `,
+	`{"data":[{"index":0,"embedding":null}]}`,
+	`{"data":[{"index":0}]}`,
+	`{"data":[{"index":null,"embedding":"AACAPw=="}]}`,
+	`{"data":[{"index":1.0,"embedding":"AACAPw=="}]}`,
+	`{"data":[{"index":-1,"embedding":"AACAPw=="}]}`,
+	`{"data":[{"Index":0,"embedding":"AACAPw=="}]}`,
+	`{"data":[{"index":0,"index":1,"embedding":"AACAPw=="}]}`,
+	`{"Data":[{"index":0,"embedding":"AACAPw=="}]}`,
+	`{"data":[],"data":[{"index":0,"embedding":"AACAPw=="}]}`,
+	`{"data":null,"model":"m"}`,
+	`{"data":{},"model":"m"}`,
+	`{"data":[1]}`,
+	`{"data":[{"index":0,"embedding":"AACAPw=="}],"model":7}`,
+	`{"data":[{"index":0,"embedding":"AACAPw=="}],"model":"\u006d"}`,
+	`{"data":[{"index":0,"embedding":"AACAPw=="}],"usage":{"prompt_tokens":"3"}}`,
+	`{"data":[{"index":0,"embedding":"AACAPw=="}],"usage":{"prompt_tokens":3,"prompt_tokens_details":{"cached_tokens":1}}}`,
+	`{"data":[{"index":0,"embedding":"AACAPw=="}],"object":null}`,
+	`{"error":{"message":"x"}}`,
+	`[]`,
+	`{"data":[{"index":0,"embedding":"AACAPw=="}]`,
+	`{"data":[{"index":99999999999999999999,"embedding":"AACAPw=="}]}`,
+}
+
+// slowDecode is decode as it was before scan: encoding/json alone.
+func slowDecode(body []byte) (*answer, api.Usage, error) {
+	var a answer
+	if err := json.Unmarshal(body, &a); err != nil {
+		return nil, api.Usage{}, err
+	}
+	u, err := api.ParseUsage(a.Usage)
+	if err != nil {
+		return &a, u, err
+	}
+	if a.Data == nil {
+		return &a, u, errors.New("no data")
+	}
+	return &a, u, nil
+}
+
+// checkScan fails when scan reads body otherwise than encoding/json does.
+func checkScan(t *testing.T, body []byte) {
+	a, w, ok := scan(body)
+	if !ok {
+		return // decode falls back to encoding/json
+	}
+	b, u, err := slowDecode(body)
+	if b == nil {
+		t.Fatalf("scan read %s, encoding/json fails: %v", body, err)
+	}
+	if a.Object != b.Object || a.Model != b.Model || w.Usage() != u || len(a.Data) != len(b.Data) || (a.Data == nil) != (b.Data == nil) {
+		t.Fatalf("scan of %s: %+v %+v, encoding/json: %+v %+v", body, a, w.Usage(), b, u)
+	}
+	for i := range a.Data {
+		if a.Data[i].Index != b.Data[i].Index || string(a.Data[i].Embedding) != string(b.Data[i].Embedding) {
+			t.Fatalf("scan of %s: item %d %+v, encoding/json %+v", body, i, a.Data[i], b.Data[i])
+		}
+	}
+}
+
+func TestScanIsEncodingJSON(t *testing.T) {
+	scanned := 0
+	for _, c := range scanCases {
+		if _, _, ok := scan([]byte(c)); ok {
+			scanned++
+		}
+		checkScan(t, []byte(c))
+	}
+	if scanned < 5 {
+		t.Fatalf("scan read only %d of the cases: the fast path is not taken", scanned)
+	}
+	// A null embedding is an error, not an empty vector, on both paths.
+	if _, err := (API{}).Decode([]byte(`{"data":[{"index":0,"embedding":null}]}`)); err == nil {
+		t.Fatal("a null embedding was accepted")
+	}
+}
+
+func FuzzScanIsEncodingJSON(f *testing.F) {
+	for _, c := range scanCases {
+		f.Add([]byte(c))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) { checkScan(t, body) })
+}
+
+func TestPackSpliceIsMarshal(t *testing.T) {
+	// Bodies as llmbatch builds them (compact, sorted) pack by splicing
+	// into exactly what the encoding/json path makes; bodies it cannot
+	// splice (a key folded to "input", spaces) pack through it.
+	bodies := [][]byte{
+		[]byte(`{"encoding_format":"base64","input":"a \"quoted\" row","model":"m"}`),
+		[]byte(`{"encoding_format":"base64","input":"b","model":"m"}`),
+		[]byte(`{"encoding_format":"base64","input":[1,2,3],"model":"m"}`),
+	}
+	got, ok := splice(bodies)
+	want := `{"encoding_format":"base64","input":["a \"quoted\" row","b",[1,2,3]],"model":"m"}`
+	if !ok || string(got) != want {
+		t.Fatalf("splice: %s %v\nwant %s", got, ok, want)
+	}
+	for _, odd := range [][]byte{[]byte(`{"Input":"x","model":"m"}`), []byte(`{"input":"x","input":"y","model":"m"}`), []byte(`{"model":"m"}`)} {
+		if _, ok := splice([][]byte{bodies[0], odd}); ok {
+			t.Fatalf("splice took %s", odd)
+		}
+	}
+	got, err := (API{}).Pack([][]byte{bodies[0], []byte(`{"Input":"x","model":"m"}`)})
+	if err != nil || !strings.Contains(string(got), `"input":["a \"quoted\" row","x"]`) {
+		t.Fatalf("Pack fallback: %s %v", got, err)
 	}
 }

@@ -1,4 +1,5 @@
-// Package jsonscan checks and walks JSON text without decoding it: Valid
+// Package jsonscan checks and walks JSON text without decoding it, and
+// writes JSON strings as encoding/json does (AppendString): Valid
 // checks a whole text in one pass (as json.Valid does), Object and Array
 // walk the members of an object and the elements of an array, String reads
 // a string's value. It lets a hot decoder read the few fields it needs
@@ -14,6 +15,7 @@ package jsonscan
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"unicode/utf8"
 )
@@ -22,6 +24,36 @@ import (
 // quotes, and the value's text). It returns false when b is not an
 // object, a key holds an escape, or fn returns false. b must be valid JSON.
 func Object(b []byte, fn func(key, val []byte) bool) bool {
+	return object(b, func(key []byte, start, end int) bool { return fn(key, b[start:end]) })
+}
+
+// Member returns where the value of b's member name starts and ends in b.
+// ok is false when b is not an object, has no member name or more than
+// one, or has a key that encoding/json would match to name but for case
+// or escapes (the member encoding/json would read is then not plain to
+// see). b must be valid JSON.
+func Member(b []byte, name string) (start, end int, ok bool) {
+	start = -1
+	walked := object(b, func(key []byte, s, e int) bool {
+		switch {
+		case string(key) == name:
+			if start >= 0 {
+				return false
+			}
+			start, end = s, e
+			return true
+		default:
+			return !Folds(key, name)
+		}
+	})
+	if !walked || start < 0 {
+		return 0, 0, false
+	}
+	return start, end, true
+}
+
+// object is Object giving each value's start and end in b.
+func object(b []byte, fn func(key []byte, start, end int) bool) bool {
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return false
@@ -48,7 +80,7 @@ func Object(b []byte, fn func(key, val []byte) bool) bool {
 		}
 		i = skipSpace(b, i+1)
 		vend := valueEnd(b, i)
-		if vend < 0 || !fn(key, b[i:vend]) {
+		if vend < 0 || !fn(key, i, vend) {
 			return false
 		}
 		i = skipSpace(b, vend)
@@ -156,7 +188,16 @@ const maxDepth = 10000
 // stringEnd returns the index just after the string that starts at b[i],
 // or -1 when it is not a valid JSON string.
 func stringEnd(b []byte, i int) int {
-	for j := i + 1; j < len(b); j++ {
+	j := i + 1
+	// Eight bytes at a time while none of them ends the string, starts
+	// an escape or is a control character (the long strings of an
+	// answer, base64 vectors above all, are mostly such runs).
+	for ; j+8 <= len(b); j += 8 {
+		if special(binary.LittleEndian.Uint64(b[j:])) {
+			break
+		}
+	}
+	for ; j < len(b); j++ {
 		switch c := b[j]; {
 		case c == '"':
 			return j + 1
@@ -185,6 +226,18 @@ func stringEnd(b []byte, i int) int {
 		}
 	}
 	return -1
+}
+
+// special reports whether one of the eight bytes of x is '"', '\\' or
+// below 0x20. These are the bit tricks "has a zero byte" (of x xor the
+// byte) and "has a byte less than n": each is non-zero only when such a
+// byte is there, so a run of plain bytes is never taken for the end of a
+// string, and the byte loop decides every word that has one.
+func special(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	q := x ^ (ones * '"')
+	bs := x ^ (ones * '\\')
+	return ((q-ones)&^q|(bs-ones)&^bs|(x-ones*0x20)&^x)&highs != 0
 }
 
 // valueEnd returns the index just after the value that starts at b[i], or

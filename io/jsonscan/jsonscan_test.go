@@ -2,6 +2,7 @@ package jsonscan
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -66,6 +67,51 @@ func FuzzValid(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if got, want := Valid(b), json.Valid(b); got != want {
 			t.Fatalf("Valid(%q) = %v, json.Valid %v", b, got, want)
+		}
+	})
+}
+
+func TestSpecialIsByteLoop(t *testing.T) {
+	ref := func(x uint64) bool {
+		for range 8 {
+			c := byte(x)
+			if c == '"' || c == '\\' || c < 0x20 {
+				return true
+			}
+			x >>= 8
+		}
+		return false
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	edge := []byte{0, 0x1f, 0x20, 0x21, '"', '#', '[', '\\', ']', 0x7f, 0x80, 0x9f, 0xa0, 0xa2, 0xdc, 0xff}
+	for i := range 2_000_000 {
+		var x uint64
+		for k := range 8 {
+			c := byte(r.Uint32())
+			if i%2 == 0 {
+				c = edge[r.IntN(len(edge))]
+			}
+			x |= uint64(c) << (8 * k)
+		}
+		if special(x) != ref(x) {
+			t.Fatalf("special(%#016x) = %v", x, special(x))
+		}
+	}
+}
+
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain", "a\"b\\c\n\t\x01", "é\u2028\u2029<&>", "\xff\xfe bad"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := string(AppendString(nil, s)), strings.TrimSuffix(b.String(), "\n"); got != want {
+			t.Fatalf("AppendString(%q) = %s, encoding/json %s", s, got, want)
 		}
 	})
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/llmbatch/llmbatch/io/api"
+	"github.com/llmbatch/llmbatch/io/jsonscan"
 	"github.com/llmbatch/llmbatch/io/secret"
 )
 
@@ -310,59 +312,151 @@ func (j *Journal) Flush() (int, error) {
 // maxPend is the largest batch buffer a Journal keeps between Flushes.
 const maxPend = 4 << 20
 
-// encode returns rec's line, with its newline, in j's buffers.
+// encode returns rec's line, with its newline, in j's buffers: byte for
+// byte the line encoding/json's Encoder (SetEscapeHTML(false)) writes for
+// rec (TestJournal_LineIsEncodingJSON), written member by member without
+// reflection. The members of no fixed shape (job, input, reused) are
+// encoded by encoding/json alone and copied in: a value's encoding does
+// not depend on where it sits.
 //
 // A response body is what makes a line long, and encoding/json scans a
 // json.RawMessage twice over (to check it and to compact it). A body the
 // client parsed already (Response.Checked) that is compact, as most
-// servers send it, is spliced into the line instead: the line is
-// byte for byte what encoding/json writes (TestJournal_SpliceIsEncodingJSON).
+// servers send it, is copied into the line as it is.
 func (j *Journal) encode(rec *Record) ([]byte, error) {
-	j.buf.Reset()
-	r := rec.Response
-	if r == nil || !r.Checked || len(r.Body) == 0 || !plainString(r.RequestID) || !compactJSON(r.Body) {
-		err := j.enc.Encode(rec) // Encode adds the newline
-		return j.buf.Bytes(), err
-	}
-	cp := *rec
-	cp.Response = nil
-	if err := j.enc.Encode(&cp); err != nil {
-		return nil, err
-	}
-	// The first `,"response":null,` is the member's: quotes inside
-	// strings are escaped, and nothing before it (custom_id, index, job)
-	// holds a null.
-	const hole = `,"response":null`
-	line := j.buf.Bytes()
-	i := bytes.Index(line, []byte(hole+","))
-	if i < 0 {
-		j.buf.Reset()
-		err := j.enc.Encode(rec)
-		return j.buf.Bytes(), err
-	}
-	out := j.line[:0]
-	out = append(out, line[:i]...)
-	out = append(out, `,"response":{"status_code":`...)
-	out = strconv.AppendInt(out, int64(r.StatusCode), 10)
-	out = append(out, `,"request_id":"`...)
-	out = append(out, r.RequestID...)
-	out = append(out, `","body":`...)
-	out = append(out, r.Body...)
-	out = append(out, '}')
-	out = append(out, line[i+len(hole):]...)
-	j.line = out
-	return out, nil
-}
-
-// plainString reports whether encoding/json writes s as it is between
-// quotes: printable ASCII without '"' and '\\'.
-func plainString(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
-			return false
+	b := append(j.line[:0], `{"custom_id":`...)
+	b = jsonscan.AppendString(b, rec.CustomID)
+	b = append(b, `,"index":`...)
+	b = strconv.AppendInt(b, rec.Index, 10)
+	var err error
+	if rec.Job != nil {
+		b = append(b, `,"job":`...)
+		if b, err = j.appendJSON(b, rec.Job); err != nil {
+			return nil, err
 		}
 	}
-	return true
+	b = append(b, `,"response":`...)
+	if r := rec.Response; r == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, `{"status_code":`...)
+		b = strconv.AppendInt(b, int64(r.StatusCode), 10)
+		b = append(b, `,"request_id":`...)
+		b = jsonscan.AppendString(b, r.RequestID)
+		b = append(b, `,"body":`...)
+		if r.Checked && len(r.Body) > 0 && compactJSON(r.Body) {
+			b = append(b, r.Body...)
+		} else if b, err = j.appendJSON(b, r.Body); err != nil {
+			return nil, err
+		}
+		b = append(b, '}')
+	}
+	b = append(b, `,"error":`...)
+	if e := rec.Error; e == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, `{"code":`...)
+		b = jsonscan.AppendString(b, e.Code)
+		if e.Type != "" {
+			b = append(b, `,"type":`...)
+			b = jsonscan.AppendString(b, e.Type)
+		}
+		b = append(b, `,"message":`...)
+		b = jsonscan.AppendString(b, e.Message)
+		if e.StatusCode != 0 {
+			b = append(b, `,"status_code":`...)
+			b = strconv.AppendInt(b, int64(e.StatusCode), 10)
+		}
+		b = append(b, `,"retryable":`...)
+		b = strconv.AppendBool(b, e.Retryable)
+		if e.Path != "" {
+			b = append(b, `,"path":`...)
+			b = jsonscan.AppendString(b, e.Path)
+		}
+		b = append(b, '}')
+	}
+	b = append(b, `,"output_text":`...)
+	b = jsonscan.AppendString(b, rec.OutputText)
+	b = append(b, `,"usage":`...)
+	b = appendUsage(b, rec.Usage)
+	if rec.Model != "" {
+		b = append(b, `,"model":`...)
+		b = jsonscan.AppendString(b, rec.Model)
+	}
+	b = append(b, `,"attempts":`...)
+	b = strconv.AppendInt(b, int64(rec.Attempts), 10)
+	b = append(b, `,"latency_ms":`...)
+	b = strconv.AppendInt(b, rec.LatencyMS, 10)
+	if rec.RequestSHA256 != "" {
+		b = append(b, `,"request_sha256":`...)
+		b = jsonscan.AppendString(b, rec.RequestSHA256)
+	}
+	if len(rec.Input) > 0 {
+		b = append(b, `,"input":`...)
+		if b, err = j.appendJSON(b, rec.Input); err != nil {
+			return nil, err
+		}
+	}
+	if rec.RateLimited != 0 {
+		b = append(b, `,"rate_limited":`...)
+		b = strconv.AppendInt(b, int64(rec.RateLimited), 10)
+	}
+	if rec.Reask != 0 {
+		b = append(b, `,"reask":`...)
+		b = strconv.AppendInt(b, int64(rec.Reask), 10)
+	}
+	if rec.Reused != nil {
+		b = append(b, `,"reused":`...)
+		if b, err = j.appendJSON(b, rec.Reused); err != nil {
+			return nil, err
+		}
+	}
+	if !rec.Time.IsZero() {
+		b = append(b, `,"time":`...)
+		if b, err = j.appendJSON(b, rec.Time); err != nil {
+			return nil, err
+		}
+	}
+	if rec.Tier != "" {
+		b = append(b, `,"tier":`...)
+		b = jsonscan.AppendString(b, rec.Tier)
+	}
+	b = append(b, '}', '\n')
+	j.line = b
+	return b, nil
+}
+
+// appendJSON appends v as j's encoding/json Encoder writes it, without
+// the newline.
+func (j *Journal) appendJSON(b []byte, v any) ([]byte, error) {
+	if t, ok := v.(time.Time); ok {
+		if y := t.Year(); y >= 0 && y <= 9999 && t.Location() == time.UTC {
+			// What time.Time.MarshalJSON writes, without its allocation.
+			b = append(b, '"')
+			b = t.AppendFormat(b, time.RFC3339Nano)
+			return append(b, '"'), nil
+		}
+	}
+	j.buf.Reset()
+	if err := j.enc.Encode(v); err != nil {
+		return b, err
+	}
+	return append(b, bytes.TrimSuffix(j.buf.Bytes(), []byte("\n"))...), nil
+}
+
+// appendUsage appends u as encoding/json writes it.
+func appendUsage(b []byte, u api.Usage) []byte {
+	b = append(b, `{"input_tokens":`...)
+	b = strconv.AppendInt(b, u.InputTokens, 10)
+	b = append(b, `,"cached_input_tokens":`...)
+	b = strconv.AppendInt(b, u.CachedInputTokens, 10)
+	b = append(b, `,"output_tokens":`...)
+	b = strconv.AppendInt(b, u.OutputTokens, 10)
+	b = append(b, `,"reasoning_tokens":`...)
+	b = strconv.AppendInt(b, u.ReasoningTokens, 10)
+	b = append(b, `,"total_tokens":`...)
+	b = strconv.AppendInt(b, u.TotalTokens, 10)
+	return append(b, '}')
 }
 
 // compactJSON reports whether the valid JSON text b has no whitespace

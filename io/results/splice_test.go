@@ -151,3 +151,75 @@ func BenchmarkJournal_Append(b *testing.B) {
 		})
 	}
 }
+
+// TestJournal_LineIsEncodingJSON: the journal writes each member itself;
+// every line is byte for byte encoding/json's line for the same record
+// (then redacted), over records that set every member, leave out each
+// omitempty one, and hold strings, times and maps of awkward shapes.
+func TestJournal_LineIsEncodingJSON(t *testing.T) {
+	key := "sk-proj-" + "Qq1w2e3r4t5y6u7i"
+	strs := []string{"", "plain", `q"uo\te`, "line\nbreak\t\x01", "é 😀 \u2028 <&>", "\xff\xfe", key}
+	times := []time.Time{{}, time.Date(2025, 1, 2, 3, 4, 5, 600, time.UTC), time.Date(2025, 1, 2, 3, 4, 5, 0, time.FixedZone("X", 5*3600+1800)),
+		time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC)}
+	var recs []*results.Record
+	for i := range 300 {
+		s := func(k int) string { return strs[(i*7+k*3)%len(strs)] }
+		rec := &results.Record{CustomID: s(0), Index: int64(i*1_000_003 - 5), OutputText: s(1), Model: s(2), Attempts: i % 4,
+			LatencyMS: int64(i * 13), RequestSHA256: s(3), RateLimited: i % 3, Reask: i % 2, Tier: s(4), Time: times[i%len(times)],
+			Usage: api.Usage{InputTokens: int64(i), CachedInputTokens: int64(i / 2), OutputTokens: -1, ReasoningTokens: 1 << 40, TotalTokens: int64(i + 1)}}
+		if i%5 == 0 {
+			rec.Job = &results.Job{Fingerprint: s(5), Parts: map[string]string{"b": s(6), "a": "x"}}
+		}
+		if i%3 != 0 {
+			body := spliceBodies[i%len(spliceBodies)]
+			if i%11 == 0 {
+				body = ""
+			}
+			rec.Response = &results.Response{StatusCode: 200 + i%300, RequestID: s(6), Body: json.RawMessage(body), Checked: i%2 == 0 && body != ""}
+		}
+		if i%4 == 1 {
+			rec.Error = &results.Error{Code: s(1), Type: s(2), Message: s(3), StatusCode: i % 600, Retryable: i%8 == 1, Path: s(4)}
+		}
+		if i%6 == 2 {
+			rec.Input = map[string]any{"z": s(0), "a": []any{1.5, nil, true}, "m": map[string]any{"k": s(2)}}
+		}
+		if i%7 == 3 {
+			rec.Reused = &results.Reused{Journal: s(1), Key: s(2), Usage: api.Usage{InputTokens: 9}, Reask: i % 2}
+		}
+		recs = append(recs, rec)
+	}
+	red := secret.NewRedactor(key)
+	path := filepath.Join(t.TempDir(), "j.jsonl")
+	j, err := results.OpenJournal(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Redact = red
+	var want [][]byte
+	for _, rec := range recs {
+		var ref bytes.Buffer
+		enc := json.NewEncoder(&ref)
+		enc.SetEscapeHTML(false)
+		refErr := enc.Encode(rec)
+		err := j.Append(rec)
+		if (err != nil) != (refErr != nil) {
+			t.Fatalf("record %+v: Append error %v, encoding/json error %v", rec, err, refErr)
+		}
+		if err == nil {
+			want = append(want, red.JSON(ref.Bytes()))
+		}
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	got := bytes.SplitAfter(b, []byte("\n"))
+	if len(got) != len(want)+1 || len(want) < 250 {
+		t.Fatalf("%d lines for %d records", len(got)-1, len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Fatalf("line %d:\n%s\nencoding/json:\n%s", i, got[i], want[i])
+		}
+	}
+}
