@@ -98,6 +98,7 @@ type builder struct {
 	buf          bytes.Buffer
 	out          []byte // the last body appendBody wrote
 	sb           strings.Builder
+	plain        map[*template.Template]*plainParts // the templates renderPlain can render, or nil
 	// Output schemas (schema.go): the template's, compiled once, and
 	// those of bodies of their own.
 	tplSchema     *outputSchema
@@ -391,10 +392,86 @@ func inputValue(v any) any {
 
 func (b *builder) render(t *template.Template, row *rows.Row) (string, error) {
 	b.sb.Reset()
+	if s, ok := b.renderPlain(t, row.Fields); ok {
+		return s, nil
+	}
 	if err := t.Execute(&b.sb, withoutNulls(row.Fields)); err != nil {
 		return "", fmt.Errorf("%s template: %v%s", t.Name(), templateError(err), b.delimiterHint(row))
 	}
 	return b.sb.String(), nil
+}
+
+// plainParts is a template made only of text and {{.column}} actions
+// (the common prompt): its parts in order, a column's name where
+// isColumn is set.
+type plainParts struct {
+	parts    []string
+	isColumn []bool
+}
+
+// plainTemplate returns t's parts when t is only text and {{.column}}
+// actions, else nil.
+func plainTemplate(t *template.Template) *plainParts {
+	if t.Tree == nil || t.Tree.Root == nil {
+		return nil
+	}
+	p := &plainParts{}
+	for _, n := range t.Tree.Root.Nodes {
+		switch n := n.(type) {
+		case *parse.TextNode:
+			p.parts, p.isColumn = append(p.parts, string(n.Text)), append(p.isColumn, false)
+		case *parse.ActionNode:
+			if len(n.Pipe.Decl) > 0 || len(n.Pipe.Cmds) != 1 || len(n.Pipe.Cmds[0].Args) != 1 {
+				return nil
+			}
+			f, ok := n.Pipe.Cmds[0].Args[0].(*parse.FieldNode)
+			if !ok || len(f.Ident) != 1 {
+				return nil
+			}
+			p.parts, p.isColumn = append(p.parts, f.Ident[0]), append(p.isColumn, true)
+		default:
+			return nil
+		}
+	}
+	return p
+}
+
+// renderPlain renders a plain template (plainTemplate) without
+// text/template when every column it names holds a string or null (null
+// renders empty, as render has it): what text/template writes for them.
+// ok is false otherwise (a missing column, a number, a list), and render
+// lets text/template decide, error included.
+func (b *builder) renderPlain(t *template.Template, fields map[string]any) (string, bool) {
+	if b.plain == nil {
+		b.plain = map[*template.Template]*plainParts{}
+	}
+	p, seen := b.plain[t]
+	if !seen {
+		p = plainTemplate(t)
+		b.plain[t] = p
+	}
+	if p == nil {
+		return "", false
+	}
+	for i, part := range p.parts {
+		if !p.isColumn[i] {
+			b.sb.WriteString(part)
+			continue
+		}
+		switch v := fields[part].(type) {
+		case string:
+			b.sb.WriteString(v)
+		case nil:
+			if _, ok := fields[part]; !ok {
+				b.sb.Reset()
+				return "", false
+			}
+		default:
+			b.sb.Reset()
+			return "", false
+		}
+	}
+	return b.sb.String(), true
 }
 
 // withoutNulls returns fields with null cells as "", so that a template

@@ -236,6 +236,7 @@ func lastRunWas(journal string, job *results.Job) bool {
 
 // runner is one run of a job.
 type runner struct {
+	attempts attemptCtxs // the contexts of attempts, reused
 	cfg      *Config
 	b        *builder
 	reader   rows.Reader
@@ -679,8 +680,9 @@ func (r *runner) try(stopCtx, reqCtx context.Context, req *Request, call Call) O
 		if err != nil {
 			return err // stopped while waiting for the pacer
 		}
-		actx, cancel := context.WithTimeout(reqCtx, r.cfg.Timeout)
-		defer cancel()
+		ac := r.attempts.start(reqCtx, r.cfg.Timeout)
+		defer r.attempts.end(ac)
+		actx := ac.ctx
 		r.requests.Add(1)
 		if attempt > 1 {
 			r.retries.Add(1)

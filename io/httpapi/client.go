@@ -477,6 +477,8 @@ func transportError(ctx context.Context, err error) *Error {
 	e := &Error{Class: Retryable, Code: CodeConnection, Err: err}
 	var ne net.Error
 	switch {
+	case ctx.Err() != nil && errors.Is(context.Cause(ctx), context.DeadlineExceeded):
+		e.Code = CodeTimeout // a deadline given as a cause, which some layers report as Canceled
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		e.Code = CodeCanceled
 	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
