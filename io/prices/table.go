@@ -22,6 +22,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -51,7 +53,23 @@ type Table struct {
 	tiers  map[string]ratio // "batch", "flex"
 	models map[string]Price
 	meta   map[string]meta // per model: where its price came from
+
+	// resolved caches Resolve's answers (a name that is not an entry
+	// costs a scan of every entry): model -> resolution, at most
+	// maxResolved of them. Tables are not changed once made.
+	resolved  sync.Map
+	nResolved atomic.Int64
 }
+
+// resolution is a cached answer of Resolve.
+type resolution struct {
+	entry string
+	ok    bool
+}
+
+// maxResolved bounds Table.resolved: a journal's models are few, and a
+// file of many distinct names is still priced, only uncached.
+const maxResolved = 1024
 
 // meta is the provenance of one model's price: the as_of and source of the
 // file it was loaded from, and its note.
@@ -271,6 +289,21 @@ func (t *Table) Lookup(model string) (Price, bool) {
 // do not resolve to "gpt-5" or "gpt-5-mini". A dated name listed in the
 // table wins over its family, so an override file can price one snapshot.
 func (t *Table) Resolve(model string) (string, bool) {
+	if r, ok := t.resolved.Load(model); ok {
+		r := r.(resolution)
+		return r.entry, r.ok
+	}
+	entry, ok := t.resolve(model)
+	if t.nResolved.Load() < maxResolved {
+		if _, loaded := t.resolved.LoadOrStore(model, resolution{entry, ok}); !loaded {
+			t.nResolved.Add(1)
+		}
+	}
+	return entry, ok
+}
+
+// resolve is Resolve without the cache.
+func (t *Table) resolve(model string) (string, bool) {
 	if entry, ok := t.find(model); ok {
 		return entry, true
 	}

@@ -169,8 +169,13 @@ func secondPass(paths []string, lines []int64, decoded [][]int64, want Fields, s
 		for i, p := range paths {
 			ls := lineScanner{want: want&fieldMask | fieldMeta}
 			dec := decoded[i]
+			var slab []Record // records are allocated batchLen at a time
 			err := readLines(p, lines[i], func(n int64, line []byte) error {
-				rec := new(Record)
+				if len(slab) == 0 {
+					slab = make([]Record, batchLen)
+				}
+				rec := &slab[0]
+				slab = slab[1:]
 				if ls.decode(line, rec) != nil {
 					*rec = Record{}
 					err := decodeRead(line, rec, want)
