@@ -117,6 +117,9 @@ func runLocal(ctx context.Context, cfg Config) (*results.Summary, error) {
 		exec = pool{}
 	}
 	resumer, _ := exec.(Resumer)
+	digestCtx, stopDigest := context.WithCancel(ctx)
+	digest := digestInput(digestCtx, &cfg, stream)
+	defer func() { stopDigest(); digest() }() // the hash ends before Run returns
 	var onMark func(*results.Mark)
 	if resumer != nil {
 		onMark = func(m *results.Mark) { resumer.Resume(nil, m) }
@@ -182,6 +185,10 @@ func runLocal(ctx context.Context, cfg Config) (*results.Summary, error) {
 		answerGuard: answerGuard{baseURL: cfg.BaseURL, path: cfg.api().Path(), name: cfg.name},
 		endpoint:    endpoint, checked: checked, start: time.Now(), seed: maphash.MakeSeed(), ledger: spend, reasks: reasks, reuse: reuse}
 	r.total.Store(-1)
+	r.digest = digest
+	if totals.Count(results.OK)+totals.Count(results.Failed) > 0 {
+		r.certified = certified(cfg.Output, digest())
+	}
 	r.pace = newPacer(&cfg, &r.gate)
 	r.exec = exec
 	if r.pk, err = newPacker(&cfg, cfg.api()); err != nil {
@@ -270,6 +277,12 @@ type runner struct {
 	seed    maphash.Seed
 	keys    keySet
 	read    int64       // rows read, bad ones included
+	// eof: the producer read the input to its end (not cut by Limit or
+	// a stop). certified: the summary of the last run says every record
+	// was made from this input: finished rows are skipped by key, unbuilt
+	// (inputcert.go). digest waits for the input's SHA-256.
+	eof, certified bool
+	digest         func() string
 	dups    int         // duplicate keys seen
 	changed int64       // finished rows whose request changed, skipped under Force
 	reasks  *reaskPlan  // rows earlier runs left to re-ask (schema.go)
@@ -348,6 +361,11 @@ func (r *runner) run(ctx context.Context) (*results.Summary, error) {
 	progressDone()
 
 	sum := r.summary()
+	if werr == nil && cerr == nil && readErr == nil && r.eof && r.changed == 0 && stopCtx.Err() == nil && ctx.Err() == nil {
+		// Every finished row was checked against (or built from) this
+		// input: say so, for the next resume (inputcert.go).
+		sum.Input = inputCertOf(r.cfg.Output, r.digest())
+	}
 	cause := context.Cause(stopCtx)
 	var err error
 	switch {
@@ -386,6 +404,7 @@ func (r *runner) produce(stopCtx context.Context, plan chan<- *Request, out chan
 			err = io.EOF // --limit: the input ends here for this run
 		} else {
 			row, err = r.reader.Next()
+			r.eof = err == io.EOF
 		}
 		if err != nil && stopCtx.Err() != nil {
 			return nil // stopped while waiting for a row
@@ -408,6 +427,9 @@ func (r *runner) produce(stopCtx context.Context, plan chan<- *Request, out chan
 		var rowErr *rows.RowError
 		if err != nil && !errors.As(err, &rowErr) {
 			return &UsageError{Err: fmt.Errorf("read input: %w", err)}
+		}
+		if err == nil && r.certified && r.read > 1 && r.skipCertified(&row) {
+			continue
 		}
 		var (
 			req    *Request
@@ -591,6 +613,25 @@ func (r *runner) findKey(key string, before int64) (index, line int64, ok bool) 
 			return row.Index, row.Line, true
 		}
 	}
+}
+
+// skipCertified skips row unbuilt when the journal is certified for this
+// input (inputcert.go) and row's key is finished; it reports whether it
+// did. The key still goes into the set that refuses duplicates, as for a
+// built row; a duplicate is left to the full path, which reports it.
+func (r *runner) skipCertified(row *rows.Row) bool {
+	key, err := r.b.key(row)
+	if err != nil || !r.finished(key) {
+		return false
+	}
+	_, hasID := row.Fields["custom_id"]
+	if r.cfg.IDColumn != "" || hasID {
+		if r.keys.add(maphash.String(r.seed, key)) {
+			return false
+		}
+	}
+	r.skipped.Add(1)
+	return true
 }
 
 // finished reports whether the journal already holds a final result for key.

@@ -33,6 +33,17 @@ type Summary struct {
 	// Usage: nothing was paid for them in this job); nil when none were.
 	Reused *ExtraSummary `json:"reused,omitempty"`
 	Run    RunCounters   `json:"run"`
+	// Input, when set, says that every record in the journal's first
+	// JournalBytes bytes was made from (or checked against) an input
+	// file whose SHA-256 is SHA256: the next run may skip those rows
+	// without building their requests again (package pipeline).
+	Input *InputCert `json:"input,omitempty"`
+}
+
+// InputCert is Summary.Input.
+type InputCert struct {
+	SHA256       string `json:"sha256"`
+	JournalBytes int64  `json:"journal_bytes"`
 }
 
 // RowCounts counts rows by their latest state.
