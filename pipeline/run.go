@@ -274,19 +274,19 @@ type runner struct {
 	buildGuard  buildGuard
 
 	// Used by the producer only: the input's keys, to find duplicates.
-	seed    maphash.Seed
-	keys    keySet
-	read    int64       // rows read, bad ones included
+	seed maphash.Seed
+	keys keySet
+	read int64 // rows read, bad ones included
 	// eof: the producer read the input to its end (not cut by Limit or
 	// a stop). certified: the summary of the last run says every record
 	// was made from this input: finished rows are skipped by key, unbuilt
 	// (inputcert.go). digest waits for the input's SHA-256.
 	eof, certified bool
 	digest         func() string
-	dups    int         // duplicate keys seen
-	changed int64       // finished rows whose request changed, skipped under Force
-	reasks  *reaskPlan  // rows earlier runs left to re-ask (schema.go)
-	reuse   *reuseIndex // earlier journals' answers (Config.Reuse), or nil
+	dups           int         // duplicate keys seen
+	changed        int64       // finished rows whose request changed, skipped under Force
+	reasks         *reaskPlan  // rows earlier runs left to re-ask (schema.go)
+	reuse          *reuseIndex // earlier journals' answers (Config.Reuse), or nil
 }
 
 func (r *runner) run(ctx context.Context) (*results.Summary, error) {
