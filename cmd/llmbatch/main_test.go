@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/llmbatch/llmbatch/io/results"
@@ -15,12 +17,25 @@ import (
 // testEnv returns an environ with the given variables and captured output.
 func testEnv(vars map[string]string) (environ, *bytes.Buffer, *bytes.Buffer) {
 	var stdout, stderr bytes.Buffer
+	var mu sync.Mutex // a terminal takes writes from several goroutines; so must the buffers
 	return environ{
 		getenv: func(k string) string { return vars[k] },
 		stdin:  strings.NewReader(""),
-		stdout: &stdout,
-		stderr: &stderr,
+		stdout: &lockedWriter{mu: &mu, w: &stdout},
+		stderr: &lockedWriter{mu: &mu, w: &stderr},
 	}, &stdout, &stderr
+}
+
+// lockedWriter serializes the writes to w.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func examplesDir(tb testing.TB) string {
