@@ -119,42 +119,24 @@ func scan(body []byte) (*answer, *api.WireUsage, bool) {
 	}
 	a := new(answer)
 	var w *api.WireUsage
-	var seen uint8
-	ok := jsonscan.Object(body, func(key, v []byte) bool {
-		var bit uint8
-		switch string(key) {
-		case "object":
-			bit = 1 << 0
-		case "model":
-			bit = 1 << 1
-		case "data":
-			bit = 1 << 2
-		case "usage":
-			bit = 1 << 3
-		default:
-			return !jsonscan.Folds(key, "object", "model", "data", "usage")
-		}
-		if seen&bit != 0 {
-			return false
-		}
-		seen |= bit
+	ok := jsonscan.Fields(body, answerKeys, func(i int, v []byte) bool {
 		if jsonscan.IsNull(v) {
 			return true // encoding/json leaves the field as it is
 		}
 		var ok bool
-		switch bit {
-		case 1 << 0:
+		switch i {
+		case 0:
 			a.Object, ok = jsonscan.String(v)
-		case 1 << 1:
+		case 1:
 			a.Model, ok = jsonscan.String(v)
-		case 1 << 2:
+		case 2:
 			a.Data = make([]item, 0, 16)
 			ok = jsonscan.Array(v, func(el []byte) bool {
 				it, ok := scanItem(el)
 				a.Data = append(a.Data, it)
 				return ok
 			})
-		case 1 << 3:
+		case 3:
 			a.Usage = v
 			w, ok = api.ScanUsage(v)
 		}
@@ -163,33 +145,26 @@ func scan(body []byte) (*answer, *api.WireUsage, bool) {
 	return a, w, ok
 }
 
+// The members scan and scanItem read, in the order of their cases.
+var (
+	answerKeys = []string{"object", "model", "data", "usage"}
+	itemKeys   = []string{"index", "embedding"}
+)
+
 // scanItem reads one element of an answer's data as encoding/json reads
 // it into an item.
 func scanItem(el []byte) (it item, ok bool) {
-	var seen uint8
-	ok = jsonscan.Object(el, func(key, v []byte) bool {
-		switch string(key) {
-		case "index":
-			if seen&1 != 0 {
-				return false
-			}
-			seen |= 1
-			if jsonscan.IsNull(v) {
-				return true
-			}
-			n, err := strconv.Atoi(string(v))
-			it.Index = n
-			return err == nil
-		case "embedding":
-			if seen&2 != 0 {
-				return false
-			}
-			seen |= 2
+	ok = jsonscan.Fields(el, itemKeys, func(i int, v []byte) bool {
+		if i == 1 {
 			it.Embedding = v // null too, as encoding/json keeps it in a RawMessage
 			return true
-		default:
-			return !jsonscan.Folds(key, "index", "embedding")
 		}
+		if jsonscan.IsNull(v) {
+			return true
+		}
+		n, err := strconv.Atoi(string(v))
+		it.Index = n
+		return err == nil
 	})
 	return it, ok
 }

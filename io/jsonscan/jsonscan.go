@@ -27,6 +27,29 @@ func Object(b []byte, fn func(key, val []byte) bool) bool {
 	return object(b, func(key []byte, start, end int) bool { return fn(key, b[start:end]) })
 }
 
+// Fields calls fn with each member of the object b whose name is one of
+// names (at most 64): the name's index in names and the member's value.
+// Other members are skipped. It returns false where encoding/json would
+// read b otherwise than this walk does (a name twice: encoding/json keeps
+// the last; a key that matches a name but for case: encoding/json folds
+// case), when b is not an object or a key holds an escape, and when fn
+// returns false. b must be valid JSON.
+func Fields(b []byte, names []string, fn func(i int, val []byte) bool) bool {
+	var seen uint64
+	return Object(b, func(key, val []byte) bool {
+		for i, n := range names {
+			if string(key) == n {
+				if seen&(1<<i) != 0 {
+					return false
+				}
+				seen |= 1 << i
+				return fn(i, val)
+			}
+		}
+		return !Folds(key, names...)
+	})
+}
+
 // Member returns where the value of b's member name starts and ends in b.
 // ok is false when b is not an object, has no member name or more than
 // one, or has a key that encoding/json would match to name but for case

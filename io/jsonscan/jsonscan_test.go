@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -114,4 +115,35 @@ func FuzzAppendString(f *testing.F) {
 			t.Fatalf("AppendString(%q) = %s, encoding/json %s", s, got, want)
 		}
 	})
+}
+
+func TestFields(t *testing.T) {
+	names := []string{"a", "bb"}
+	cases := []struct {
+		in   string
+		ok   bool
+		seen string
+	}{
+		{`{"a":1,"x":[{"a":2}],"bb":"y"}`, true, `0=1 1="y" `},
+		{`{}`, true, ``},
+		{`{"x":1}`, true, ``},
+		{`{"a":1,"a":2}`, false, `0=1 `}, // encoding/json keeps the last
+		{`{"A":1}`, false, ``},           // encoding/json folds case
+		{`{"Bb":1,"a":2}`, false, ``},    // folded, before a known one
+		{`{"\u0061":1}`, false, ``},      // an escaped key
+		{`[1]`, false, ``},
+	}
+	for _, c := range cases {
+		var seen strings.Builder
+		ok := Fields([]byte(c.in), names, func(i int, v []byte) bool {
+			seen.WriteString(strconv.Itoa(i) + "=" + string(v) + " ")
+			return true
+		})
+		if ok != c.ok || seen.String() != c.seen {
+			t.Errorf("Fields(%s) = %v, saw %q; want %v, %q", c.in, ok, seen.String(), c.ok, c.seen)
+		}
+	}
+	if Fields([]byte(`{"a":1}`), names, func(int, []byte) bool { return false }) {
+		t.Error("Fields went on after fn said no")
+	}
 }

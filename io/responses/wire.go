@@ -123,8 +123,15 @@ func (w *wire) failure(f *api.Failure) {
 	}
 }
 
-// wireKeys are wire's JSON names.
-var wireKeys = []string{"object", "status", "model", "output", "usage", "error", "incomplete_details"}
+// wireKeys are wire's JSON names; the others are those scan reads of an
+// incomplete_details object, an output item and a content part (in the
+// order of wirePart's fields).
+var (
+	wireKeys   = []string{"object", "status", "model", "output", "usage", "error", "incomplete_details"}
+	reasonKeys = []string{"reason"}
+	itemKeys   = []string{"type", "content"}
+	partKeys   = []string{"type", "text", "refusal"}
+)
 
 // scan decodes body as json.Unmarshal would into a wire, without
 // reflection, for the shapes answers have; ok is false for anything else
@@ -133,34 +140,10 @@ func scan(body []byte) (w wire, ok bool) {
 	if !jsonscan.Valid(body) {
 		return w, false
 	}
-	var seen uint8
-	ok = jsonscan.Object(body, func(key, v []byte) bool {
-		var bit uint8
-		switch string(key) {
-		case "object":
-			bit = 1 << 0
-		case "status":
-			bit = 1 << 1
-		case "model":
-			bit = 1 << 2
-		case "output":
-			bit = 1 << 3
-		case "usage":
-			bit = 1 << 4
-		case "error":
-			bit = 1 << 5
-		case "incomplete_details":
-			bit = 1 << 6
-		default:
-			return !jsonscan.Folds(key, wireKeys...)
-		}
-		if seen&bit != 0 {
-			return false
-		}
-		seen |= bit
+	ok = jsonscan.Fields(body, wireKeys, func(i int, v []byte) bool {
 		null := jsonscan.IsNull(v)
 		var ok bool
-		switch string(key) {
+		switch wireKeys[i] {
 		case "object":
 			w.Object, ok = scanString(v)
 		case "status":
@@ -185,18 +168,10 @@ func scan(body []byte) (w wire, ok bool) {
 			if null {
 				return true
 			}
-			var once bool
 			w.IncompleteDetails = &struct {
 				Reason string `json:"reason"`
 			}{}
-			return jsonscan.Object(v, func(k, rv []byte) bool {
-				if string(k) != "reason" {
-					return !jsonscan.Folds(k, "reason")
-				}
-				if once {
-					return false
-				}
-				once = true
+			return jsonscan.Fields(v, reasonKeys, func(_ int, rv []byte) bool {
 				w.IncompleteDetails.Reason, ok = scanString(rv)
 				return ok
 			})
@@ -208,55 +183,33 @@ func scan(body []byte) (w wire, ok bool) {
 
 // scanItem reads an output item (an object; not null).
 func scanItem(b []byte) (it wireItem, ok bool) {
-	var seen uint8
-	ok = jsonscan.Object(b, func(key, v []byte) bool {
-		switch string(key) {
-		case "type":
-			if seen&1 != 0 {
-				return false
-			}
-			seen |= 1
+	ok = jsonscan.Fields(b, itemKeys, func(i int, v []byte) bool {
+		if i == 0 {
 			var ok bool
 			it.Type, ok = scanString(v)
 			return ok
-		case "content":
-			if seen&2 != 0 {
-				return false
-			}
-			seen |= 2
-			if jsonscan.IsNull(v) {
-				return true
-			}
-			it.Content = make([]wirePart, 0, 1)
-			return jsonscan.Array(v, func(part []byte) bool {
-				var p wirePart
-				var pseen uint8
-				ok := jsonscan.Object(part, func(k, pv []byte) bool {
-					var bit uint8
-					var dst *string
-					switch string(k) {
-					case "type":
-						bit, dst = 1, &p.Type
-					case "text":
-						bit, dst = 2, &p.Text
-					case "refusal":
-						bit, dst = 4, &p.Refusal
-					default:
-						return !jsonscan.Folds(k, "type", "text", "refusal")
-					}
-					if pseen&bit != 0 {
-						return false
-					}
-					pseen |= bit
-					var ok bool
-					*dst, ok = scanString(pv)
-					return ok
-				})
-				it.Content = append(it.Content, p)
+		}
+		if jsonscan.IsNull(v) {
+			return true
+		}
+		it.Content = make([]wirePart, 0, 1)
+		return jsonscan.Array(v, func(part []byte) bool {
+			var p wirePart
+			ok := jsonscan.Fields(part, partKeys, func(k int, pv []byte) bool {
+				dst := &p.Type
+				switch k {
+				case 1:
+					dst = &p.Text
+				case 2:
+					dst = &p.Refusal
+				}
+				var ok bool
+				*dst, ok = scanString(pv)
 				return ok
 			})
-		}
-		return !jsonscan.Folds(key, "type", "content")
+			it.Content = append(it.Content, p)
+			return ok
+		})
 	})
 	return it, ok
 }
