@@ -16,10 +16,7 @@ var (
 // reflection, for the shapes answers have; ok is false for anything else
 // (invalid JSON among it), which json.Unmarshal then decodes.
 func scan(body []byte) (a answer, ok bool) {
-	if !jsonscan.Valid(body) {
-		return a, false
-	}
-	ok = jsonscan.Fields(body, answerKeys, func(i int, v []byte) bool {
+	ok = jsonscan.Document(body, answerKeys, func(i int, v []byte) bool {
 		var ok bool
 		switch i {
 		case 0:

@@ -109,17 +109,15 @@ func decode(body []byte) (*answer, api.Usage, error) {
 }
 
 // scan is decode's json.Unmarshal for the common answer, read with
-// jsonscan in two passes over the body and no reflection: ok is false for
+// jsonscan (jsonscan.Document checks the body as it walks it) and no
+// reflection: ok is false for
 // anything it does not read exactly as encoding/json would (a duplicate
 // or case-folded key, an index that is not a plain integer, a field of
 // another type), and decode then takes encoding/json's word.
 func scan(body []byte) (*answer, *api.WireUsage, bool) {
-	if !jsonscan.Valid(body) {
-		return nil, nil, false
-	}
 	a := new(answer)
 	var w *api.WireUsage
-	ok := jsonscan.Fields(body, answerKeys, func(i int, v []byte) bool {
+	ok := jsonscan.Document(body, answerKeys, func(i int, v []byte) bool {
 		if jsonscan.IsNull(v) {
 			return true // encoding/json leaves the field as it is
 		}

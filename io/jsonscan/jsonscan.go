@@ -24,7 +24,7 @@ import (
 // quotes, and the value's text). It returns false when b is not an
 // object, a key holds an escape, or fn returns false. b must be valid JSON.
 func Object(b []byte, fn func(key, val []byte) bool) bool {
-	return object(b, func(key []byte, start, end int) bool { return fn(key, b[start:end]) })
+	return object(b, func(key []byte, start, end int) bool { return fn(key, b[start:end]) }) >= 0
 }
 
 // Fields calls fn with each member of the object b whose name is one of
@@ -35,15 +35,28 @@ func Object(b []byte, fn func(key, val []byte) bool) bool {
 // case), when b is not an object or a key holds an escape, and when fn
 // returns false. b must be valid JSON.
 func Fields(b []byte, names []string, fn func(i int, val []byte) bool) bool {
+	return fields(b, names, fn) >= 0
+}
+
+// Document is Fields over a whole JSON text that also checks, in the same
+// pass, that b is valid JSON (as Valid does): a decoder of a document
+// needs no Valid first. b may be any bytes.
+func Document(b []byte, names []string, fn func(i int, val []byte) bool) bool {
+	end := fields(b, names, fn)
+	return end >= 0 && skipSpace(b, end) == len(b)
+}
+
+// fields is Fields returning object's end.
+func fields(b []byte, names []string, fn func(i int, val []byte) bool) int {
 	var seen uint64
-	return Object(b, func(key, val []byte) bool {
+	return object(b, func(key []byte, start, end int) bool {
 		for i, n := range names {
 			if string(key) == n {
 				if seen&(1<<i) != 0 {
 					return false
 				}
 				seen |= 1 << i
-				return fn(i, val)
+				return fn(i, b[start:end])
 			}
 		}
 		return !Folds(key, names...)
@@ -69,56 +82,59 @@ func Member(b []byte, name string) (start, end int, ok bool) {
 			return !Folds(key, name)
 		}
 	})
-	if !walked || start < 0 {
+	if walked < 0 || start < 0 {
 		return 0, 0, false
 	}
 	return start, end, true
 }
 
-// object is Object giving each value's start and end in b.
-func object(b []byte, fn func(key []byte, start, end int) bool) bool {
+// object is Object giving each value's start and end in b. It returns the
+// index just after the object's closing brace, or -1. Every key and value
+// it passes is checked as Valid checks it (values at depth 1), so an
+// object it walks whole is valid JSON.
+func object(b []byte, fn func(key []byte, start, end int) bool) int {
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
-		return false
+		return -1
 	}
 	i = skipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
-		return true
+		return i + 1
 	}
 	for i < len(b) {
 		if b[i] != '"' {
-			return false
+			return -1
 		}
 		end := stringEnd(b, i)
 		if end < 0 {
-			return false
+			return -1
 		}
 		key := b[i+1 : end-1]
 		if bytes.IndexByte(key, '\\') >= 0 {
-			return false
+			return -1
 		}
 		i = skipSpace(b, end)
 		if i >= len(b) || b[i] != ':' {
-			return false
+			return -1
 		}
 		i = skipSpace(b, i+1)
-		vend := valueEnd(b, i)
+		vend := valueEndDepth(b, i, 1)
 		if vend < 0 || !fn(key, i, vend) {
-			return false
+			return -1
 		}
 		i = skipSpace(b, vend)
 		if i >= len(b) {
-			return false
+			return -1
 		}
 		if b[i] == '}' {
-			return true
+			return i + 1
 		}
 		if b[i] != ',' {
-			return false
+			return -1
 		}
 		i = skipSpace(b, i+1)
 	}
-	return false
+	return -1
 }
 
 // Array calls fn with the text of each element of the array b. It returns

@@ -1,6 +1,7 @@
 package jsonscan
 
 import (
+	"bytes"
 	"encoding/json"
 	"math/rand/v2"
 	"slices"
@@ -146,4 +147,36 @@ func TestFields(t *testing.T) {
 	if Fields([]byte(`{"a":1}`), names, func(int, []byte) bool { return false }) {
 		t.Error("Fields went on after fn said no")
 	}
+}
+
+// FuzzDocument: a text Document walks whole is valid JSON, and a valid
+// object with plain keys and no repeated or folded known names is walked
+// whole.
+func FuzzDocument(f *testing.F) {
+	for _, s := range []string{`{"a":1,"bb":[1,{"a":"x"}]}`, `{"a":1} x`, `{"a":1}`, ` {} `, `{"a":[}`, `{"a":"\u00"}`, `{"x":1e}`} {
+		f.Add([]byte(s))
+	}
+	names := []string{"a", "bb"}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ok := Document(b, names, func(int, []byte) bool { return true })
+		if ok && !json.Valid(b) {
+			t.Fatalf("Document walked %q, which is not JSON", b)
+		}
+		if !ok && json.Valid(b) {
+			var m map[string]json.RawMessage
+			if json.Unmarshal(b, &m) != nil {
+				return // not an object
+			}
+			plain := Object(b, func(key, _ []byte) bool { return true })
+			folded := false
+			for k := range m {
+				if Folds([]byte(k), names...) && k != "a" && k != "bb" {
+					folded = true
+				}
+			}
+			if plain && !folded && !bytes.Contains(b, []byte(`"a":`)) && !bytes.Contains(b, []byte(`"bb":`)) {
+				t.Fatalf("Document refused the valid object %q", b)
+			}
+		}
+	})
 }

@@ -137,10 +137,7 @@ var (
 // reflection, for the shapes answers have; ok is false for anything else
 // (invalid JSON among it), which json.Unmarshal then decodes.
 func scan(body []byte) (w wire, ok bool) {
-	if !jsonscan.Valid(body) {
-		return w, false
-	}
-	ok = jsonscan.Fields(body, wireKeys, func(i int, v []byte) bool {
+	ok = jsonscan.Document(body, wireKeys, func(i int, v []byte) bool {
 		null := jsonscan.IsNull(v)
 		var ok bool
 		switch wireKeys[i] {
