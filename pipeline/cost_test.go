@@ -301,8 +301,20 @@ func TestRun_MaxCostSpendsMostOfTheCap(t *testing.T) {
 			ratio := float64(spent) / float64(cfg.MaxCost)
 			t.Logf("cap %v (%dx %s), concurrency %d: spent %v in %d rows: spent/cap = %.3f",
 				cfg.MaxCost, tt.times, tt.unit, tt.concurrency, spent, sum.Rows.OK, ratio)
-			if ratio < low || ratio > 1.00 {
-				t.Errorf("spent/cap = %.3f, want %.2f..1.00", ratio, low)
+			// Without max_output_tokens a request is held at the 95th
+			// percentile of the outputs so far: the cap is passed by what
+			// the answers in flight cost beyond their estimates (README).
+			// One at a time the order, and so the result, is the same in
+			// every run: within the cap. With many in flight, which
+			// answers the estimate has learned from depends on timing; a
+			// run seen under load passed the cap by 0.8 of the dearest
+			// request. Past one dearest request the cap would not hold.
+			top := 1.00
+			if tt.concurrency > 1 {
+				top = 1 + float64(high)/float64(cfg.MaxCost)
+			}
+			if ratio < low || ratio > top {
+				t.Errorf("spent/cap = %.3f, want %.2f..%.3f", ratio, low, top)
 			}
 			if !strings.Contains(err.Error(), "spent "+spent.String()) || !strings.Contains(err.Error(), cfg.MaxCost.String()) {
 				t.Errorf("the message does not say what was spent (%v) and the cap (%v): %v", spent, cfg.MaxCost, err)
