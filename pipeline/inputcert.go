@@ -33,11 +33,10 @@ import (
 // reads it once, beside the journal's scan.
 
 // certified reports whether the summary beside journal certifies it for
-// an input whose SHA-256 is digest.
-func certified(journal, digest string) bool {
-	if digest == "" {
-		return false
-	}
+// the input whose SHA-256 digest returns. digest is called (and the hash
+// waited for) only when the summary holds a certificate for the journal
+// as it is: a resume after a crash does not wait for a hash it cannot use.
+func certified(journal string, digest func() string) bool {
 	b, err := os.ReadFile(results.SummaryPath(journal))
 	if err != nil {
 		return false
@@ -46,8 +45,11 @@ func certified(journal, digest string) bool {
 		Input *results.InputCert `json:"input"`
 	}
 	st, err := os.Stat(journal)
-	return err == nil && json.Unmarshal(b, &s) == nil && s.Input != nil &&
-		s.Input.SHA256 == digest && s.Input.JournalBytes == st.Size()
+	if err != nil || json.Unmarshal(b, &s) != nil || s.Input == nil || s.Input.JournalBytes != st.Size() {
+		return false
+	}
+	d := digest()
+	return d != "" && s.Input.SHA256 == d
 }
 
 // inputCertOf is the certificate of journal, as it is now, for an input

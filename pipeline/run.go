@@ -187,7 +187,7 @@ func runLocal(ctx context.Context, cfg Config) (*results.Summary, error) {
 	r.total.Store(-1)
 	r.digest = digest
 	if totals.Count(results.OK)+totals.Count(results.Failed) > 0 {
-		r.certified = certified(cfg.Output, digest())
+		r.certified = certified(cfg.Output, digest)
 	}
 	r.pace = newPacer(&cfg, &r.gate)
 	r.exec = exec
