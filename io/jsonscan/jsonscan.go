@@ -46,6 +46,14 @@ func Document(b []byte, names []string, fn func(i int, val []byte) bool) bool {
 	return end >= 0 && skipSpace(b, end) == len(b)
 }
 
+// WholeObject is Object over a whole JSON text that also checks, in the
+// same pass, that b is valid JSON (as Valid does): a decoder of a
+// document needs no Valid first. b may be any bytes.
+func WholeObject(b []byte, fn func(key, val []byte) bool) bool {
+	end := object(b, func(key []byte, start, end int) bool { return fn(key, b[start:end]) })
+	return end >= 0 && skipSpace(b, end) == len(b)
+}
+
 // fields is Fields returning object's end.
 func fields(b []byte, names []string, fn func(i int, val []byte) bool) int {
 	var seen uint64

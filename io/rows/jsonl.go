@@ -28,6 +28,7 @@ type JSONLReader struct {
 	buf   []byte
 	off   int64 // input offset of the next line
 	end   int64 // when positive, no line starting at or after it is read (Shard)
+	keys  keyCache
 }
 
 // NewJSONLReader returns a reader of r; name is used in error messages.
@@ -74,7 +75,7 @@ func (r *JSONLReader) Next() (Row, error) {
 		if line[0] != '{' {
 			return row, r.rowErr(idx, ErrNotObject)
 		}
-		fields, err := DecodeObject(line)
+		fields, err := decodeObject(line, &r.keys)
 		if err != nil {
 			return row, r.rowErr(idx, err)
 		}
@@ -133,7 +134,12 @@ func (r *JSONLReader) trimLine(max int, tooLong bool) ([]byte, bool, error) {
 // that they are sent on exactly as written. Trailing data after the object
 // is an error.
 func DecodeObject(b []byte) (map[string]any, error) {
-	if m, ok := scanObject(b); ok {
+	return decodeObject(b, nil)
+}
+
+// decodeObject is DecodeObject taking member names from keys.
+func decodeObject(b []byte, keys *keyCache) (map[string]any, error) {
+	if m, ok := scanObject(b, keys); ok {
 		return m, nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))

@@ -41,14 +41,14 @@ func TestScanObjectMatchesDecoder(t *testing.T) {
 	if fast < 8 {
 		t.Errorf("the fast path read %d lines of %d", fast, len(scanCorpus))
 	}
-	if _, ok := scanObject([]byte(scanCorpus[0])); !ok {
+	if _, ok := scanObject([]byte(scanCorpus[0]), nil); !ok {
 		t.Error("an ordinary row fell back to encoding/json")
 	}
 }
 
 func checkScanObject(t *testing.T, b []byte) bool {
 	t.Helper()
-	got, ok := scanObject(b)
+	got, ok := scanObject(b, &keyCache{})
 	if !ok {
 		return false
 	}
