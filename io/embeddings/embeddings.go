@@ -13,7 +13,6 @@
 package embeddings
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -281,25 +280,38 @@ func (API) Unpack(body []byte, weights []int64) ([]api.Result, error) {
 	in := api.Split(u.InputTokens, weights)
 	cached := api.Split(u.CachedInputTokens, weights)
 	total := api.Split(u.TotalTokens, weights)
+	// The rows' bodies are cut from one buffer.
+	size := 0
+	for _, v := range vecs {
+		size += len(v) + len(a.Model) + rowBodyBytes
+	}
+	buf := make([]byte, 0, size)
 	rs := make([]api.Result, n)
 	for i := range rs {
 		share := api.Usage{InputTokens: in[i], CachedInputTokens: cached[i], TotalTokens: total[i]}
-		rs[i] = api.Result{Status: "completed", Model: a.Model, Usage: share, Body: rowBody(a.Model, vecs[i], share)}
+		start := len(buf)
+		buf = appendRowBody(buf, a.Model, vecs[i], share)
+		rs[i] = api.Result{Status: "completed", Model: a.Model, Usage: share, Body: buf[start:len(buf):len(buf)]}
 	}
 	return rs, nil
 }
 
-// rowBody is a row's share of an answer, as a one-item embeddings list.
-func rowBody(model string, vec []byte, u api.Usage) json.RawMessage {
-	var b bytes.Buffer
-	b.Grow(len(vec) + len(model) + 128)
-	b.WriteString(`{"object":"list","data":[{"object":"embedding","index":0,"embedding":`)
-	b.Write(vec)
-	b.WriteString(`}],"model":`)
-	m, _ := json.Marshal(model)
-	b.Write(m)
-	fmt.Fprintf(&b, `,"usage":{"prompt_tokens":%d,"total_tokens":%d}}`, u.InputTokens, u.TotalTokens)
-	return b.Bytes()
+// rowBodyBytes bounds what a row's body holds besides its vector and
+// model.
+const rowBodyBytes = 160
+
+// appendRowBody appends a row's share of an answer, as a one-item
+// embeddings list.
+func appendRowBody(b []byte, model string, vec []byte, u api.Usage) []byte {
+	b = append(b, `{"object":"list","data":[{"object":"embedding","index":0,"embedding":`...)
+	b = append(b, vec...)
+	b = append(b, `}],"model":`...)
+	b = jsonscan.AppendString(b, model)
+	b = append(b, `,"usage":{"prompt_tokens":`...)
+	b = strconv.AppendInt(b, u.InputTokens, 10)
+	b = append(b, `,"total_tokens":`...)
+	b = strconv.AppendInt(b, u.TotalTokens, 10)
+	return append(b, "}}"...)
 }
 
 // compact checks an embedding (a base64 string or an array of numbers)
@@ -376,17 +388,22 @@ func plainBase64(raw []byte) bool {
 	}
 	b := raw[1 : n+1]
 	pad := 0
-	for i, c := range b {
-		switch {
-		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '+', c == '/':
-			if pad > 0 {
-				return false
-			}
-		case c == '=' && i >= n-2:
-			pad++
-		default:
+	for n > 0 && b[n-1] == '=' && pad < 2 {
+		n--
+		pad++
+	}
+	for _, c := range b[:n] {
+		if !base64Char[c] {
 			return false
 		}
 	}
-	return (n/4*3-pad)%4 == 0
+	return (len(b)/4*3-pad)%4 == 0
 }
+
+// base64Char holds the characters of standard base64 but its padding.
+var base64Char = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") {
+		t[c] = true
+	}
+	return t
+}()
