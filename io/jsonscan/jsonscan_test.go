@@ -180,3 +180,22 @@ func FuzzDocument(f *testing.F) {
 		}
 	})
 }
+
+// TestAppendStringEveryOffset puts each kind of byte that is not copied
+// as it is at every offset of strings longer than the eight-byte steps.
+func TestAppendStringEveryOffset(t *testing.T) {
+	for _, odd := range []string{"\"", "\\", "\n", "\x01", "\x1f", "é", "\u2028", "\xff", "😀"} {
+		for n := 0; n < 40; n++ {
+			for at := 0; at <= n; at++ {
+				s := strings.Repeat("a", at) + odd + strings.Repeat("b", n-at)
+				var b strings.Builder
+				enc := json.NewEncoder(&b)
+				enc.SetEscapeHTML(false)
+				enc.Encode(s)
+				if got, want := string(AppendString(nil, s)), strings.TrimSuffix(b.String(), "\n"); got != want {
+					t.Fatalf("AppendString(%q) = %s, encoding/json %s", s, got, want)
+				}
+			}
+		}
+	}
+}
