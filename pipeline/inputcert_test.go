@@ -84,13 +84,5 @@ func TestRun_CertifiedResumeBuildsNothing(t *testing.T) {
 
 func readCert(t *testing.T, journal string) *results.InputCert {
 	t.Helper()
-	b, err := os.ReadFile(results.SummaryPath(journal))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s results.Summary
-	if err := json.Unmarshal(b, &s); err != nil {
-		t.Fatal(err)
-	}
-	return s.Input
+	return readSummary(t, journal).Input
 }
