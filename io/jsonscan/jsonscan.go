@@ -1,16 +1,19 @@
 // Package jsonscan checks and walks JSON text without decoding it, and
-// writes JSON strings as encoding/json does (AppendString): Valid
-// checks a whole text in one pass (as json.Valid does), Object and Array
-// walk the members of an object and the elements of an array, String reads
-// a string's value. It lets a hot decoder read the few fields it needs
-// from an answer without reflection or allocating what it skips.
+// writes JSON strings as encoding/json does (AppendString). Valid checks a
+// whole text in one pass (as json.Valid does); Object and Array walk the
+// members of an object and the elements of an array; Fields walks the
+// members of known names and Member finds one; Document and WholeObject
+// walk a whole text and check it in the same pass; String reads a
+// string's value. It lets a hot decoder read the few fields it needs from
+// an answer without reflection or allocating what it skips.
 //
-// Object and Array check what they walk but not every value they skip:
-// callers check the whole text with Valid first. A walker that meets
-// anything it does not handle itself (an escaped object key, a duplicate
-// or case-folded key, a value of an unexpected type) returns false, and
-// its caller falls back to encoding/json, so the result is always
-// encoding/json's.
+// Object, Array, Fields and Member check every key and value they walk,
+// but not what follows the closing bracket: callers check a whole text
+// with Valid first, or walk it with Document or WholeObject. A walker
+// that meets anything it does not handle itself (an escaped object key, a
+// duplicate or case-folded key, a value of an unexpected type) returns
+// false, and its caller falls back to encoding/json, so the result is
+// always encoding/json's.
 package jsonscan
 
 import (
