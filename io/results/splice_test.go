@@ -223,3 +223,54 @@ func TestJournal_LineIsEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+// FuzzJournalLine: whatever strings and body a record holds, the journal
+// writes encoding/json's line for it (then redacted), or refuses it as
+// encoding/json does.
+func FuzzJournalLine(f *testing.F) {
+	f.Add("k1", "positive", "gpt-5-mini", "req_1", `{"a":1}`, "", int64(3), true)
+	f.Add("é\n\"", "<&>\u2028", "", "\xff", "{\n \"a\": [1, 2]\n}", "rate_limited", int64(-1), false)
+	f.Add("", "", "m", "", `"s"`, "x", int64(0), true)
+	f.Fuzz(func(t *testing.T, key, text, model, reqID, body, code string, n int64, checked bool) {
+		rec := &results.Record{CustomID: key, Index: n, OutputText: text, Model: model, Attempts: int(n % 7), LatencyMS: n,
+			RequestSHA256: reqID, Usage: api.Usage{InputTokens: n, OutputTokens: n / 3, TotalTokens: n}}
+		if n%2 == 0 {
+			rec.Response = &results.Response{StatusCode: int(n % 600), RequestID: reqID, Body: json.RawMessage(body),
+				Checked: checked && json.Valid([]byte(body))}
+		}
+		if code != "" {
+			rec.Error = &results.Error{Code: code, Type: model, Message: text, StatusCode: int(n % 600), Retryable: checked, Path: reqID}
+		}
+		if n%3 == 0 {
+			rec.Time = time.Unix(n%(1<<33), n%1e9).UTC()
+		}
+		var ref bytes.Buffer
+		enc := json.NewEncoder(&ref)
+		enc.SetEscapeHTML(false)
+		// The journal writes invalid UTF-8 of a body as U+FFFD, as
+		// encoding/json does in strings; so must the reference.
+		cp := *rec
+		if cp.Response != nil {
+			r := *cp.Response
+			r.Body = results.ValidUTF8(r.Body)
+			cp.Response = &r
+		}
+		refErr := enc.Encode(&cp)
+		path := filepath.Join(t.TempDir(), "j.jsonl")
+		j, err := results.OpenJournal(path, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		red := secret.NewRedactor("sk-proj-Zz9y8x7w6v5u4t3s")
+		j.Redact = red
+		err = j.Append(rec)
+		j.Close()
+		if (err != nil) != (refErr != nil) {
+			t.Fatalf("Append error %v, encoding/json error %v", err, refErr)
+		}
+		got, _ := os.ReadFile(path)
+		if err == nil && !bytes.Equal(got, red.JSON(ref.Bytes())) {
+			t.Fatalf("line\n%s\nencoding/json\n%s", got, ref.Bytes())
+		}
+	})
+}
