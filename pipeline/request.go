@@ -194,6 +194,13 @@ func (b *builder) key(row *rows.Row) (string, error) {
 	return strconv.FormatInt(row.Index, 10), nil
 }
 
+// indexKeyed reports whether row is keyed by its index: no id column, and
+// not a Batch API line with its own custom_id.
+func (b *builder) indexKeyed(row *rows.Row) bool {
+	_, hasID := row.Fields["custom_id"]
+	return b.cfg.IDColumn == "" && !hasID
+}
+
 // build makes the request for a row. A returned *UsageError stops the job
 // (the input has no usable column at all); any other error is a bad row.
 func (b *builder) build(row *rows.Row) (*Request, error) {
@@ -201,8 +208,7 @@ func (b *builder) build(row *rows.Row) (*Request, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, hasID := row.Fields["custom_id"]
-	req := &Request{key: key, index: row.Index, indexKey: b.cfg.IDColumn == "" && !hasID}
+	req := &Request{key: key, index: row.Index, indexKey: b.indexKeyed(row)}
 	var body map[string]any
 	if rb, ok := row.Fields["body"].(map[string]any); ok && row.Fields["custom_id"] != nil {
 		// An OpenAI Batch API line: its body is the request, its url

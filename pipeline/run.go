@@ -231,14 +231,22 @@ func (c *Config) newClient(hc *http.Client) *httpapi.Client {
 // --force run that had nothing left to send wrote no record to carry the
 // new fingerprint, but its summary did.
 func lastRunWas(journal string, job *results.Job) bool {
+	s := lastSummary(journal)
+	return s != nil && s.Job != nil && s.Job.Fingerprint == job.Fingerprint
+}
+
+// lastSummary is the summary the last run left beside journal, or nil
+// when there is none that decodes.
+func lastSummary(journal string) *results.Summary {
 	b, err := os.ReadFile(results.SummaryPath(journal))
 	if err != nil {
-		return false
+		return nil
 	}
-	var s struct {
-		Job *results.Job `json:"job"`
+	var s results.Summary
+	if json.Unmarshal(b, &s) != nil {
+		return nil
 	}
-	return json.Unmarshal(b, &s) == nil && s.Job != nil && s.Job.Fingerprint == job.Fingerprint
+	return &s
 }
 
 // runner is one run of a job.
@@ -624,11 +632,8 @@ func (r *runner) skipCertified(row *rows.Row) bool {
 	if err != nil || !r.finished(key) {
 		return false
 	}
-	_, hasID := row.Fields["custom_id"]
-	if r.cfg.IDColumn != "" || hasID {
-		if r.keys.add(maphash.String(r.seed, key)) {
-			return false
-		}
+	if !r.b.indexKeyed(row) && r.keys.add(maphash.String(r.seed, key)) {
+		return false
 	}
 	r.skipped.Add(1)
 	return true

@@ -11,9 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -216,10 +214,9 @@ func TestSIGKILL_BatchMode_ResumeBillsNothingTwice(t *testing.T) {
 			const n = 300
 			s := sim.New(sim.Config{Seed: 8, APIKey: "sk-test-process-0123456789"})
 			g := &killGate{match: tc.match, partial: tc.partial, act: tc.act}
-			// The list of batches (GET /v1/batches) finds a batch created
-			// before the kill whose id was not journalled yet.
-			l := &lister{}
-			base := serveSim(t, s, func(h http.Handler) http.Handler { return g.wrap(l.wrap(h)) })
+			// The simulator's list of batches (GET /v1/batches) finds a
+			// batch created before the kill whose id was not journalled yet.
+			base := serveSim(t, s, g.wrap)
 			input := writeRows(t, dir, n)
 			journal := filepath.Join(dir, "r.jsonl")
 			args := batchArgs(input, journal, base, "--batch-max-lines", "100", "--quiet")
@@ -346,53 +343,6 @@ func TestSIGINT_BatchMode_SaysBatchesKeepRunning(t *testing.T) {
 	if st := s.Stats(); st.Batches.Created != 1 || st.Batches.Lines != n {
 		t.Errorf("sim: %d batches, %d lines; want 1, %d", st.Batches.Created, st.Batches.Lines, n)
 	}
-}
-
-// lister is a gateway that adds GET /v1/batches (the list, newest first)
-// to the simulator, from the batches created through it.
-type lister struct {
-	mu  sync.Mutex
-	ids []string
-}
-
-func (l *lister) wrap(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := strings.TrimSuffix(r.URL.Path, "/")
-		switch {
-		case r.Method == http.MethodGet && p == "/v1/batches":
-			l.mu.Lock()
-			ids := slices.Clone(l.ids)
-			l.mu.Unlock()
-			data := []json.RawMessage{}
-			for i := len(ids) - 1; i >= 0; i-- {
-				rec := httptest.NewRecorder()
-				req := httptest.NewRequest(http.MethodGet, "/v1/batches/"+ids[i], nil)
-				req.Header = r.Header.Clone()
-				h.ServeHTTP(rec, req)
-				if rec.Code == http.StatusOK {
-					data = append(data, rec.Body.Bytes())
-				}
-			}
-			w.Header().Set("Content-Type", "application/json")
-			json.NewEncoder(w).Encode(map[string]any{"object": "list", "data": data, "has_more": false})
-		case r.Method == http.MethodPost && p == "/v1/batches":
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, r)
-			var b struct{ ID string }
-			if rec.Code == http.StatusOK && json.Unmarshal(rec.Body.Bytes(), &b) == nil {
-				l.mu.Lock()
-				l.ids = append(l.ids, b.ID)
-				l.mu.Unlock()
-			}
-			for k, v := range rec.Header() {
-				w.Header()[k] = v
-			}
-			w.WriteHeader(rec.Code)
-			w.Write(rec.Body.Bytes())
-		default:
-			h.ServeHTTP(w, r)
-		}
-	})
 }
 
 // status reads a job's shards as report does: a quoted glob, one job's

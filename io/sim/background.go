@@ -307,13 +307,24 @@ func notFound(msg, param string) *apiError {
 	return &apiError{status: http.StatusNotFound, typ: "invalid_request_error", message: msg, param: param}
 }
 
-// getResponse answers GET /v1/responses/{id}.
-func (s *Server) getResponse(w http.ResponseWriter, id string, now time.Time) {
+// lockResponse takes s.amu and returns the background response id, or
+// answers 404, releases s.amu and returns nil when there is none (or it
+// expired).
+func (s *Server) lockResponse(w http.ResponseWriter, id string, now time.Time) *bgJob {
 	s.amu.Lock()
 	j := s.store.bg[id]
 	if j == nil || !s.settleBackground(j, now) {
 		s.amu.Unlock()
 		s.writeError(w, notFound(fmt.Sprintf("Response with id '%s' not found.", id), ""))
+		return nil
+	}
+	return j
+}
+
+// getResponse answers GET /v1/responses/{id}.
+func (s *Server) getResponse(w http.ResponseWriter, id string, now time.Time) {
+	j := s.lockResponse(w, id, now)
+	if j == nil {
 		return
 	}
 	b := j.object(now)
@@ -326,11 +337,8 @@ func (s *Server) getResponse(w http.ResponseWriter, id string, now time.Time) {
 // cancelled one answers it again; a completed, incomplete or failed one
 // is a 400, as OpenAI answers.
 func (s *Server) cancelResponse(w http.ResponseWriter, id string, now time.Time) {
-	s.amu.Lock()
-	j := s.store.bg[id]
-	if j == nil || !s.settleBackground(j, now) {
-		s.amu.Unlock()
-		s.writeError(w, notFound(fmt.Sprintf("Response with id '%s' not found.", id), ""))
+	j := s.lockResponse(w, id, now)
+	if j == nil {
 		return
 	}
 	switch st := j.status(now); st {

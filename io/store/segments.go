@@ -90,13 +90,9 @@ type Journal struct {
 // the last upload ended); else it is kept (this machine's copy, which may
 // hold lines not uploaded yet).
 func OpenJournal(ctx context.Context, rawURL, local string) (*Journal, error) {
-	bu, key, err := split(rawURL)
+	b, key, err := openBucket(ctx, rawURL)
 	if err != nil {
 		return nil, err
-	}
-	b, err := blob.OpenBucket(ctx, bu)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", Redact(rawURL), err)
 	}
 	j := &Journal{URL: rawURL, Local: local, bucket: b, key: key}
 	segs, err := segments(ctx, b, key)
@@ -213,13 +209,9 @@ func (j *Journal) Close() error { return j.bucket.Close() }
 // with url's query, sorted. Keys of segments and summaries are folded into
 // the journal they belong to.
 func Glob(ctx context.Context, rawURL string) ([]string, error) {
-	bu, pattern, err := split(rawURL)
+	b, pattern, err := openBucket(ctx, rawURL)
 	if err != nil {
 		return nil, err
-	}
-	b, err := blob.OpenBucket(ctx, bu)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", Redact(rawURL), err)
 	}
 	defer b.Close()
 	prefix := pattern

@@ -68,6 +68,20 @@ func split(raw string) (bucketURL, key string, err error) {
 	return u.String(), key, nil
 }
 
+// openBucket opens the bucket of the object at raw and returns it with the
+// object's key (for Glob, the key's pattern).
+func openBucket(ctx context.Context, raw string) (*blob.Bucket, string, error) {
+	bu, key, err := split(raw)
+	if err != nil {
+		return nil, "", err
+	}
+	b, err := blob.OpenBucket(ctx, bu)
+	if err != nil {
+		return nil, "", fmt.Errorf("open %s: %w", Redact(raw), err)
+	}
+	return b, key, nil
+}
+
 // Redact returns a URL without its query (which may hold options such as
 // an endpoint, and is no place for secrets, but is kept out of messages
 // all the same).
@@ -114,13 +128,9 @@ type stream struct {
 
 // Open opens the object at url for reading.
 func Open(ctx context.Context, rawURL string) (*Object, error) {
-	bu, key, err := split(rawURL)
+	b, key, err := openBucket(ctx, rawURL)
 	if err != nil {
 		return nil, err
-	}
-	b, err := blob.OpenBucket(ctx, bu)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", Redact(rawURL), err)
 	}
 	attrs, err := b.Attributes(ctx, key)
 	if err != nil {
@@ -235,13 +245,9 @@ func (o *Object) fetch(off int64, n int) ([]byte, error) {
 // when Close returns nil; a writer whose ctx is cancelled before Close
 // leaves no object.
 func Create(ctx context.Context, rawURL string) (io.WriteCloser, error) {
-	bu, key, err := split(rawURL)
+	b, key, err := openBucket(ctx, rawURL)
 	if err != nil {
 		return nil, err
-	}
-	b, err := blob.OpenBucket(ctx, bu)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", Redact(rawURL), err)
 	}
 	w, err := b.NewWriter(ctx, key, nil)
 	if err != nil {
