@@ -134,12 +134,13 @@ func ReadAll(paths []string, want Fields, fn func(rec *Record, latest bool) erro
 	return info, nil
 }
 
-// A readBatch is records the second pass decoded, in line order, and the
-// error that stopped it after them, if any.
+// A readBatch is records the second pass decoded, in line order, their
+// lines' positions (file<<48 | line number) and the error that stopped it
+// after them, if any.
 type readBatch struct {
-	recs   []*Record
-	latest []bool
-	err    error
+	recs []*Record
+	pos  []uint64
+	err  error
 }
 
 // secondPass decodes the first lines[i] lines of each journal and calls fn
@@ -192,7 +193,7 @@ func secondPass(paths []string, lines []int64, decoded [][]int64, want Fields, s
 					return fmt.Errorf("read journal %s: line %d: the first pass read key %q, the second %q (did the file change?)", p, n, key, rec.CustomID)
 				}
 				b.recs = append(b.recs, rec)
-				b.latest = append(b.latest, latest[maphash.String(seed, rec.CustomID)] == uint64(i)<<48|uint64(n))
+				b.pos = append(b.pos, uint64(i)<<48|uint64(n))
 				if len(b.recs) == batchLen && !send() {
 					return errStopped
 				}
@@ -216,8 +217,10 @@ func secondPass(paths []string, lines []int64, decoded [][]int64, want Fields, s
 		<-done
 	}()
 	for b := range batches {
+		// Whether a record is its key's latest is looked up here, not in
+		// the decoding goroutine, which has the most work of the two.
 		for k, rec := range b.recs {
-			if err := fn(rec, b.latest[k]); err != nil {
+			if err := fn(rec, latest[maphash.String(seed, rec.CustomID)] == b.pos[k]); err != nil {
 				return err
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -159,4 +160,47 @@ func TestMayNameCustomID_EveryOffset(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestMayNameCustomIDIsByteLoop checks the word-at-a-time scan against
+// candidateAt at every byte, over random lines of the bytes that matter.
+func TestMayNameCustomIDIsByteLoop(t *testing.T) {
+	const alphabet = `"dD4\custom_idCUSTOM_IDx:,{}u0`
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 200000 {
+		b := make([]byte, 1+r.IntN(40))
+		for k := range b {
+			b[k] = alphabet[r.IntN(len(alphabet))]
+		}
+		if r.IntN(4) == 0 { // now and then, a name that matches
+			name := []string{`"custom_id"`, `"CUSTOM_ID"`, `"custom_i\u0064"`, `"custom_i\u0044"`}[r.IntN(4)]
+			at := r.IntN(len(b))
+			b = append(b[:at], append([]byte(name), b[at:]...)...)
+		}
+		want := false
+		for i := 1; i < len(b); i++ {
+			if candidateAt(b, i) {
+				want = true
+				break
+			}
+		}
+		if got := mayNameCustomID(b); got != want {
+			t.Fatalf("mayNameCustomID(%q) = %v, candidateAt at some byte: %v", b, got, want)
+		}
+	}
+}
+
+func BenchmarkMayNameCustomID(b *testing.B) {
+	line := benchLine()
+	b.SetBytes(int64(len(line)))
+	for range b.N {
+		if mayNameCustomID(line) {
+			b.Fatal("found custom_id")
+		}
+	}
+}
+
+// benchLine is a journal line after its key, as a Journal writes it.
+func benchLine() []byte {
+	return []byte(`,"index":7,"response":{"status_code":200,"request_id":"req_0000000000000007","body":{"id":"resp_0000000000000007","object":"response","created_at":1763650000,"status":"completed","error":null,"model":"gpt-5-mini-2025-08-07","output":[{"id":"rs_000000000000001d","type":"reasoning","summary":[]},{"id":"msg_0000000000000034","type":"message","status":"completed","content":[{"type":"output_text","annotations":[],"logprobs":[],"text":"` + strings.Repeat("The customer liked the product but found delivery slow. ", 6) + `"}],"role":"assistant"}],"truncation":"disabled","usage":{"input_tokens":47}}},"output_text":"` + strings.Repeat("The customer liked the product but found delivery slow. ", 6) + `","usage":{"input_tokens":47},"model":"gpt-5-mini-2025-08-07","attempts":2,"latency_ms":307,"request_sha256":"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}`)
 }

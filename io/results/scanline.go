@@ -2,8 +2,10 @@ package results
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"math/bits"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -75,9 +77,6 @@ func (p *lineScanner) decode(line []byte, rec *Record) error {
 		}
 		p.ws()
 		bit := 0
-		if p.want != 0 && foldsToExtra(key) {
-			return errSlowPath
-		}
 		switch string(key) {
 		case "custom_id":
 			bit = mCustomID
@@ -192,7 +191,7 @@ func (p *lineScanner) decode(line []byte, rec *Record) error {
 				return err
 			}
 		default:
-			if foldsToMember(key) {
+			if foldsToMember(key) || p.want != 0 && foldsToExtra(key) {
 				return errSlowPath // encoding/json matches names case-insensitively
 			}
 			if err := p.skip(); err != nil {
@@ -274,8 +273,21 @@ func (p *lineScanner) plainString() ([]byte, error) {
 		return nil, errSlowPath
 	}
 	s := p.b[start : start+end]
+	// Eight bytes at a time while none is a control character, a
+	// backslash or outside ASCII (the bit tricks "has a byte less than
+	// n", "has a zero byte" of the word xor '\\', and the high bits);
+	// the byte loop decides the rest from the first word that has one.
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	k := 0
+	for ; k+8 <= len(s); k += 8 {
+		w := binary.LittleEndian.Uint64(s[k:])
+		bs := w ^ (lo * '\\')
+		if ((w-lo*0x20)&^w|(bs-lo)&^bs|w)&hi != 0 {
+			break
+		}
+	}
 	ascii := true
-	for _, c := range s {
+	for _, c := range s[k:] {
 		if c < 0x20 || c == '\\' {
 			return nil, errSlowPath
 		}
@@ -423,21 +435,39 @@ func (p *lineScanner) skip() error {
 func (p *lineScanner) skipString() error {
 	j := p.i + 1
 	for {
-		k := bytes.IndexByte(p.b[j:], '"')
-		if k < 0 {
+		j = quoteOrBackslash(p.b, j)
+		if j < 0 {
 			return errSlowPath
 		}
-		j += k
-		bs := 0
-		for m := j - 1; p.b[m] == '\\'; m-- {
-			bs++
-		}
-		j++
-		if bs%2 == 0 {
-			p.i = j
+		if p.b[j] == '"' {
+			p.i = j + 1
 			return nil
 		}
+		j += 2 // an escape: the byte after the backslash does not end the string
 	}
+}
+
+// quoteOrBackslash returns the index of the first '"' or '\\' in b from
+// i on, or -1. It reads eight bytes at a time: the lowest byte the "has a
+// zero byte" trick flags in a word (of the word xor the byte sought) is
+// always a true one, so the first flagged byte is the first match. The
+// strings of a body are mostly short, where this beats bytes.IndexByte's
+// set-up.
+func quoteOrBackslash(b []byte, i int) int {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		q, bs := w^(lo*'"'), w^(lo*'\\')
+		if m := ((q-lo)&^q | (bs-lo)&^bs) & hi; m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] == '"' || b[i] == '\\' {
+			return i
+		}
+	}
+	return -1
 }
 
 // Members that ReadAll reads beyond Scan's (see Fields), as bits for

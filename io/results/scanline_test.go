@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 var scanLineSeeds = []string{
@@ -158,6 +159,63 @@ func TestInputJSON_JournalTextIsTakenAsItIs(t *testing.T) {
 	for _, v := range []string{`[]`, `{"a":}`, `{"a":1,}`, `{"a":01}`, `{"a":"\x"}`, `{"a" 1}`} {
 		if got, ok := inputJSON([]byte(v)); ok {
 			t.Errorf("inputJSON(%s) = %s, true; want not ok", v, got)
+		}
+	}
+}
+
+// TestPlainStringEveryOffset puts each byte that stops plainString's
+// eight-byte loop (a control character, a backslash, UTF-8 valid or not)
+// at every offset of strings up to 40 bytes, and checks plainString
+// against a byte loop.
+func TestPlainStringEveryOffset(t *testing.T) {
+	byteLoop := func(s []byte) bool {
+		for _, c := range s {
+			if c < 0x20 || c == '\\' {
+				return false
+			}
+		}
+		return utf8.Valid(s)
+	}
+	for n := range 41 {
+		for at := range n {
+			for _, c := range []string{"\x00", "\x1f", "\\", "\x7f", "é", "\xff", "\xc3", "€"} {
+				s := []byte(strings.Repeat("a", at) + c + strings.Repeat("b", max(0, n-at-1)))
+				p := lineScanner{b: append(append([]byte(`"`), s...), '"')}
+				got, err := p.plainString()
+				if want := byteLoop(s); (err == nil) != want || err == nil && string(got) != string(s) {
+					t.Fatalf("plainString(%q) = %q, %v; want ok %v", s, got, err, want)
+				}
+			}
+		}
+	}
+}
+
+// TestQuoteOrBackslashEveryOffset checks the eight-byte search against a
+// byte loop, with quotes, backslashes and bytes next to them (0x21,
+// 0x5b, 0xa2, 0xdc: one bit away) at every pair of offsets.
+func TestQuoteOrBackslashEveryOffset(t *testing.T) {
+	const fill = "\x21\x5b\xa2\xdc\x00x"
+	for n := range 34 {
+		for a := range n {
+			for b := a; b < n; b++ {
+				for _, c := range []byte{'"', '\\', '#', ']'} {
+					s := []byte(strings.Repeat(fill, 6)[:n])
+					s[a] = c
+					s[b] = '"'
+					for from := range min(n, 3) {
+						want := -1
+						for i := from; i < len(s); i++ {
+							if s[i] == '"' || s[i] == '\\' {
+								want = i
+								break
+							}
+						}
+						if got := quoteOrBackslash(s, from); got != want {
+							t.Fatalf("quoteOrBackslash(%q, %d) = %d, want %d", s, from, got, want)
+						}
+					}
+				}
+			}
 		}
 	}
 }
