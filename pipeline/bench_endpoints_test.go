@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -83,6 +85,10 @@ func instantServer(tb testing.TB) string {
 // and the summary cost per row.
 //
 //	go test -run '^$' -bench BenchmarkEndpoints -benchtime 1x -count 3 ./pipeline/
+//
+// "bare-cpu" is the same ratio in the process's CPU time (both sides
+// share the server's), "tool-cpu-us/row" llmbatch's CPU time a row.
+// LLMBATCH_BENCH_ONLY=tool (or bare) runs one side alone, for a profile.
 func BenchmarkEndpoints(b *testing.B) {
 	const conc, rows = 64, 20_000
 	for _, name := range pipeline.APINames() {
@@ -111,9 +117,17 @@ func BenchmarkEndpoints(b *testing.B) {
 				}
 				bodies = append(bodies, body)
 			}
-			var tool, bare time.Duration
+			var tool, bare, toolCPU, bareCPU time.Duration
 			for b.Loop() {
-				bare += bareSend(b, base+a.Path(), benchKey, bodies, conc)
+				c0 := cpuTime()
+				if os.Getenv("LLMBATCH_BENCH_ONLY") != "tool" {
+					bare += bareSend(b, base+a.Path(), benchKey, bodies, conc)
+				}
+				c1 := cpuTime()
+				bareCPU += c1 - c0
+				if os.Getenv("LLMBATCH_BENCH_ONLY") == "bare" {
+					continue
+				}
 				cfg := pipeline.Config{Source: pipeline.Source{Input: input}, Template: pipeline.Template{API: a, Model: model, Prompt: "{{.text}}"}, Concurrency: conc, APIKey: benchKey,
 					Output: b.TempDir() + "/out.jsonl", BaseURL: base}
 				if name != "embeddings" {
@@ -122,11 +136,14 @@ func BenchmarkEndpoints(b *testing.B) {
 				start := time.Now()
 				sum, err := pipeline.Run(b.Context(), cfg)
 				tool += time.Since(start)
+				toolCPU += cpuTime() - c1
 				if err != nil || sum.Rows.OK != rows {
 					b.Fatalf("Run: %v, rows %+v", err, sum.Rows)
 				}
 			}
 			b.ReportMetric(bare.Seconds()/tool.Seconds(), "bare")
+			b.ReportMetric(toolCPU.Seconds()*1e6/float64(rows)/float64(b.N), "tool-cpu-us/row")
+			b.ReportMetric(bareCPU.Seconds()/toolCPU.Seconds(), "bare-cpu")
 			b.ReportMetric(float64(rows)*float64(b.N)/tool.Seconds(), "rows/s")
 			b.ReportMetric(float64(rows)*float64(b.N)/bare.Seconds(), "bare-rows/s")
 		})
@@ -173,4 +190,11 @@ func bareSend(b *testing.B, url, key string, bodies [][]byte, conc int) time.Dur
 		b.Fatalf("bare loop: %d requests failed", n)
 	}
 	return time.Since(start)
+}
+
+// cpuTime is the process's CPU time so far (user and system).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

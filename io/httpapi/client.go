@@ -80,9 +80,11 @@ type Client struct {
 	UserAgent string
 
 	once   sync.Once
-	hc     *http.Client     // HTTPClient with redirects checked (CheckRedirect)
-	red    *secret.Redactor // APIKey's, for error texts built from answers
-	header http.Header      // every request's headers: Header, then ours
+	hc     *http.Client      // HTTPClient with redirects checked (CheckRedirect)
+	rt     http.RoundTripper // hc's transport, when a request may skip hc (direct)
+	shared bool              // rt only reads a request's headers: they may be c.header itself
+	red    *secret.Redactor  // APIKey's, for error texts built from answers
+	header http.Header       // every request's headers: Header, then ours
 	// targets holds, per path, a request whose URL and Host every
 	// request to that path copies: the URL is parsed once.
 	targets sync.Map
@@ -238,10 +240,17 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, dec
 	if err != nil {
 		return nil, &Error{Class: Fatal, Code: "bad_request_url", Message: "cannot build request: invalid base URL"}
 	}
-	// The headers are the same for every request: built once, their
-	// values shared (net/http only reads them).
-	for k, v := range c.header {
-		req.Header[k] = v
+	// The headers are the same for every request: built once, and shared
+	// with a transport known to only read them (*http.Transport), else
+	// their values are (a RoundTripper should not change a request, but
+	// one that does then changes its own copy).
+	if c.shared {
+		req.Header = c.header
+	} else {
+		req.Header = make(http.Header, len(c.header))
+		for k, v := range c.header {
+			req.Header[k] = v
+		}
 	}
 	return c.roundTrip(ctx, hc, req, dec)
 }
@@ -250,7 +259,7 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, dec
 // reads its answer and classifies it.
 func (c *Client) roundTrip(ctx context.Context, hc *http.Client, req *http.Request, dec Decoder) (*Answer, error) {
 	start := time.Now()
-	resp, err := hc.Do(req)
+	resp, err := c.do(hc, req)
 	var re *RedirectError
 	if errors.As(err, &re) {
 		e := &Error{Class: RowFailed, Code: CodeRedirect, StatusCode: re.StatusCode, Message: re.Error()}
@@ -331,23 +340,17 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body []byt
 		user := *u.User
 		u.User = &user
 	}
-	req := &http.Request{
-		Method:        method,
-		URL:           &u,
-		Proto:         "HTTP/1.1",
-		ProtoMajor:    1,
-		ProtoMinor:    1,
-		Header:        make(http.Header, len(c.header)),
-		Host:          tmpl.Host,
-		Body:          http.NoBody,
-		GetBody:       func() (io.ReadCloser, error) { return http.NoBody, nil },
-		ContentLength: int64(len(body)),
-	}
+	// One Request: the template's copy with the context (WithContext),
+	// then this request's fields.
+	req := tmpl.WithContext(ctx)
+	req.Method, req.URL, req.Header = method, &u, nil
+	req.Body, req.ContentLength = http.NoBody, int64(len(body))
+	req.GetBody = func() (io.ReadCloser, error) { return http.NoBody, nil }
 	if len(body) > 0 {
 		req.Body = io.NopCloser(bytes.NewReader(body))
 		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	}
-	return req.WithContext(ctx), nil
+	return req, nil
 }
 
 // httpClient is HTTPClient (or http.DefaultClient) with CheckRedirect run
@@ -389,8 +392,74 @@ func (c *Client) httpClient() *http.Client {
 			return nil
 		}
 		c.hc = &hc
+		// Most requests can go to the transport straight (do): none
+		// of what http.Client adds applies to them.
+		if hc.Jar == nil && hc.Timeout == 0 {
+			c.rt = hc.Transport
+			if c.rt == nil {
+				c.rt = http.DefaultTransport
+			}
+			_, c.shared = c.rt.(*http.Transport)
+		}
 	})
 	return c.hc
+}
+
+// do is hc.Do(req), with the first request sent straight to the
+// transport when the client adds nothing to it (no cookie jar, no
+// timeout, no user info in the URL to turn into Basic auth): that skips
+// a copy of the headers and a little bookkeeping per request. An answer
+// that redirects is handed to hc, which follows it from there exactly as
+// hc.Do would (CheckRedirect, the headers of each hop, the errors), the
+// first hop answered by the answer already received. A transport error
+// is wrapped in a *url.Error, as hc.Do wraps it.
+func (c *Client) do(hc *http.Client, req *http.Request) (*http.Response, error) {
+	if c.rt == nil || req.URL.User != nil {
+		return hc.Do(req)
+	}
+	resp, err := c.rt.RoundTrip(req)
+	if err != nil {
+		return nil, &url.Error{Op: urlErrorOp(req.Method), URL: req.URL.String(), Err: err}
+	}
+	switch resp.StatusCode {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		follow := *hc
+		follow.Transport = &answered{resp: resp, next: c.rt}
+		return follow.Do(req)
+	}
+	return resp, nil
+}
+
+// answered is a RoundTripper whose first round trip returns resp, an
+// answer already received to that request, and whose next ones go to
+// next.
+type answered struct {
+	mu   sync.Mutex
+	resp *http.Response
+	next http.RoundTripper
+}
+
+func (a *answered) RoundTrip(req *http.Request) (*http.Response, error) {
+	a.mu.Lock()
+	resp := a.resp
+	a.resp = nil
+	a.mu.Unlock()
+	if resp == nil {
+		return a.next.RoundTrip(req)
+	}
+	if req.Body != nil {
+		req.Body.Close() // a RoundTripper closes the body, even one it did not read
+	}
+	return resp, nil
+}
+
+// urlErrorOp is the Op of the *url.Error http.Client returns for a
+// request of method: "Post" for POST.
+func urlErrorOp(method string) string {
+	if method == "" {
+		return "Get"
+	}
+	return method[:1] + strings.ToLower(method[1:])
 }
 
 // RedirectError is a redirect that CheckRedirect refused.

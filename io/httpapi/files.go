@@ -41,9 +41,7 @@ func (c *Client) Upload(ctx context.Context, path string, fields []string, filen
 	if err != nil {
 		return nil, &Error{Class: Fatal, Code: "bad_request_url", Message: "cannot build request: invalid base URL"}
 	}
-	for k, v := range c.header {
-		req.Header[k] = v
-	}
+	req.Header = c.header.Clone() // its own: a header is changed below
 	req.Header["Content-Type"] = []string{"multipart/form-data; boundary=" + boundary}
 	req.ContentLength = int64(len(hb) + len(content) + len(tail))
 	req.Body = io.NopCloser(body())
@@ -65,9 +63,7 @@ func (c *Client) Download(ctx context.Context, path string, w io.Writer) (n int6
 	if err != nil {
 		return 0, nil, &Error{Class: Fatal, Code: "bad_request_url", Message: "cannot build request: invalid base URL"}
 	}
-	for k, v := range c.header {
-		req.Header[k] = v
-	}
+	req.Header = c.header.Clone() // its own: a header is changed below
 	req.Header["Accept"] = []string{"*/*"}
 	start := time.Now()
 	resp, err := hc.Do(req)
