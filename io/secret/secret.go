@@ -33,6 +33,7 @@ const Mask = "[redacted]"
 type Redactor struct {
 	forms  [][]byte // distinct forms of the key, longest first
 	sforms []string
+	anchor []int // for each form, the offset of its rarest byte (rarity)
 }
 
 // NewRedactor returns a Redactor of key, or nil when key is shorter than
@@ -70,8 +71,45 @@ func NewRedactor(key string) *Redactor {
 	}
 	for _, f := range r.sforms {
 		r.forms = append(r.forms, []byte(f))
+		k := 0
+		for i := range len(f) {
+			if rarity(f[i]) > rarity(f[k]) {
+				k = i
+			}
+		}
+		r.anchor = append(r.anchor, k)
 	}
 	return r
+}
+
+// common lists the bytes of English text and JSON from the most frequent
+// on (roughly); rarity ranks a byte by it, bytes not listed (upper case
+// letters but a few, most punctuation, non-ASCII) rarest of all.
+const common = ` etaoinsrhldcu"mfpgwyb,:.vk_-{}x0123456789jqzTSAICMPOBRNEDHLFWGUKVYJQXZ`
+
+func rarity(c byte) int {
+	if i := strings.IndexByte(common, c); i >= 0 {
+		return i
+	}
+	return len(common)
+}
+
+// contains reports whether b holds form f, whose rarest byte is at f[k]:
+// the byte search (bytes.IndexByte, which reads many bytes at a time)
+// looks for that byte, where a text has few; bytes.Contains looks for the
+// first, often an "s" of "sk-".
+func contains(b, f []byte, k int) bool {
+	for i := 0; i+len(f) <= len(b); {
+		j := bytes.IndexByte(b[i+k:len(b)-len(f)+k+1], f[k])
+		if j < 0 {
+			return false
+		}
+		if bytes.Equal(b[i+j:i+j+len(f)], f) {
+			return true
+		}
+		i += j + 1
+	}
+	return false
 }
 
 // upperHex writes the hex digits of \uXXXX escapes in upper case.
@@ -101,8 +139,8 @@ func (r *Redactor) Contains(b []byte) bool {
 	if r == nil {
 		return false
 	}
-	for _, f := range r.forms {
-		if bytes.Contains(b, f) {
+	for i, f := range r.forms {
+		if contains(b, f, r.anchor[i]) {
 			return true
 		}
 	}

@@ -79,3 +79,15 @@ func TestWriter(t *testing.T) {
 		t.Errorf("wrote %q, want %q", got, want)
 	}
 }
+
+func BenchmarkRedactor_Contains(b *testing.B) {
+	red := secret.NewRedactor("sk-proj-" + strings.Repeat("Ab3x", 39))
+	line := []byte(`{"custom_id":"row-7","index":7,"response":{"status_code":200,"request_id":"req_7","body":{"id":"resp_1","object":"response","status":"completed","model":"gpt-4.1-mini","output":[{"type":"message","role":"assistant","content":[{"type":"output_text","text":"` +
+		strings.Repeat("The customer liked the product but found delivery slow. ", 8) + `","annotations":[]}]}],"usage":{"input_tokens":84,"output_tokens":2,"total_tokens":86}}},"output_text":"positive","usage":{"input_tokens":84,"output_tokens":2,"total_tokens":86},"model":"gpt-4.1-mini","attempts":1,"latency_ms":3}`)
+	b.SetBytes(int64(len(line)))
+	for range b.N {
+		if red.Contains(line) {
+			b.Fatal("found")
+		}
+	}
+}
