@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -119,6 +120,9 @@ func BenchmarkEndpoints(b *testing.B) {
 			}
 			var tool, bare, toolCPU, bareCPU time.Duration
 			for b.Loop() {
+				// Each side starts from a collected heap: else the one that
+				// runs second inherits the heap goal the first one grew.
+				runtime.GC()
 				c0 := cpuTime()
 				if os.Getenv("LLMBATCH_BENCH_ONLY") != "tool" {
 					bare += bareSend(b, base+a.Path(), benchKey, bodies, conc)
@@ -133,10 +137,12 @@ func BenchmarkEndpoints(b *testing.B) {
 				if name != "embeddings" {
 					cfg.Body = fmt.Appendf(nil, `{"%s":%d}`, a.OutputCap(), benchMaxOut)
 				}
+				runtime.GC()
+				c2 := cpuTime()
 				start := time.Now()
 				sum, err := pipeline.Run(b.Context(), cfg)
 				tool += time.Since(start)
-				toolCPU += cpuTime() - c1
+				toolCPU += cpuTime() - c2
 				if err != nil || sum.Rows.OK != rows {
 					b.Fatalf("Run: %v, rows %+v", err, sum.Rows)
 				}
