@@ -423,6 +423,11 @@ func (c *Client) do(hc *http.Client, req *http.Request) (*http.Response, error) 
 	}
 	switch resp.StatusCode {
 	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		if c.shared {
+			// The redirect policies see req (via[0]): its headers become
+			// its own, so that none can change what every request shares.
+			req.Header = req.Header.Clone()
+		}
 		follow := *hc
 		follow.Transport = &answered{resp: resp, next: c.rt}
 		return follow.Do(req)

@@ -108,3 +108,35 @@ func TestClient_SendDirectIsClientDo(t *testing.T) {
 		}
 	}
 }
+
+// A redirect policy that changes the request it is shown (via[0]) changes
+// that request alone, not the headers every request shares.
+func TestClient_RedirectPolicyCannotChangeSharedHeaders(t *testing.T) {
+	var mu sync.Mutex
+	var mutated []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		mutated = append(mutated, r.URL.Path+"="+r.Header.Get("X-Mutated"))
+		mu.Unlock()
+		if r.URL.Path == "/v1/old" {
+			http.Redirect(w, r, "/v1/responses", http.StatusPermanentRedirect)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, okBody)
+	}))
+	defer srv.Close()
+	hc := &http.Client{CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		via[0].Header.Set("X-Mutated", "yes")
+		return nil
+	}}
+	c := &httpapi.Client{BaseURL: srv.URL + "/v1", APIKey: "sk-direct-test-1234", HTTPClient: hc}
+	for _, path := range []string{"/old", "/responses"} {
+		if _, err := c.Send(context.Background(), path, []byte(`{}`), responses.API{}); err != nil {
+			t.Fatalf("Send(%s): %v", path, err)
+		}
+	}
+	if want := []string{"/v1/old=", "/v1/responses=", "/v1/responses="}; !reflect.DeepEqual(mutated, want) {
+		t.Errorf("X-Mutated seen: %q, want %q (the policy's change must not reach later requests)", mutated, want)
+	}
+}
