@@ -50,3 +50,28 @@ func TestRedactor_Anchor(t *testing.T) {
 		t.Errorf("anchor %d (%q), want the Q", k, r.forms[0][k])
 	}
 }
+
+// A text full of the anchor byte (a base64 vector of zeros is all "A")
+// is searched in linear time, and still found.
+func TestContains_TextOfAnchors(t *testing.T) {
+	f := []byte("sk-proj-Ab3xAb3xAb3x")
+	text := bytes.Repeat([]byte("A"), 1<<16)
+	if contains(text, f, 8) {
+		t.Fatal("found the key in a text of A")
+	}
+	with := append(append(append([]byte{}, text...), f...), text...)
+	if !contains(with, f, 8) {
+		t.Fatal("missed the key after 64 KB of A")
+	}
+}
+
+func BenchmarkContains_TextOfAnchors(b *testing.B) {
+	f := []byte("sk-proj-Ab3xAb3xAb3x")
+	text := bytes.Repeat([]byte("A"), 1024)
+	b.SetBytes(int64(len(text)))
+	for range b.N {
+		if contains(text, f, 8) {
+			b.Fatal("found")
+		}
+	}
+}

@@ -97,8 +97,13 @@ func rarity(c byte) int {
 // contains reports whether b holds form f, whose rarest byte is at f[k]:
 // the byte search (bytes.IndexByte, which reads many bytes at a time)
 // looks for that byte, where a text has few; bytes.Contains looks for the
-// first, often an "s" of "sk-".
+// first, often an "s" of "sk-". A text full of that byte after all (a
+// base64 vector of zeros is all "A") would make it compare at every
+// byte: after more misses than one per 16 bytes read, the rest is left
+// to bytes.Index, linear whatever the text (as bytes.Index itself gives
+// up on its first byte).
 func contains(b, f []byte, k int) bool {
+	misses := 0
 	for i := 0; i+len(f) <= len(b); {
 		j := bytes.IndexByte(b[i+k:len(b)-len(f)+k+1], f[k])
 		if j < 0 {
@@ -108,6 +113,9 @@ func contains(b, f []byte, k int) bool {
 			return true
 		}
 		i += j + 1
+		if misses++; misses > 4+i/16 {
+			return bytes.Index(b[i:], f) >= 0
+		}
 	}
 	return false
 }
