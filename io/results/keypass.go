@@ -1,6 +1,7 @@
 package results
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
@@ -8,8 +9,6 @@ import (
 	"hash/maphash"
 	"io"
 	"os"
-	"slices"
-	"sync"
 	"unicode/utf8"
 )
 
@@ -166,22 +165,18 @@ func foldsToCustomID(q []byte) bool {
 // followed by another line is a *CorruptError, as Scan's; a line quickKey
 // reads is not checked here (the second pass decodes it), except the last
 // one, which is decoded to tell a torn line as Scan does.
-//
-// quickKey, which reads every byte of a line, runs in a goroutine of its
-// own over blocks of whole lines (keyBlocks) while this one reads the next
-// block and puts the keys of the last one in latest, in line order; both
-// goroutines have ended when keyPass returns.
 func keyPass(path string, file int, seed maphash.Seed, latest map[uint64]uint64, marks *int64) (good, torn int64, decoded []int64, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, 0, nil, fmt.Errorf("open journal: %w", err)
 	}
 	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<20)
 	var (
-		prev    []byte // the last line put, for the end
-		n       int64
-		pending *CorruptError
-		ls      lineScanner
+		line, prev []byte
+		n          int64
+		pending    *CorruptError
+		ls         lineScanner
 		// The latest quick line's hash and the entry it replaced, to
 		// undo it if that line turns out to be the last and bad.
 		quickHash uint64
@@ -201,52 +196,52 @@ func keyPass(path string, file int, seed maphash.Seed, latest map[uint64]uint64,
 		}
 		return rec.CustomID, err
 	}
-	blocks := readKeyBlocks(f, seed)
-	defer blocks.stop()
 	for {
-		b, ok := blocks.next()
-		if !ok {
+		line, prev = prev[:0], line
+		var rerr error
+		for {
+			frag, err := br.ReadSlice('\n')
+			line = append(line, frag...)
+			if err != bufio.ErrBufferFull {
+				rerr = err
+				break
+			}
+		}
+		if len(line) == 0 && rerr == io.EOF {
 			break
 		}
-		for k, start := range b.starts {
-			line := b.buf[start:b.ends[k]]
-			n++
-			if pending != nil {
-				return good, 0, nil, pending
-			}
-			if line[len(line)-1] != '\n' { // the last line, with no newline: torn
-				return good, int64(len(line)), decoded, nil
-			}
-			if b.quick[k] {
-				quickHash = b.hash[k]
-				quickOld, quickHad = latest[quickHash]
-				put(quickHash)
-				lastQuick = true
-				good++
-				continue
-			}
-			lastQuick = false
-			key, err := decode(line)
-			if err == errMark {
-				good++
-				*marks++
-				continue
-			}
-			if err != nil {
-				pending, torn = &CorruptError{Path: path, Line: n, Err: err}, int64(len(line))
-				continue
-			}
-			put(maphash.String(seed, key))
-			decoded = append(decoded, n)
+		if rerr != nil && rerr != io.EOF {
+			return good, 0, nil, fmt.Errorf("read journal %s: %w", path, rerr)
+		}
+		n++
+		if pending != nil {
+			return good, 0, nil, pending
+		}
+		if rerr == io.EOF { // no newline: torn
+			return good, int64(len(line)), decoded, nil
+		}
+		if key, ok := quickKey(line); ok {
+			quickHash = maphash.Bytes(seed, key)
+			quickOld, quickHad = latest[quickHash]
+			put(quickHash)
+			lastQuick = true
 			good++
+			continue
 		}
-		if len(b.starts) > 0 {
-			prev = append(prev[:0], b.buf[b.starts[len(b.starts)-1]:]...)
+		lastQuick = false
+		key, err := decode(line)
+		if err == errMark {
+			good++
+			*marks++
+			continue
 		}
-		if b.err != nil {
-			return good, 0, nil, fmt.Errorf("read journal %s: %w", path, b.err)
+		if err != nil {
+			pending, torn = &CorruptError{Path: path, Line: n, Err: err}, int64(len(line))
+			continue
 		}
-		blocks.done(b)
+		put(maphash.String(seed, key))
+		decoded = append(decoded, n)
+		good++
 	}
 	if !lastQuick {
 		return good, torn, decoded, nil
@@ -263,128 +258,4 @@ func keyPass(path string, file int, seed maphash.Seed, latest map[uint64]uint64,
 	}
 	put(maphash.String(seed, key))
 	return good, 0, append(decoded, n), nil
-}
-
-// keyBlockSize is how many bytes of whole lines a keyBlock holds at least
-// (a longer line makes a longer block); tests make it small.
-var keyBlockSize = 1 << 20
-
-// A keyBlock is whole lines of a journal read in one piece (at the end of
-// the file, the last one may have no newline: torn), with what quickKey
-// read of each: whether it could, and the hash of the key.
-type keyBlock struct {
-	buf    []byte
-	starts []int // where each line starts in buf
-	ends   []int // and ends, its newline included
-	quick  []bool
-	hash   []uint64
-	err    error // a read error after buf's lines
-}
-
-// keyBlocks reads a file in keyBlocks and runs quickKey over each in a
-// goroutine of its own; next returns them in file order.
-type keyBlocks struct {
-	checked chan *keyBlock
-	free    chan *keyBlock
-	quit    chan struct{}
-	wg      sync.WaitGroup
-}
-
-func readKeyBlocks(f io.Reader, seed maphash.Seed) *keyBlocks {
-	const inFlight = 3
-	bs := &keyBlocks{checked: make(chan *keyBlock, inFlight), free: make(chan *keyBlock, inFlight), quit: make(chan struct{})}
-	for range inFlight {
-		bs.free <- &keyBlock{}
-	}
-	read := make(chan *keyBlock, inFlight)
-	bs.wg.Add(2)
-	go func() { // the reader
-		defer bs.wg.Done()
-		defer close(read)
-		var carry []byte // a line begun in the block before
-		for {
-			var b *keyBlock
-			select {
-			case b = <-bs.free:
-			case <-bs.quit:
-				return
-			}
-			b.buf = append(b.buf[:0], carry...)
-			eof := false
-			for {
-				if len(b.buf) == cap(b.buf) {
-					b.buf = slices.Grow(b.buf, max(keyBlockSize, len(b.buf)))
-				}
-				k, err := f.Read(b.buf[len(b.buf):cap(b.buf)])
-				b.buf = b.buf[:len(b.buf)+k]
-				if err == io.EOF {
-					eof = true
-					break
-				}
-				if err != nil {
-					b.err = err
-					break
-				}
-				if len(b.buf) >= keyBlockSize && bytes.IndexByte(b.buf[len(b.buf)-k:], '\n') >= 0 {
-					break
-				}
-			}
-			cut := len(b.buf) // at the end of the file, a torn line stays
-			if !eof {
-				cut = bytes.LastIndexByte(b.buf, '\n') + 1
-			}
-			carry = append(carry[:0], b.buf[cut:]...)
-			b.buf = b.buf[:cut]
-			select {
-			case read <- b:
-			case <-bs.quit:
-				return
-			}
-			if eof || b.err != nil {
-				return
-			}
-		}
-	}()
-	go func() { // the checker
-		defer bs.wg.Done()
-		defer close(bs.checked)
-		for b := range read {
-			b.starts, b.ends, b.quick, b.hash = b.starts[:0], b.ends[:0], b.quick[:0], b.hash[:0]
-			for start := 0; start < len(b.buf); {
-				end := len(b.buf)
-				if i := bytes.IndexByte(b.buf[start:], '\n'); i >= 0 {
-					end = start + i + 1
-				}
-				key, ok := quickKey(b.buf[start:end])
-				var h uint64
-				if ok {
-					h = maphash.Bytes(seed, key)
-				}
-				b.starts, b.ends = append(b.starts, start), append(b.ends, end)
-				b.quick, b.hash = append(b.quick, ok), append(b.hash, h)
-				start = end
-			}
-			select {
-			case bs.checked <- b:
-			case <-bs.quit:
-				return
-			}
-		}
-	}()
-	return bs
-}
-
-// next returns the next block, or false at the end of the file.
-func (bs *keyBlocks) next() (*keyBlock, bool) {
-	b, ok := <-bs.checked
-	return b, ok
-}
-
-// done gives a block back to be read into again.
-func (bs *keyBlocks) done(b *keyBlock) { bs.free <- b }
-
-// stop ends the goroutines, whether or not every block was read.
-func (bs *keyBlocks) stop() {
-	close(bs.quit)
-	bs.wg.Wait()
 }

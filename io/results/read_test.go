@@ -4,15 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"strings"
 	"testing"
-	"testing/iotest"
 )
 
 // readAllScan is ReadAll as it was before its first pass read keys from
@@ -68,19 +65,6 @@ func readAllScan(paths []string, want Fields, fn func(rec *Record, latest bool) 
 // gives the records, latest flags, info and error that a first pass
 // decoding every line gives.
 func TestReadAll_SameAsScanFirstPass(t *testing.T) {
-	// The first pass reads in blocks of whole lines: also in blocks much
-	// smaller than a line (each line then spans reads, and its block
-	// grows) and of a few lines.
-	for _, size := range []int{keyBlockSize, 1, 7, 300, 1000} {
-		t.Run(fmt.Sprint("block", size), func(t *testing.T) {
-			defer func(was int) { keyBlockSize = was }(keyBlockSize)
-			keyBlockSize = size
-			readAllSameAsScanFirstPass(t)
-		})
-	}
-}
-
-func readAllSameAsScanFirstPass(t *testing.T) {
 	good := func(key string, i int) string {
 		return fmt.Sprintf(`{"custom_id":%q,"index":%d,"response":{"status_code":200,"request_id":"req_%d","body":{"id":"resp","object":"response","status":"completed"}},"error":null,"output_text":"x","usage":{"input_tokens":1,"output_tokens":2},"model":"m","attempts":1,"latency_ms":3,"input":{"text":"t"}}`, key, i, i)
 	}
@@ -219,45 +203,4 @@ func BenchmarkMayNameCustomID(b *testing.B) {
 // benchLine is a journal line after its key, as a Journal writes it.
 func benchLine() []byte {
 	return []byte(`,"index":7,"response":{"status_code":200,"request_id":"req_0000000000000007","body":{"id":"resp_0000000000000007","object":"response","created_at":1763650000,"status":"completed","error":null,"model":"gpt-5-mini-2025-08-07","output":[{"id":"rs_000000000000001d","type":"reasoning","summary":[]},{"id":"msg_0000000000000034","type":"message","status":"completed","content":[{"type":"output_text","annotations":[],"logprobs":[],"text":"` + strings.Repeat("The customer liked the product but found delivery slow. ", 6) + `"}],"role":"assistant"}],"truncation":"disabled","usage":{"input_tokens":47}}},"output_text":"` + strings.Repeat("The customer liked the product but found delivery slow. ", 6) + `","usage":{"input_tokens":47},"model":"gpt-5-mini-2025-08-07","attempts":2,"latency_ms":307,"request_sha256":"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}`)
-}
-
-// keyBlocks gives the whole lines read before a read error, not the line
-// the error cut, and the error; stop ends its goroutines also when the
-// blocks are left unread.
-func TestKeyBlocks_ReadErrorAndStop(t *testing.T) {
-	defer func(was int) { keyBlockSize = was }(keyBlockSize)
-	keyBlockSize = 8
-	whole := `{"custom_id":"a","index":0}` + "\n" + `{"custom_id":"b","index":1}` + "\n"
-	bs := readKeyBlocks(io.MultiReader(strings.NewReader(whole+`{"custom_id":"c","ind`), iotest.ErrReader(errors.New("disk gone"))), maphash.MakeSeed())
-	var lines []string
-	var err error
-	for {
-		b, ok := bs.next()
-		if !ok {
-			break
-		}
-		for k, start := range b.starts {
-			lines = append(lines, string(b.buf[start:b.ends[k]]))
-		}
-		if b.err != nil {
-			err = b.err
-			break
-		}
-		bs.done(b)
-	}
-	bs.stop()
-	if strings.Join(lines, "") != whole || err == nil || err.Error() != "disk gone" {
-		t.Errorf("lines %q, error %v; want the two whole lines and the read error", lines, err)
-	}
-
-	before := runtime.NumGoroutine()
-	many := strings.Repeat(`{"custom_id":"a","index":0}`+"\n", 1000)
-	for range 20 {
-		bs := readKeyBlocks(strings.NewReader(many), maphash.MakeSeed())
-		bs.next() // one block, then give up
-		bs.stop()
-	}
-	if after := runtime.NumGoroutine(); after > before {
-		t.Errorf("%d goroutines after stop, %d before", after, before)
-	}
 }
