@@ -793,21 +793,29 @@ func or(s, def string) string {
 	return def
 }
 
-// Chunk sizes of readBody for a body of unknown length.
+// Chunk sizes of readBody for a body of unknown length, past the first
+// scratchSize bytes.
 const (
-	firstChunk = 32 << 10
-	maxChunk   = 4 << 20
+	scratchSize = 256 << 10
+	maxChunk    = 4 << 20
 )
+
+// scratch holds the first bytes of a body of unknown length (a gzipped
+// answer, which net/http unzips, or a chunked one): a body that fits is
+// copied out at its exact size, so that reading it allocates what it
+// keeps and no more.
+var scratch = sync.Pool{New: func() any { b := make([]byte, scratchSize); return &b }}
 
 // readBody reads a body of at most max bytes. A body whose Content-Length
 // (n, -1 when unknown) is known is read into one buffer of that size (net/
 // http ends the body there; a short body is an io.ErrUnexpectedEOF, as
 // with io.ReadAll); one that announces more than max is not read at all.
-// A body of unknown length is read in chunks that double from 32 KiB up to
-// 4 MiB: one that passes max is dropped as soon as it does, so that an
-// oversized answer holds at most max plus one chunk; one that fits is
-// copied into one buffer of its exact size. tooLarge reports a body over
-// max.
+// A body of unknown length is read into a pooled 256 KiB scratch buffer,
+// and one that ends there is copied into one buffer of its exact size;
+// past it, in chunks that double from 512 KiB up to 4 MiB: one that passes
+// max is dropped as soon as it does, so that an oversized answer holds at
+// most max plus one chunk; one that fits is copied into one buffer of its
+// exact size. tooLarge reports a body over max.
 func readBody(r io.Reader, n, max int64) (raw []byte, tooLarge bool, err error) {
 	if n > max {
 		return nil, true, nil
@@ -817,21 +825,28 @@ func readBody(r io.Reader, n, max int64) (raw []byte, tooLarge bool, err error) 
 		m, err := io.ReadFull(r, buf)
 		return buf[:m], false, err
 	}
+	sp := scratch.Get().(*[]byte)
+	defer scratch.Put(sp)
+	first, err := readFull(r, (*sp)[:min(scratchSize, max+1)])
+	if int64(len(first)) > max {
+		return nil, true, nil
+	}
+	if err != nil {
+		if err == io.EOF {
+			err = nil
+		}
+		return bytes.Clone(first), false, err
+	}
 	var (
-		chunks [][]byte
-		total  int64
-		size   = int64(firstChunk)
+		chunks = [][]byte{bytes.Clone(first)}
+		total  = int64(len(first))
+		size   = int64(2 * scratchSize)
 	)
 	for err == nil {
-		buf := make([]byte, min(size, max+1-total))
-		m := 0
-		for m < len(buf) && err == nil {
-			var k int
-			k, err = r.Read(buf[m:])
-			m += k
-		}
-		chunks = append(chunks, buf[:m])
-		total += int64(m)
+		var buf []byte
+		buf, err = readFull(r, make([]byte, min(size, max+1-total)))
+		chunks = append(chunks, buf)
+		total += int64(len(buf))
 		if total > max {
 			return nil, true, nil
 		}
@@ -840,13 +855,23 @@ func readBody(r io.Reader, n, max int64) (raw []byte, tooLarge bool, err error) 
 	if err == io.EOF {
 		err = nil
 	}
-	if len(chunks) == 1 {
-		return chunks[0], false, err
-	}
 	raw = make([]byte, 0, total)
 	for i, c := range chunks {
 		raw = append(raw, c...)
 		chunks[i] = nil
 	}
 	return raw, false, err
+}
+
+// readFull reads into buf until it is full or r fails, and returns what
+// was read; err is nil only when buf was filled.
+func readFull(r io.Reader, buf []byte) ([]byte, error) {
+	m := 0
+	var err error
+	for m < len(buf) && err == nil {
+		var k int
+		k, err = r.Read(buf[m:])
+		m += k
+	}
+	return buf[:m], err
 }
