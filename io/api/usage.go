@@ -141,7 +141,8 @@ func ScanUsage(val []byte) (w *WireUsage, ok bool) {
 	if jsonscan.IsNull(val) {
 		return nil, true
 	}
-	w = new(WireUsage)
+	a := new(wireUsage)
+	w = &a.WireUsage
 	var seen uint16
 	ok = jsonscan.Object(val, func(key, v []byte) bool {
 		var bit uint16
@@ -182,7 +183,8 @@ func ScanUsage(val []byte) (w *WireUsage, ok bool) {
 			if jsonscan.IsNull(v) {
 				return true
 			}
-			c := new(count)
+			c := &a.counts[a.used] // each pointer field is set once at most (seen)
+			a.used++
 			*field = c
 			return scanCount(v, c)
 		case plain != nil:
@@ -204,6 +206,14 @@ func ScanUsage(val []byte) (w *WireUsage, ok bool) {
 		})
 	})
 	return w, ok
+}
+
+// wireUsage is a WireUsage with room for the counts its five pointer
+// fields point to: ScanUsage allocates once, not once per count.
+type wireUsage struct {
+	WireUsage
+	counts [5]count
+	used   int
 }
 
 // usageKeys are WireUsage's JSON names.
