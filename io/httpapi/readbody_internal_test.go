@@ -2,10 +2,17 @@ package httpapi
 
 import (
 	"bytes"
+	"compress/gzip"
+	"context"
 	"errors"
 	"io"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
+
+	"github.com/llmbatch/llmbatch/io/responses"
 )
 
 // pieces reads data in random pieces, the last one with io.EOF when
@@ -65,3 +72,47 @@ func TestReadBody_UnknownLength(t *testing.T) {
 type failing struct{ err error }
 
 func (f *failing) Read([]byte) (int, error) { return 0, f.err }
+
+// Answers gzipped by the server (Go asks for gzip and unzips, so their
+// length is unknown): a whole one is read as sent, small or past the
+// scratch buffer; a broken one is a retryable error, not a panic or an
+// answer.
+func TestSend_GzippedAnswers(t *testing.T) {
+	small := []byte(`{"object":"response","status":"completed","output":[],"usage":{"input_tokens":1,"output_tokens":2}}`)
+	large := []byte(`{"object":"response","status":"completed","output":[],"pad":"` + strings.Repeat("z", 3*scratchSize) + `","usage":{"input_tokens":1,"output_tokens":2}}`)
+	for _, tt := range []struct {
+		name   string
+		body   []byte
+		broken bool
+	}{{"Small", small, false}, {"Large", large, false}, {"Broken", small, true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("Accept-Encoding") != "gzip" {
+					t.Errorf("Accept-Encoding %q, want Go's own gzip", r.Header.Get("Accept-Encoding"))
+				}
+				w.Header().Set("Content-Encoding", "gzip")
+				w.Header().Set("Content-Type", "application/json")
+				if tt.broken {
+					w.Write([]byte("\x1f\x8b\x08\x00 this is not deflate data"))
+					return
+				}
+				zw := gzip.NewWriter(w)
+				zw.Write(tt.body)
+				zw.Close()
+			}))
+			defer srv.Close()
+			c := &Client{BaseURL: srv.URL + "/v1", APIKey: "sk-gzip-test-1234"}
+			ans, err := c.Send(context.Background(), "/responses", []byte(`{}`), responses.API{})
+			if tt.broken {
+				var e *Error
+				if !errors.As(err, &e) || e.Class != Retryable {
+					t.Fatalf("Send() = %v, want a retryable error", err)
+				}
+				return
+			}
+			if err != nil || !bytes.Equal(ans.Body, tt.body) {
+				t.Fatalf("Send() = %d bytes, %v; want the %d bytes sent", len(ans.Body), err, len(tt.body))
+			}
+		})
+	}
+}
