@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"errors"
 	"time"
 
 	"github.com/llmbatch/llmbatch/io/httpapi"
@@ -34,11 +33,9 @@ type Attempt struct {
 // observe tells the Observer of an attempt sent at sent.
 func (r *runner) observe(attempt int, sent time.Time, a *httpapi.Answer, err error) {
 	at := Attempt{Latency: time.Since(sent), Retry: attempt > 1}
-	var e *httpapi.Error
-	switch {
-	case a != nil:
+	if a != nil {
 		at.Status = a.StatusCode
-	case errors.As(err, &e):
+	} else if e := httpapi.AsError(err); e != nil {
 		at.Status = e.StatusCode
 	}
 	r.cfg.Observer.Attempt(at)

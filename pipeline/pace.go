@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"math"
 	"sync"
 	"time"
@@ -393,8 +392,8 @@ func (p *pacer) end(t *ticket, ans *httpapi.Answer, err error) {
 	if ans == nil {
 		return
 	}
-	var e *httpapi.Error
-	limited := errors.As(err, &e) && e.RateLimited
+	e := httpapi.AsError(err)
+	limited := e != nil && e.RateLimited
 	rl := ans.RateLimit
 	first := !p.answered
 	p.answered = true

@@ -742,14 +742,14 @@ func (r *runner) try(stopCtx, reqCtx context.Context, req *Request, call Call) O
 		}
 		r.pace.end(t, a, err)
 		o.Answer, o.viaAPI = a, call == nil
-		var e *httpapi.Error
+		e := httpapi.AsError(err)
 		if r.cfg.Observer != nil {
 			r.observe(attempt, sent, a, err)
 		}
-		if a != nil || (errors.As(err, &e) && e.StatusCode > 0) {
+		if a != nil || (e != nil && e.StatusCode > 0) {
 			r.answerGuard.noteAnswer()
 		}
-		if errors.As(err, &e) {
+		if e != nil {
 			if e.StatusCode == 429 {
 				r.limited.Add(1)
 				o.RateLimited++
@@ -769,8 +769,8 @@ func (r *runner) try(stopCtx, reqCtx context.Context, req *Request, call Call) O
 // record makes req's record from its outcome, or returns nil when the row
 // must stay pending (see Exec.Record).
 func (r *runner) record(stopCtx context.Context, req *Request, o Outcome) *results.Record {
-	var e *httpapi.Error
-	if o.Err != nil && !errors.As(o.Err, &e) {
+	e := httpapi.AsError(o.Err)
+	if o.Err != nil && e == nil {
 		return nil // stopped while waiting: the row stays pending
 	}
 	if e != nil && (e.Class == httpapi.Fatal || (e.Code == httpapi.CodeCanceled && stopCtx.Err() != nil)) {

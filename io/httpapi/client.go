@@ -182,6 +182,23 @@ func isQuota(texts ...string) bool {
 	return false
 }
 
+// AsError returns the *Error in err's chain, or nil: errors.As without
+// its cost when err is nil or an *Error itself (the target errors.As
+// writes to escapes, one allocation per call, on every answer of a run).
+func AsError(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	if e, ok := err.(*Error); ok {
+		return e
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return nil
+}
+
 func (e *Error) Error() string {
 	var b strings.Builder
 	if e.StatusCode != 0 {

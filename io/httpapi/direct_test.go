@@ -140,3 +140,20 @@ func TestClient_RedirectPolicyCannotChangeSharedHeaders(t *testing.T) {
 		t.Errorf("X-Mutated seen: %q, want %q (the policy's change must not reach later requests)", mutated, want)
 	}
 }
+
+// AsError is errors.As for *Error: nil for nil and for other errors, the
+// *Error itself or wrapped, and no allocation for nil or an *Error.
+func TestAsError(t *testing.T) {
+	e := &httpapi.Error{Code: "x"}
+	for _, tt := range []struct {
+		err  error
+		want *httpapi.Error
+	}{{nil, nil}, {io.EOF, nil}, {e, e}, {fmt.Errorf("wrapped: %w", e), e}} {
+		if got := httpapi.AsError(tt.err); got != tt.want {
+			t.Errorf("AsError(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { httpapi.AsError(nil); httpapi.AsError(e) }); n != 0 {
+		t.Errorf("AsError allocates %v times for nil and an *Error", n)
+	}
+}
