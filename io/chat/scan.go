@@ -22,7 +22,7 @@ func scan(body []byte) (a answer, ok bool) {
 		case 0:
 			a.Object, ok = scanString(v)
 		case 1:
-			a.Model, ok = scanString(v)
+			a.Model, ok = api.ModelString(v)
 		case 2:
 			a.Usage, ok = api.ScanUsage(v)
 		case 3:

@@ -146,7 +146,7 @@ func scan(body []byte) (w wire, ok bool) {
 		case "status":
 			w.Status, ok = scanString(v)
 		case "model":
-			w.Model, ok = scanString(v)
+			w.Model, ok = api.ModelString(v)
 		case "output":
 			if null {
 				return true
