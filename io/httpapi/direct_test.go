@@ -157,3 +157,36 @@ func TestAsError(t *testing.T) {
 		t.Errorf("AsError allocates %v times for nil and an *Error", n)
 	}
 }
+
+// Over HTTPS with HTTP/2, as real endpoints answer: concurrent requests
+// on the direct path (headers shared with the transport) arrive with the
+// key and headers, and the race detector sees no write to them.
+func TestClient_SendHTTP2Concurrent(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor != 2 || r.Header.Get("Authorization") != "Bearer sk-direct-test-1234" || r.Header.Get("X-Team") != "a" {
+			w.WriteHeader(400)
+			fmt.Fprintf(w, `{"error":{"message":"proto %d, auth %q, team %q"}}`, r.ProtoMajor, r.Header.Get("Authorization"), r.Header.Get("X-Team"))
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, okBody)
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	tr := srv.Client().Transport.(*http.Transport).Clone()
+	tr.ForceAttemptHTTP2 = true
+	c := &httpapi.Client{BaseURL: srv.URL + "/v1", APIKey: "sk-direct-test-1234", Header: http.Header{"X-Team": {"a"}}, HTTPClient: &http.Client{Transport: tr}}
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for range 10 {
+				if _, err := c.Send(context.Background(), "/responses", []byte(`{}`), responses.API{}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
