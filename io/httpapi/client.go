@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net"
 	"net/http"
@@ -244,8 +245,7 @@ func (c *Client) Send(ctx context.Context, path string, body []byte, dec Decoder
 // answer is classified as Send classifies it, with dec reading a 2xx body.
 func (c *Client) Do(ctx context.Context, method, path string, body []byte, dec Decoder) (*Answer, error) {
 	ans, err := c.send(ctx, method, path, body, dec)
-	var e *Error
-	if errors.As(err, &e) && c.red != nil {
+	if e := AsError(err); e != nil && c.red != nil {
 		e.Message = c.red.String(e.Message)
 	}
 	return ans, err
@@ -264,10 +264,7 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, dec
 	if c.shared {
 		req.Header = c.header
 	} else {
-		req.Header = make(http.Header, len(c.header))
-		for k, v := range c.header {
-			req.Header[k] = v
-		}
+		req.Header = maps.Clone(c.header)
 	}
 	return c.roundTrip(ctx, hc, req, dec)
 }
@@ -277,8 +274,7 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, dec
 func (c *Client) roundTrip(ctx context.Context, hc *http.Client, req *http.Request, dec Decoder) (*Answer, error) {
 	start := time.Now()
 	resp, err := c.do(hc, req)
-	var re *RedirectError
-	if errors.As(err, &re) {
+	if re := asRedirect(err); re != nil {
 		e := &Error{Class: RowFailed, Code: CodeRedirect, StatusCode: re.StatusCode, Message: re.Error()}
 		if resp == nil {
 			return nil, e
@@ -454,18 +450,16 @@ func (c *Client) do(hc *http.Client, req *http.Request) (*http.Response, error) 
 
 // answered is a RoundTripper whose first round trip returns resp, an
 // answer already received to that request, and whose next ones go to
-// next.
+// next. It serves one http.Client.Do, which makes its round trips one
+// after another.
 type answered struct {
-	mu   sync.Mutex
 	resp *http.Response
 	next http.RoundTripper
 }
 
 func (a *answered) RoundTrip(req *http.Request) (*http.Response, error) {
-	a.mu.Lock()
 	resp := a.resp
 	a.resp = nil
-	a.mu.Unlock()
 	if resp == nil {
 		return a.next.RoundTrip(req)
 	}
@@ -473,6 +467,19 @@ func (a *answered) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.Body.Close() // a RoundTripper closes the body, even one it did not read
 	}
 	return resp, nil
+}
+
+// asRedirect returns the *RedirectError in err's chain, or nil, without
+// errors.As's allocation when err is nil (every answer).
+func asRedirect(err error) *RedirectError {
+	if err == nil {
+		return nil
+	}
+	var re *RedirectError
+	if !errors.As(err, &re) {
+		return nil
+	}
+	return re
 }
 
 // urlErrorOp is the Op of the *url.Error http.Client returns for a

@@ -103,8 +103,7 @@ func (c *Client) Download(ctx context.Context, path string, w io.Writer) (n int6
 
 // redact removes the API key from an *Error's message.
 func (c *Client) redact(err error) {
-	var e *Error
-	if errors.As(err, &e) && c.red != nil {
+	if e := AsError(err); e != nil && c.red != nil {
 		e.Message = c.red.String(e.Message)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -114,5 +115,16 @@ func TestSend_GzippedAnswers(t *testing.T) {
 				t.Fatalf("Send() = %d bytes, %v; want the %d bytes sent", len(ans.Body), err, len(tt.body))
 			}
 		})
+	}
+}
+
+// A fine answer costs no allocation for telling it is no redirect error.
+func TestAsRedirect_NilFree(t *testing.T) {
+	if n := testing.AllocsPerRun(100, func() { asRedirect(nil) }); n != 0 {
+		t.Errorf("asRedirect(nil) allocates %v times", n)
+	}
+	re := &RedirectError{StatusCode: 307}
+	if got := asRedirect(fmt.Errorf("x: %w", re)); got != re {
+		t.Errorf("asRedirect(wrapped) = %v", got)
 	}
 }

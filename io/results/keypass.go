@@ -81,22 +81,14 @@ func mayNameCustomID(b []byte) bool {
 	// bytes before them that are d, D or 4 (the usual has-zero-byte trick,
 	// which may flag a byte too many, never one too few; each flagged
 	// byte is checked).
-	const (
-		lo = 0x0101010101010101
-		hi = 0x8080808080808080
-	)
-	has := func(w, c uint64) uint64 {
-		x := w ^ (lo * c)
-		return (x - lo) &^ x & hi
-	}
 	i := 1
 	for ; i+8 <= len(b); i += 8 {
-		q := has(binary.LittleEndian.Uint64(b[i:]), '"')
+		q := bytesOf(binary.LittleEndian.Uint64(b[i:]), '"')
 		if q == 0 {
 			continue
 		}
 		w := binary.LittleEndian.Uint64(b[i-1:])
-		if q&(has(w|lo*0x20, 'd')|has(w, '4')) == 0 {
+		if q&(bytesOf(w|ones*0x20, 'd')|bytesOf(w, '4')) == 0 {
 			continue
 		}
 		for k := range 8 {

@@ -277,12 +277,10 @@ func (p *lineScanner) plainString() ([]byte, error) {
 	// backslash or outside ASCII (the bit tricks "has a byte less than
 	// n", "has a zero byte" of the word xor '\\', and the high bits);
 	// the byte loop decides the rest from the first word that has one.
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
 	k := 0
 	for ; k+8 <= len(s); k += 8 {
 		w := binary.LittleEndian.Uint64(s[k:])
-		bs := w ^ (lo * '\\')
-		if ((w-lo*0x20)&^w|(bs-lo)&^bs|w)&hi != 0 {
+		if (w-ones*0x20)&^w&highs|bytesOf(w, '\\')|w&highs != 0 {
 			break
 		}
 	}
@@ -447,6 +445,18 @@ func (p *lineScanner) skipString() error {
 	}
 }
 
+// Eight bytes at a time: a word read little-endian, and the "has a zero
+// byte" trick.
+const ones, highs = 0x0101010101010101, 0x8080808080808080
+
+// bytesOf flags (their high bit) the bytes of w equal to c. It may flag a
+// byte above a match as well, never one below the lowest: the lowest
+// flag is always a true match.
+func bytesOf(w uint64, c byte) uint64 {
+	x := w ^ (ones * uint64(c))
+	return (x - ones) &^ x & highs
+}
+
 // quoteOrBackslash returns the index of the first '"' or '\\' in b from
 // i on, or -1. It reads eight bytes at a time: the lowest byte the "has a
 // zero byte" trick flags in a word (of the word xor the byte sought) is
@@ -454,11 +464,9 @@ func (p *lineScanner) skipString() error {
 // strings of a body are mostly short, where this beats bytes.IndexByte's
 // set-up.
 func quoteOrBackslash(b []byte, i int) int {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
 	for ; i+8 <= len(b); i += 8 {
 		w := binary.LittleEndian.Uint64(b[i:])
-		q, bs := w^(lo*'"'), w^(lo*'\\')
-		if m := ((q-lo)&^q | (bs-lo)&^bs) & hi; m != 0 {
+		if m := bytesOf(w, '"') | bytesOf(w, '\\'); m != 0 {
 			return i + bits.TrailingZeros64(m)>>3
 		}
 	}
