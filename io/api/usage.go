@@ -138,13 +138,26 @@ func deref(p *count) int64 {
 // val holds anything the fast path does not read itself (then decode it
 // with encoding/json). val must be valid JSON.
 func ScanUsage(val []byte) (w *WireUsage, ok bool) {
-	if jsonscan.IsNull(val) {
-		return nil, true
+	w, end := ScanUsageAt(val, 0, 0)
+	return w, end >= 0
+}
+
+// ScanUsageAt is ScanUsage of the value that starts at b[i] (not after
+// white space), at nesting depth depth, read in place as jsonscan.ObjectAt
+// reads: it returns where the value ends, or -1 where ScanUsage's ok is
+// false.
+func ScanUsageAt(b []byte, i, depth int) (w *WireUsage, end int) {
+	if i < len(b) && b[i] == 'n' {
+		end = jsonscan.Skip(b, i, depth)
+		if end < 0 || !jsonscan.IsNull(b[i:end]) {
+			return nil, -1
+		}
+		return nil, end
 	}
 	a := new(wireUsage)
 	w = &a.WireUsage
 	var seen uint16
-	ok = jsonscan.Object(val, func(key, v []byte) bool {
+	end = jsonscan.ObjectAt(b, i, depth, func(key []byte, start int) int {
 		var bit uint16
 		var field **count
 		var plain *count
@@ -172,40 +185,62 @@ func ScanUsage(val []byte) (w *WireUsage, ok bool) {
 		case "completion_tokens_details":
 			bit, details, detailKey = 1<<9, &w.CompletionTokensDetails.ReasoningTokens, "reasoning_tokens"
 		default:
-			return !jsonscan.Folds(key, usageKeys...)
+			if jsonscan.Folds(key, usageKeys...) {
+				return -1
+			}
+			return 0
 		}
 		if seen&bit != 0 {
-			return false
+			return -1
 		}
 		seen |= bit
-		switch {
-		case field != nil:
-			if jsonscan.IsNull(v) {
-				return true
+		if details == nil || b[start] != '{' {
+			e := jsonscan.Skip(b, start, depth+1)
+			if e < 0 {
+				return -1
 			}
-			c := &a.counts[a.used] // each pointer field is set once at most (seen)
-			a.used++
-			*field = c
-			return scanCount(v, c)
-		case plain != nil:
-			return scanCount(v, plain)
-		}
-		if jsonscan.IsNull(v) {
-			return true
+			v := b[start:e]
+			switch {
+			case jsonscan.IsNull(v):
+			case field != nil:
+				c := &a.counts[a.used] // each pointer field is set once at most (seen)
+				a.used++
+				*field = c
+				if !scanCount(v, c) {
+					return -1
+				}
+			case plain != nil:
+				if !scanCount(v, plain) {
+					return -1
+				}
+			default:
+				return -1 // a details value that is neither an object nor null
+			}
+			return e
 		}
 		var once bool
-		return jsonscan.Object(v, func(k, dv []byte) bool {
+		return jsonscan.ObjectAt(b, start, depth+1, func(k []byte, ds int) int {
 			if string(k) != detailKey {
-				return !jsonscan.Folds(k, detailKey)
+				if jsonscan.Folds(k, detailKey) {
+					return -1
+				}
+				return 0
 			}
 			if once {
-				return false
+				return -1
 			}
 			once = true
-			return scanCount(dv, details)
+			e := jsonscan.Skip(b, ds, depth+2)
+			if e < 0 || !scanCount(b[ds:e], details) {
+				return -1
+			}
+			return e
 		})
 	})
-	return w, ok
+	if end < 0 {
+		return nil, -1
+	}
+	return w, end
 }
 
 // wireUsage is a WireUsage with room for the counts its five pointer

@@ -96,10 +96,11 @@ type message struct {
 func (API) Decode(body []byte) (api.Result, error) {
 	a, ok := scan(body)
 	if !ok {
-		a = answer{}
-		if err := json.Unmarshal(body, &a); err != nil {
+		var slow answer // its own variable: only this path allocates it
+		if err := json.Unmarshal(body, &slow); err != nil {
 			return api.Partial(body), err
 		}
+		a = slow
 	}
 	r := api.Result{Model: a.Model, Status: "completed", Usage: a.Usage.Usage()}
 	if len(a.Choices) == 0 || a.Choices[0].Message == nil {

@@ -14,60 +14,84 @@ var (
 
 // scan decodes body as json.Unmarshal would into an answer, without
 // reflection, for the shapes answers have; ok is false for anything else
-// (invalid JSON among it), which json.Unmarshal then decodes.
+// (invalid JSON among it), which json.Unmarshal then decodes. It reads
+// every byte once (jsonscan's walks in place).
 func scan(body []byte) (a answer, ok bool) {
-	ok = jsonscan.Document(body, answerKeys, func(i int, v []byte) bool {
-		var ok bool
-		switch i {
-		case 0:
-			a.Object, ok = scanString(v)
-		case 1:
-			a.Model, ok = api.ModelString(v)
+	end := jsonscan.FieldsAt(body, 0, 0, answerKeys, func(k, i int) int {
+		switch k {
 		case 2:
-			a.Usage, ok = api.ScanUsage(v)
+			var end int
+			a.Usage, end = api.ScanUsageAt(body, i, 1)
+			return end
 		case 3:
-			if jsonscan.IsNull(v) {
-				return true
+			if body[i] == 'n' {
+				return 0 // null leaves Choices nil
 			}
 			a.Choices = []choice{}
-			return jsonscan.Array(v, func(c []byte) bool {
-				ch, ok := scanChoice(c)
+			return jsonscan.ArrayAt(body, i, 1, func(j int) int {
+				ch, end := scanChoice(body, j)
 				a.Choices = append(a.Choices, ch)
-				return ok
+				return end
 			})
 		}
-		return ok
+		end := jsonscan.Skip(body, i, 1)
+		if end < 0 {
+			return -1
+		}
+		var ok bool
+		if k == 0 {
+			a.Object, ok = scanString(body[i:end])
+		} else {
+			a.Model, ok = api.ModelString(body[i:end])
+		}
+		if !ok {
+			return -1
+		}
+		return end
 	})
-	return a, ok
+	return a, jsonscan.End(body, end) >= 0
 }
 
-// scanChoice reads a choice (an object; not null).
-func scanChoice(b []byte) (ch choice, ok bool) {
-	ok = jsonscan.Fields(b, choiceKeys, func(i int, v []byte) bool {
-		if i == 0 {
+// scanChoice reads the choice that starts at b[i] (an object; not null)
+// and returns where it ends, or -1.
+func scanChoice(b []byte, i int) (ch choice, end int) {
+	end = jsonscan.FieldsAt(b, i, 2, choiceKeys, func(k, j int) int {
+		if k == 0 {
+			end := jsonscan.Skip(b, j, 3)
 			var ok bool
-			ch.FinishReason, ok = scanString(v)
-			return ok
+			if end < 0 {
+				return -1
+			}
+			if ch.FinishReason, ok = scanString(b[j:end]); !ok {
+				return -1
+			}
+			return end
 		}
-		if jsonscan.IsNull(v) {
-			return true
+		if b[j] == 'n' {
+			return 0 // null leaves Message nil
 		}
 		m := &message{}
 		ch.Message = m
-		return jsonscan.Fields(v, messageKeys, func(k int, mv []byte) bool {
-			if k == 0 {
+		return jsonscan.FieldsAt(b, j, 3, messageKeys, func(f, v int) int {
+			end := jsonscan.Skip(b, v, 4)
+			if end < 0 {
+				return -1
+			}
+			mv := b[v:end]
+			switch {
+			case f == 0:
 				m.Content = mv
-				return true
+			case !jsonscan.IsNull(mv):
+				s, ok := jsonscan.String(mv)
+				if !ok {
+					return -1
+				}
+				m.Refusal = &s
 			}
-			if jsonscan.IsNull(mv) {
-				return true
-			}
-			s, ok := jsonscan.String(mv)
-			m.Refusal = &s
-			return ok
+			return end
 		})
 	})
-	return ch, ok
+	return ch, end
 }
 
 // scanString reads a string or null (as ""); the values every answer

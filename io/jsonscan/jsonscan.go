@@ -59,19 +59,148 @@ func WholeObject(b []byte, fn func(key, val []byte) bool) bool {
 
 // fields is Fields returning object's end.
 func fields(b []byte, names []string, fn func(i int, val []byte) bool) int {
+	return FieldsAt(b, 0, 0, names, func(k, start int) int {
+		end := valueEndDepth(b, start, 1)
+		if end < 0 || !fn(k, b[start:end]) {
+			return -1
+		}
+		return end
+	})
+}
+
+// ObjectAt, FieldsAt and ArrayAt walk a value in place, where it starts
+// in a larger text, reading each part of it once: their fn is given
+// where a member's or element's value starts and returns where it ends,
+// having read it itself (with ObjectAt, FieldsAt, ArrayAt or Skip, at the
+// value's depth, one more than its container's), or 0 to have it skipped,
+// or -1 to stop the walk. A decoder of nested answers then reads each
+// byte once instead of once per level. Each returns the index just
+// after the value it walked, or -1 when fn stopped it or the text is not
+// what it walks; what it passes over it checks as Valid does, nesting
+// depth included (depth is the walked value's: 0 for a whole text's).
+// A start given to fn is always within b.
+
+// ObjectAt walks the object that starts at b[i] (after white space),
+// calling fn with each member's key (without its quotes; a key holding
+// an escape stops the walk) and where its value starts.
+func ObjectAt(b []byte, i, depth int, fn func(key []byte, start int) int) int {
+	i = skipSpace(b, i)
+	if i >= len(b) || b[i] != '{' || depth >= maxDepth {
+		return -1
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1
+	}
+	for i < len(b) {
+		if b[i] != '"' {
+			return -1
+		}
+		end := stringEnd(b, i)
+		if end < 0 {
+			return -1
+		}
+		key := b[i+1 : end-1]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			return -1
+		}
+		i = skipSpace(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return -1
+		}
+		if i = skipSpace(b, i+1); i >= len(b) {
+			return -1
+		}
+		vend := fn(key, i)
+		if vend == 0 {
+			vend = valueEndDepth(b, i, depth+1)
+		}
+		if vend < 0 {
+			return -1
+		}
+		i = skipSpace(b, vend)
+		if i >= len(b) {
+			return -1
+		}
+		if b[i] == '}' {
+			return i + 1
+		}
+		if b[i] != ',' {
+			return -1
+		}
+		i = skipSpace(b, i+1)
+	}
+	return -1
+}
+
+// FieldsAt is ObjectAt calling fn only for the members whose name is one
+// of names (at most 64), with the name's index; it stops where Fields
+// returns false (a name twice, a key that matches a name but for case).
+func FieldsAt(b []byte, i, depth int, names []string, fn func(k, start int) int) int {
 	var seen uint64
-	return object(b, func(key []byte, start, end int) bool {
-		for i, n := range names {
+	return ObjectAt(b, i, depth, func(key []byte, start int) int {
+		for k, n := range names {
 			if string(key) == n {
-				if seen&(1<<i) != 0 {
-					return false
+				if seen&(1<<k) != 0 {
+					return -1
 				}
-				seen |= 1 << i
-				return fn(i, b[start:end])
+				seen |= 1 << k
+				return fn(k, start)
 			}
 		}
-		return !Folds(key, names...)
+		if Folds(key, names...) {
+			return -1
+		}
+		return 0
 	})
+}
+
+// ArrayAt walks the array that starts at b[i] (after white space),
+// calling fn with where each element starts.
+func ArrayAt(b []byte, i, depth int, fn func(start int) int) int {
+	i = skipSpace(b, i)
+	if i >= len(b) || b[i] != '[' || depth >= maxDepth {
+		return -1
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return i + 1
+	}
+	for i < len(b) {
+		vend := fn(i)
+		if vend == 0 {
+			vend = valueEndDepth(b, i, depth+1)
+		}
+		if vend < 0 {
+			return -1
+		}
+		i = skipSpace(b, vend)
+		if i >= len(b) {
+			return -1
+		}
+		if b[i] == ']' {
+			return i + 1
+		}
+		if b[i] != ',' {
+			return -1
+		}
+		i = skipSpace(b, i+1)
+	}
+	return -1
+}
+
+// Skip returns the index just after the value that starts at b[i] (not
+// after white space), at nesting depth depth, checked as Valid checks
+// it; -1 when there is none.
+func Skip(b []byte, i, depth int) int { return valueEndDepth(b, i, depth) }
+
+// End returns the index of b's end when only white space follows b[i:],
+// else -1: a walk of a whole text ends with it.
+func End(b []byte, i int) int {
+	if i < 0 || skipSpace(b, i) != len(b) {
+		return -1
+	}
+	return len(b)
 }
 
 // Member returns where the value of b's member name starts and ends in b.
@@ -104,79 +233,25 @@ func Member(b []byte, name string) (start, end int, ok bool) {
 // it passes is checked as Valid checks it (values at depth 1), so an
 // object it walks whole is valid JSON.
 func object(b []byte, fn func(key []byte, start, end int) bool) int {
-	i := skipSpace(b, 0)
-	if i >= len(b) || b[i] != '{' {
-		return -1
-	}
-	i = skipSpace(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return i + 1
-	}
-	for i < len(b) {
-		if b[i] != '"' {
+	return ObjectAt(b, 0, 0, func(key []byte, start int) int {
+		end := valueEndDepth(b, start, 1)
+		if end < 0 || !fn(key, start, end) {
 			return -1
 		}
-		end := stringEnd(b, i)
-		if end < 0 {
-			return -1
-		}
-		key := b[i+1 : end-1]
-		if bytes.IndexByte(key, '\\') >= 0 {
-			return -1
-		}
-		i = skipSpace(b, end)
-		if i >= len(b) || b[i] != ':' {
-			return -1
-		}
-		i = skipSpace(b, i+1)
-		vend := valueEndDepth(b, i, 1)
-		if vend < 0 || !fn(key, i, vend) {
-			return -1
-		}
-		i = skipSpace(b, vend)
-		if i >= len(b) {
-			return -1
-		}
-		if b[i] == '}' {
-			return i + 1
-		}
-		if b[i] != ',' {
-			return -1
-		}
-		i = skipSpace(b, i+1)
-	}
-	return -1
+		return end
+	})
 }
 
 // Array calls fn with the text of each element of the array b. It returns
 // false when b is not an array or fn returns false. b must be valid JSON.
 func Array(b []byte, fn func(val []byte) bool) bool {
-	i := skipSpace(b, 0)
-	if i >= len(b) || b[i] != '[' {
-		return false
-	}
-	i = skipSpace(b, i+1)
-	if i < len(b) && b[i] == ']' {
-		return true
-	}
-	for i < len(b) {
-		vend := valueEnd(b, i)
-		if vend < 0 || !fn(b[i:vend]) {
-			return false
+	return ArrayAt(b, 0, 0, func(start int) int {
+		end := valueEndDepth(b, start, 1)
+		if end < 0 || !fn(b[start:end]) {
+			return -1
 		}
-		i = skipSpace(b, vend)
-		if i >= len(b) {
-			return false
-		}
-		if b[i] == ']' {
-			return true
-		}
-		if b[i] != ',' {
-			return false
-		}
-		i = skipSpace(b, i+1)
-	}
-	return false
+		return end
+	}) >= 0
 }
 
 // String returns the value of the JSON string val; ok is false when val is

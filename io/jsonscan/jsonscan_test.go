@@ -199,3 +199,63 @@ func TestAppendStringEveryOffset(t *testing.T) {
 		}
 	}
 }
+
+// walkAt walks the value at b[i] in place with ObjectAt and ArrayAt,
+// every container level by a walk of its own (as a nested decoder reads
+// an answer), and returns its end.
+func walkAt(b []byte, i, depth int) int {
+	i = skipSpace(b, i)
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '{':
+		return ObjectAt(b, i, depth, func(_ []byte, start int) int { return walkAt(b, start, depth+1) })
+	case '[':
+		return ArrayAt(b, i, depth, func(start int) int { return walkAt(b, start, depth+1) })
+	}
+	return Skip(b, i, depth)
+}
+
+// TestWalkAtIsJSONValid: a text walked whole in place, each level by its
+// own walk, is accepted exactly when json.Valid accepts it, nesting
+// limit included; a walk that skips values (fn returns 0) agrees too.
+func TestWalkAtIsJSONValid(t *testing.T) {
+	seeds := slices.Clone(validSeeds)
+	for _, n := range []int{9999, 10000, 10001} {
+		seeds = append(seeds, strings.Repeat(`{"a":[`, n/2)+strings.Repeat(`]}`, n/2), strings.Repeat("[", n)+strings.Repeat("]", n),
+			`{"x":`+strings.Repeat("[", n-1)+strings.Repeat("]", n-1)+`}`, strings.Repeat("[", n)+`{}`+strings.Repeat("]", n),
+			strings.Repeat("[", n)+`{"a":1}`+strings.Repeat("]", n))
+	}
+	for _, s := range seeds {
+		checkWalkAt(t, []byte(s))
+	}
+}
+
+func checkWalkAt(t *testing.T, b []byte) {
+	t.Helper()
+	want := json.Valid(b)
+	if got := End(b, walkAt(b, 0, 0)) >= 0; got != want {
+		t.Errorf("walkAt(%.40q): %v, json.Valid %v", b, got, want)
+	}
+	i := skipSpace(b, 0)
+	var skipped int
+	switch {
+	case i < len(b) && b[i] == '{':
+		skipped = ObjectAt(b, i, 0, func([]byte, int) int { return 0 })
+	case i < len(b) && b[i] == '[':
+		skipped = ArrayAt(b, i, 0, func(int) int { return 0 })
+	default:
+		return
+	}
+	if got := End(b, skipped) >= 0; got != want {
+		t.Errorf("skipping walk of %.40q: %v, json.Valid %v", b, got, want)
+	}
+}
+
+func FuzzWalkAt(f *testing.F) {
+	for _, s := range validSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) { checkWalkAt(t, b) })
+}

@@ -66,10 +66,11 @@ func (API) Meter(body []byte, c *tokens.Counter) api.Meter {
 func (API) Decode(body []byte) (api.Result, error) {
 	w, ok := scan(body)
 	if !ok {
-		w = wire{}
-		if err := json.Unmarshal(body, &w); err != nil {
+		var slow wire // its own variable: only this path allocates it
+		if err := json.Unmarshal(body, &slow); err != nil {
 			return api.Partial(body), err
 		}
+		w = slow
 	}
 	return w.result()
 }

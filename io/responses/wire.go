@@ -56,16 +56,29 @@ func refusal(items []wireItem) (string, bool) {
 // outputText joins the text of output_text parts of message items, as the
 // official SDKs compute Response.output_text.
 func outputText(items []wireItem) string {
-	var b strings.Builder
+	var first string
+	var b strings.Builder // when there is more than one text
+	n := 0
 	for _, it := range items {
 		if it.Type != "message" {
 			continue
 		}
 		for _, c := range it.Content {
-			if c.Type == "output_text" {
-				b.WriteString(c.Text)
+			if c.Type != "output_text" {
+				continue
 			}
+			switch n++; n {
+			case 1:
+				first = c.Text
+				continue
+			case 2:
+				b.WriteString(first)
+			}
+			b.WriteString(c.Text)
 		}
+	}
+	if n < 2 {
+		return first
 	}
 	return b.String()
 }
@@ -135,80 +148,113 @@ var (
 
 // scan decodes body as json.Unmarshal would into a wire, without
 // reflection, for the shapes answers have; ok is false for anything else
-// (invalid JSON among it), which json.Unmarshal then decodes.
+// (invalid JSON among it), which json.Unmarshal then decodes. It reads
+// every byte once (jsonscan's walks in place).
 func scan(body []byte) (w wire, ok bool) {
-	ok = jsonscan.Document(body, wireKeys, func(i int, v []byte) bool {
-		null := jsonscan.IsNull(v)
+	end := jsonscan.FieldsAt(body, 0, 0, wireKeys, func(k, i int) int {
+		switch wireKeys[k] {
+		case "output":
+			if body[i] == 'n' {
+				return 0 // null leaves Output nil; anything else n... is invalid
+			}
+			w.Output = []wireItem{}
+			return jsonscan.ArrayAt(body, i, 1, func(j int) int {
+				it, end := scanItem(body, j)
+				w.Output = append(w.Output, it)
+				return end
+			})
+		case "usage":
+			var end int
+			w.Usage, end = api.ScanUsageAt(body, i, 1)
+			return end
+		case "incomplete_details":
+			if body[i] == 'n' {
+				return 0
+			}
+			w.IncompleteDetails = &struct {
+				Reason string `json:"reason"`
+			}{}
+			return jsonscan.FieldsAt(body, i, 1, reasonKeys, func(_, r int) int {
+				end := jsonscan.Skip(body, r, 2)
+				var ok bool
+				if end < 0 {
+					return -1
+				}
+				if w.IncompleteDetails.Reason, ok = scanString(body[r:end]); !ok {
+					return -1
+				}
+				return end
+			})
+		}
+		end := jsonscan.Skip(body, i, 1)
+		if end < 0 {
+			return -1
+		}
+		v := body[i:end]
 		var ok bool
-		switch wireKeys[i] {
+		switch wireKeys[k] {
 		case "object":
 			w.Object, ok = scanString(v)
 		case "status":
 			w.Status, ok = scanString(v)
 		case "model":
 			w.Model, ok = api.ModelString(v)
-		case "output":
-			if null {
-				return true
-			}
-			w.Output = []wireItem{}
-			return jsonscan.Array(v, func(item []byte) bool {
-				it, ok := scanItem(item)
-				w.Output = append(w.Output, it)
-				return ok
-			})
-		case "usage":
-			w.Usage, ok = api.ScanUsage(v)
 		case "error":
 			w.Error, ok = v, true
-		case "incomplete_details":
-			if null {
-				return true
-			}
-			w.IncompleteDetails = &struct {
-				Reason string `json:"reason"`
-			}{}
-			return jsonscan.Fields(v, reasonKeys, func(_ int, rv []byte) bool {
-				w.IncompleteDetails.Reason, ok = scanString(rv)
-				return ok
-			})
 		}
-		return ok
+		if !ok {
+			return -1
+		}
+		return end
 	})
-	return w, ok
+	return w, jsonscan.End(body, end) >= 0
 }
 
-// scanItem reads an output item (an object; not null).
-func scanItem(b []byte) (it wireItem, ok bool) {
-	ok = jsonscan.Fields(b, itemKeys, func(i int, v []byte) bool {
-		if i == 0 {
-			var ok bool
-			it.Type, ok = scanString(v)
-			return ok
-		}
-		if jsonscan.IsNull(v) {
-			return true
+// scanItem reads the output item that starts at b[i] (an object; not
+// null) and returns where it ends, or -1.
+func scanItem(b []byte, i int) (it wireItem, end int) {
+	end = jsonscan.FieldsAt(b, i, 2, itemKeys, func(k, j int) int {
+		if k == 0 || b[j] == 'n' {
+			end := jsonscan.Skip(b, j, 3)
+			if end < 0 {
+				return -1
+			}
+			if k == 0 {
+				var ok bool
+				if it.Type, ok = scanString(b[j:end]); !ok {
+					return -1
+				}
+			} else if !jsonscan.IsNull(b[j:end]) {
+				return -1
+			}
+			return end
 		}
 		it.Content = make([]wirePart, 0, 1)
-		return jsonscan.Array(v, func(part []byte) bool {
+		return jsonscan.ArrayAt(b, j, 3, func(pi int) int {
 			var p wirePart
-			ok := jsonscan.Fields(part, partKeys, func(k int, pv []byte) bool {
+			end := jsonscan.FieldsAt(b, pi, 4, partKeys, func(f, v int) int {
+				end := jsonscan.Skip(b, v, 5)
+				if end < 0 {
+					return -1
+				}
 				dst := &p.Type
-				switch k {
+				switch f {
 				case 1:
 					dst = &p.Text
 				case 2:
 					dst = &p.Refusal
 				}
 				var ok bool
-				*dst, ok = scanString(pv)
-				return ok
+				if *dst, ok = scanString(b[v:end]); !ok {
+					return -1
+				}
+				return end
 			})
 			it.Content = append(it.Content, p)
-			return ok
+			return end
 		})
 	})
-	return it, ok
+	return it, end
 }
 
 // scanString reads a string or null (as ""); the values every answer
