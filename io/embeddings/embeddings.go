@@ -77,6 +77,7 @@ func (API) Meter(body []byte, c *tokens.Counter) api.Meter {
 type item struct {
 	Index     int             `json:"index"`
 	Embedding json.RawMessage `json:"embedding"`
+	plain     bool            // Embedding is known to be plainBase64
 }
 
 type answer struct {
@@ -107,39 +108,51 @@ func decode(body []byte) (*answer, api.Usage, error) {
 	return &a, u, nil
 }
 
-// scan is decode's json.Unmarshal for the common answer, read with
-// jsonscan (jsonscan.Document checks the body as it walks it) and no
-// reflection: ok is false for
-// anything it does not read exactly as encoding/json would (a duplicate
-// or case-folded key, an index that is not a plain integer, a field of
-// another type), and decode then takes encoding/json's word.
+// scan is decode's json.Unmarshal for the common answer, read in place
+// with jsonscan (each byte once, checked as it is walked) and no
+// reflection: ok is false for anything it does not read exactly as
+// encoding/json would (a duplicate or case-folded key, an index that is
+// not a plain integer, a field of another type), and decode then takes
+// encoding/json's word.
 func scan(body []byte) (*answer, *api.WireUsage, bool) {
 	a := new(answer)
 	var w *api.WireUsage
-	ok := jsonscan.Document(body, answerKeys, func(i int, v []byte) bool {
-		if jsonscan.IsNull(v) {
-			return true // encoding/json leaves the field as it is
+	end := jsonscan.FieldsAt(body, 0, 0, answerKeys, func(k, i int) int {
+		if body[i] == 'n' {
+			return 0 // null (or invalid, which the walk refuses): encoding/json leaves the field as it is
 		}
-		var ok bool
-		switch i {
-		case 0:
-			a.Object, ok = jsonscan.String(v)
-		case 1:
-			a.Model, ok = jsonscan.String(v)
+		switch k {
 		case 2:
 			a.Data = make([]item, 0, 16)
-			ok = jsonscan.Array(v, func(el []byte) bool {
-				it, ok := scanItem(el)
+			return jsonscan.ArrayAt(body, i, 1, func(j int) int {
+				it, end := scanItem(body, j)
 				a.Data = append(a.Data, it)
-				return ok
+				return end
 			})
 		case 3:
-			a.Usage = v
-			w, ok = api.ScanUsage(v)
+			var end int
+			w, end = api.ScanUsageAt(body, i, 1)
+			if end > 0 {
+				a.Usage = body[i:end]
+			}
+			return end
 		}
-		return ok
+		end := jsonscan.Skip(body, i, 1)
+		if end < 0 {
+			return -1
+		}
+		var ok bool
+		if k == 0 {
+			a.Object, ok = jsonscan.String(body[i:end])
+		} else {
+			a.Model, ok = jsonscan.String(body[i:end])
+		}
+		if !ok {
+			return -1
+		}
+		return end
 	})
-	return a, w, ok
+	return a, w, jsonscan.End(body, end) >= 0
 }
 
 // The members scan and scanItem read, in the order of their cases.
@@ -148,22 +161,36 @@ var (
 	itemKeys   = []string{"index", "embedding"}
 )
 
-// scanItem reads one element of an answer's data as encoding/json reads
-// it into an item.
-func scanItem(el []byte) (it item, ok bool) {
-	ok = jsonscan.Fields(el, itemKeys, func(i int, v []byte) bool {
-		if i == 1 {
+// scanItem reads the element of an answer's data that starts at b[i] as
+// encoding/json reads it into an item, and returns where it ends, or -1.
+func scanItem(b []byte, i int) (it item, end int) {
+	end = jsonscan.FieldsAt(b, i, 2, itemKeys, func(k, j int) int {
+		if k == 1 {
+			if end := plainBase64At(b, j); end > 0 {
+				it.Embedding, it.plain = b[j:end], true
+				return end
+			}
+		}
+		end := jsonscan.Skip(b, j, 3)
+		if end < 0 {
+			return -1
+		}
+		v := b[j:end]
+		if k == 1 {
 			it.Embedding = v // null too, as encoding/json keeps it in a RawMessage
-			return true
+			return end
 		}
 		if jsonscan.IsNull(v) {
-			return true
+			return end
 		}
 		n, err := strconv.Atoi(string(v))
+		if err != nil {
+			return -1
+		}
 		it.Index = n
-		return err == nil
+		return end
 	})
-	return it, ok
+	return it, end
 }
 
 // Decode implements api.API for an answer to one row.
@@ -271,7 +298,10 @@ func (API) Unpack(body []byte, weights []int64) ([]api.Result, error) {
 		if it.Index < 0 || it.Index >= n || vecs[it.Index] != nil {
 			return nil, fmt.Errorf("embeddings: answer item index %d is out of range or repeated", it.Index)
 		}
-		v, err := compact(it.Embedding)
+		v, err := it.Embedding, error(nil)
+		if !it.plain {
+			v, err = compact(v)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("embeddings: data item %d: %w", it.Index, err)
 		}
@@ -382,28 +412,48 @@ func Decode32(raw json.RawMessage) ([]float32, error) {
 // (no escapes, padded) whose bytes are a whole number of float32s: the
 // common case, checked without decoding.
 func plainBase64(raw []byte) bool {
-	n := len(raw) - 2
-	if n < 0 || raw[0] != '"' || raw[n+1] != '"' || n%4 != 0 {
-		return false
-	}
-	b := raw[1 : n+1]
-	pad := 0
-	for n > 0 && b[n-1] == '=' && pad < 2 {
-		n--
-		pad++
-	}
-	for _, c := range b[:n] {
-		if !base64Char[c] {
-			return false
-		}
-	}
-	return (len(b)/4*3-pad)%4 == 0
+	return len(raw) > 0 && plainBase64At(raw, 0) == len(raw)
 }
 
-// base64Char holds the characters of standard base64 but its padding.
-var base64Char = func() (t [256]bool) {
+// plainBase64At returns the index just after the JSON string that starts
+// at b[i] when it is one plainBase64 accepts, else -1: finding where a
+// vector ends and checking it is one pass over its bytes.
+func plainBase64At(b []byte, i int) int {
+	if i >= len(b) || b[i] != '"' {
+		return -1
+	}
+	j := i + 1
+	// Eight bytes at a time, one branch for the eight: vectors are
+	// kilobytes of base64.
+	for ; j+8 <= len(b); j += 8 {
+		if notBase64[b[j]]|notBase64[b[j+1]]|notBase64[b[j+2]]|notBase64[b[j+3]]|
+			notBase64[b[j+4]]|notBase64[b[j+5]]|notBase64[b[j+6]]|notBase64[b[j+7]] != 0 {
+			break
+		}
+	}
+	for j < len(b) && notBase64[b[j]] == 0 {
+		j++
+	}
+	pad := 0
+	for j < len(b) && b[j] == '=' && pad < 2 {
+		j++
+		pad++
+	}
+	n := j - (i + 1)
+	if j >= len(b) || b[j] != '"' || n%4 != 0 || (n/4*3-pad)%4 != 0 {
+		return -1
+	}
+	return j + 1
+}
+
+// notBase64 is 1 for every byte but the characters of standard base64
+// (its padding among the 1s).
+var notBase64 = func() (t [256]byte) {
+	for c := range t {
+		t[c] = 1
+	}
 	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") {
-		t[c] = true
+		t[c] = 0
 	}
 	return t
 }()

@@ -183,6 +183,9 @@ func checkScan(t *testing.T, body []byte) {
 		if a.Data[i].Index != b.Data[i].Index || string(a.Data[i].Embedding) != string(b.Data[i].Embedding) {
 			t.Fatalf("scan of %s: item %d %+v, encoding/json %+v", body, i, a.Data[i], b.Data[i])
 		}
+		if a.Data[i].plain != plainBase64(b.Data[i].Embedding) {
+			t.Fatalf("scan of %s: item %d taken as plain base64: %v", body, i, a.Data[i].plain)
+		}
 	}
 }
 
