@@ -19,6 +19,7 @@ func TestRenderPlainIsTextTemplate(t *testing.T) {
 		{"text": json.Number("12"), "b": "z"},
 		{"text": 1.5, "b": "z"},
 		{"text": []any{"a"}, "b": "z"},
+		{"b": "no text column"},
 	}
 	cases := []struct {
 		tpl   string
@@ -65,5 +66,16 @@ func TestRenderPlainIsTextTemplate(t *testing.T) {
 	b.sb.Reset()
 	if s, ok := b.renderPlain(tpl, map[string]any{"text": "x"}); !ok || s != "Label: x" {
 		t.Fatalf("renderPlain: %q %v", s, ok)
+	}
+	// A template of one column is the column's value, not a copy of it.
+	tpl, _ = parseTemplate("prompt", "{{.text}}", "--prompt")
+	fields := map[string]any{"text": strings.Repeat("x", 300)}
+	if n := testing.AllocsPerRun(100, func() {
+		b.sb.Reset()
+		if s, ok := b.renderPlain(tpl, fields); !ok || len(s) != 300 {
+			t.Fatalf("renderPlain: %q %v", s, ok)
+		}
+	}); n != 0 {
+		t.Errorf("renderPlain of one column: %v allocations", n)
 	}
 }

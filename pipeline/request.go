@@ -96,7 +96,8 @@ type builder struct {
 	base         map[string]any // cfg.Body decoded
 	api          api.API        // the job's API; nil until the first row when chosen by a Batch line
 	buf          bytes.Buffer
-	out          []byte // the last body appendBody wrote
+	out          []byte         // the last body appendBody wrote
+	body         map[string]any // the body of a row without one of its own, reused
 	sb           strings.Builder
 	plain        map[*template.Template]*plainParts // the templates renderPlain can render, or nil
 	// Output schemas (schema.go): the template's, compiled once, and
@@ -237,7 +238,13 @@ func (b *builder) build(row *rows.Row) (*Request, error) {
 		if b.api == nil {
 			b.api = b.cfg.api()
 		}
-		body = make(map[string]any, len(b.base)+3)
+		// One map for every row: nothing keeps it past build (the
+		// body is encoded below; the template's schema is compiled once).
+		if b.body == nil {
+			b.body = make(map[string]any, len(b.base)+3)
+		}
+		body = b.body
+		clear(body)
 		for k, v := range b.base {
 			body[k] = v
 		}
@@ -457,6 +464,17 @@ func (b *builder) renderPlain(t *template.Template, fields map[string]any) (stri
 		b.plain[t] = p
 	}
 	if p == nil {
+		return "", false
+	}
+	if len(p.parts) == 1 && p.isColumn[0] {
+		// The template is one column: its value, not a copy.
+		v, ok := fields[p.parts[0]]
+		switch v := v.(type) {
+		case string:
+			return v, true
+		case nil:
+			return "", ok
+		}
 		return "", false
 	}
 	for i, part := range p.parts {
