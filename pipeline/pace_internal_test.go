@@ -183,6 +183,28 @@ func TestPacer_BeginStopsWithContext(t *testing.T) {
 	}
 }
 
+// TestPacer_BeginWaitsForThePause: with a free slot and no bucket (the
+// quick admission), an attempt still waits while the pool is paused, and
+// a done context still stops it.
+func TestPacer_BeginWaitsForThePause(t *testing.T) {
+	p, _ := newTestPacer(Config{Concurrency: 4})
+	p.gate.PauseFor(time.Hour)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if tk, err := p.begin(ctx, nil, &estimate{}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("begin during a pause = %v, %v; want it to wait until the context ends", tk, err)
+	}
+	p2, _ := newTestPacer(Config{Concurrency: 4})
+	done, stop := context.WithCancel(context.Background())
+	stop()
+	if _, err := p2.begin(done, nil, &estimate{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("begin with a done context = %v", err)
+	}
+	if tk, err := p2.begin(context.Background(), nil, &estimate{}); err != nil || tk == nil || p2.inflight != 1 {
+		t.Fatalf("begin = %v, %v; in flight %d", tk, err, p2.inflight)
+	}
+}
+
 // TestPacer_HalvesOncePerPause: a burst of 429s to attempts that were all
 // in flight when the first arrived halves the window once; a 429 to an
 // attempt sent after that halves it again.
