@@ -20,6 +20,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"strings"
+	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -261,15 +264,110 @@ func String(val []byte) (s string, ok bool) {
 		return "", false
 	}
 	in := val[1 : len(val)-1]
-	// Escapes, and invalid UTF-8 that encoding/json replaces: its own
-	// decoder says what they mean.
-	if bytes.IndexByte(in, '\\') < 0 && utf8.Valid(in) {
-		return string(in), true
+	if val[len(val)-1] == '"' { // else white space follows: encoding/json's
+		if bytes.IndexByte(in, '\\') < 0 && utf8.Valid(in) {
+			return string(in), true
+		}
+		// Escapes (text written by Python's json.dumps has one for every
+		// character past ASCII), or invalid UTF-8 that encoding/json
+		// replaces.
+		if s, ok := unquote(in); ok {
+			return s, true
+		}
 	}
 	if json.Unmarshal(val, &s) != nil {
 		return "", false
 	}
 	return s, true
+}
+
+// unquote is encoding/json's unquoteBytes (Go's decode.go) for the text
+// between a string's quotes: escapes decoded, a surrogate that is not
+// half of a pair and invalid UTF-8 replaced by U+FFFD. ok is false where
+// encoding/json would refuse the string (a bad escape, a quote or a
+// control character).
+func unquote(s []byte) (string, bool) {
+	var b strings.Builder
+	b.Grow(len(s))
+	for r := 0; r < len(s); {
+		switch c := s[r]; {
+		case c == '\\':
+			r++
+			if r >= len(s) {
+				return "", false
+			}
+			switch s[r] {
+			case '"', '\\', '/':
+				b.WriteByte(s[r])
+			case 'b':
+				b.WriteByte('\b')
+			case 'f':
+				b.WriteByte('\f')
+			case 'n':
+				b.WriteByte('\n')
+			case 'r':
+				b.WriteByte('\r')
+			case 't':
+				b.WriteByte('\t')
+			case 'u':
+				rr := getu4(s[r-1:])
+				if rr < 0 {
+					return "", false
+				}
+				r += 5
+				if utf16.IsSurrogate(rr) {
+					if dec := utf16.DecodeRune(rr, getu4(s[r:])); dec != unicode.ReplacementChar {
+						b.WriteRune(dec) // a valid pair
+						r += 6
+						continue
+					}
+					rr = unicode.ReplacementChar
+				}
+				b.WriteRune(rr)
+				continue
+			default:
+				return "", false
+			}
+			r++
+		case c == '"', c < ' ':
+			return "", false
+		case c < utf8.RuneSelf:
+			// A run of plain ASCII at once.
+			j := r + 1
+			for j < len(s) && s[j] >= ' ' && s[j] < utf8.RuneSelf && s[j] != '\\' && s[j] != '"' {
+				j++
+			}
+			b.Write(s[r:j])
+			r = j
+		default:
+			rr, size := utf8.DecodeRune(s[r:])
+			b.WriteRune(rr) // RuneError for an invalid byte, as encoding/json writes it
+			r += size
+		}
+	}
+	return b.String(), true
+}
+
+// getu4 reads the \uXXXX escape at the start of s, or returns -1.
+func getu4(s []byte) rune {
+	if len(s) < 6 || s[0] != '\\' || s[1] != 'u' {
+		return -1
+	}
+	var r rune
+	for _, c := range s[2:6] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return -1
+		}
+		r = r*16 + rune(c)
+	}
+	return r
 }
 
 // IsNull reports whether val is the literal null.

@@ -259,3 +259,39 @@ func FuzzWalkAt(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) { checkWalkAt(t, b) })
 }
+
+var stringSeeds = []string{
+	`"plain"`, `""`, `"a \"quoted\" word"`, `"back\\slash\/and\b\f\n\r\t"`, `"caf\u00e9 \u00E9t\u00e9"`,
+	`"\ud83d\ude00 smile"`, `"lone \ud83d high"`, `"lone \ude00 low"`, `"pair then lone \ud83d\ude00\ud83d"`,
+	`"\ud83d\u0041"`, `"\u0000 nul"`, "\"raw \xff byte\"", "\"raw \xed\xa0\x80 surrogate\"", `"日本語 and \u65e5"`,
+	"\"mixed \xc3\xa9 and \\u00e9\"", `"\\u00e9 is not an escape"`,
+}
+
+// TestStringIsEncodingJSON: String reads every string as json.Unmarshal
+// does, escapes, surrogates and invalid UTF-8 among them.
+func TestStringIsEncodingJSON(t *testing.T) {
+	for _, s := range stringSeeds {
+		checkString(t, []byte(s))
+	}
+}
+
+func checkString(t *testing.T, b []byte) {
+	t.Helper()
+	if !json.Valid(b) || len(b) < 2 || b[0] != '"' {
+		return
+	}
+	var want string
+	if err := json.Unmarshal(b, &want); err != nil {
+		t.Fatalf("%q: %v", b, err)
+	}
+	if got, ok := String(b); !ok || got != want {
+		t.Fatalf("String(%q) = %q, %v; encoding/json %q", b, got, ok, want)
+	}
+}
+
+func FuzzString(f *testing.F) {
+	for _, s := range stringSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) { checkString(t, b) })
+}
