@@ -151,7 +151,7 @@ func (p *pacer) admit(ctx context.Context, est *estimate) *ticket {
 		return nil
 	}
 	now := p.now()
-	if p.gate != nil && time.Now().Before(p.gate.Until()) {
+	if p.gate != nil && !p.gate.Open() {
 		return nil
 	}
 	p.mu.Lock()

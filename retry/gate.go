@@ -4,8 +4,12 @@ import (
 	"context"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 )
+
+// epoch is the origin of Gate.end, read on the monotonic clock.
+var epoch = time.Now()
 
 // Gate pauses a pool of workers: after PauseFor, every Wait blocks until the
 // pause has passed. When a pause ends, waiters are released spread over a
@@ -20,6 +24,9 @@ type Gate struct {
 	// changed is closed by the next PauseFor that closes or extends the
 	// gate; nil until Changed asks for it.
 	changed chan struct{}
+	// end is until as time since epoch: Open reads it without the lock
+	// (every attempt asks, from every worker).
+	end atomic.Int64
 }
 
 // PauseFor closes the gate for d from now, unless it is already closed for
@@ -33,6 +40,7 @@ func (g *Gate) PauseFor(d time.Duration) {
 	defer g.mu.Unlock()
 	if until.After(g.until) {
 		g.until = until
+		g.end.Store(int64(until.Sub(epoch)))
 		g.width = min(d/10, 2*time.Second)
 		g.count++
 		if g.changed != nil {
@@ -70,8 +78,16 @@ func (g *Gate) Pauses() int64 {
 	return g.count
 }
 
+// Open reports whether the gate is open now, without taking its lock.
+func (g *Gate) Open() bool {
+	return int64(time.Since(epoch)) >= g.end.Load()
+}
+
 // Wait blocks until the gate is open or ctx is done.
 func (g *Gate) Wait(ctx context.Context) error {
+	if g.Open() {
+		return ctx.Err()
+	}
 	for {
 		g.mu.Lock()
 		until, width := g.until, g.width

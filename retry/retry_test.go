@@ -177,3 +177,28 @@ func TestGate_Changed(t *testing.T) {
 	default:
 	}
 }
+
+// TestGate_Open: Open says what Wait does, without its lock: open when
+// zero, closed during a pause, open again once it has passed.
+func TestGate_Open(t *testing.T) {
+	var g Gate
+	if !g.Open() {
+		t.Fatal("a zero gate is closed")
+	}
+	g.PauseFor(50 * time.Millisecond)
+	if g.Open() {
+		t.Fatal("open during a pause")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+	defer cancel()
+	if err := g.Wait(ctx); err == nil {
+		t.Fatal("Wait returned during a pause")
+	}
+	if err := g.Wait(context.Background()); err != nil || !g.Open() {
+		t.Fatalf("after the pause: Wait %v, Open %v", err, g.Open())
+	}
+	g.PauseFor(time.Hour) // a later pause closes it again
+	if g.Open() {
+		t.Fatal("open right after a new pause")
+	}
+}
