@@ -665,11 +665,16 @@ func text(raw json.RawMessage) string {
 // retry-after, then LiteLLM's llm_provider-retry-after (the provider's
 // header, passed on), each as retry.ParseRetryAfter reads it.
 func retryAfter(h http.Header) time.Duration {
+	ms, after := header(h, "Retry-After-Ms"), header(h, "Retry-After")
+	pms, pafter := header(h, "Llm_provider-Retry-After-Ms"), header(h, "Llm_provider-Retry-After")
+	if ms == "" && after == "" && pms == "" && pafter == "" {
+		return 0 // most answers: no clock to read
+	}
 	now := time.Now()
-	if d, ok := retry.ParseRetryAfter(header(h, "Retry-After-Ms"), header(h, "Retry-After"), now); ok {
+	if d, ok := retry.ParseRetryAfter(ms, after, now); ok {
 		return d
 	}
-	if d, ok := retry.ParseRetryAfter(header(h, "Llm_provider-Retry-After-Ms"), header(h, "Llm_provider-Retry-After"), now); ok {
+	if d, ok := retry.ParseRetryAfter(pms, pafter, now); ok {
 		return d
 	}
 	return 0

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -198,6 +199,24 @@ func TestParseRateLimit(t *testing.T) {
 		ResetRequests: time.Second, ResetTokens: 6 * time.Minute}
 	if got != want {
 		t.Errorf("ParseRateLimit() = %+v, want %+v", got, want)
+	}
+	// One such header among others, none, and more headers than the
+	// quick look takes: each read as by name.
+	none := httpapi.RateLimit{LimitRequests: -1, LimitTokens: -1, RemainingRequests: -1, RemainingTokens: -1, ResetRequests: -1, ResetTokens: -1}
+	for n := range 40 {
+		h := http.Header{"Content-Type": {"application/json"}, "Date": {"x"}, "Content-Length": {"10"}}
+		for i := range n {
+			h.Set(fmt.Sprintf("X-Other-%d", i), "1")
+		}
+		if got := httpapi.ParseRateLimit(h); got != none {
+			t.Fatalf("%d other headers: %+v", n, got)
+		}
+		h.Set("x-ratelimit-remaining-requests", "7")
+		w := none
+		w.RemainingRequests = 7
+		if got := httpapi.ParseRateLimit(h); got != w {
+			t.Fatalf("%d other headers and a remaining count: %+v", n, got)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -26,6 +27,11 @@ func (r RateLimit) Known() bool {
 // net/http, whose keys are canonical). Reset values are Go
 // duration strings ("1s", "6m0s", "20ms"); plain numbers are seconds.
 func ParseRateLimit(h http.Header) RateLimit {
+	if len(h) <= 16 && !anyKeyWithPrefix(h, "X-Ratelimit-") {
+		// No such header (a local server's answers): one look at each
+		// key instead of six lookups by name.
+		return RateLimit{LimitRequests: -1, LimitTokens: -1, RemainingRequests: -1, RemainingTokens: -1, ResetRequests: -1, ResetTokens: -1}
+	}
 	return RateLimit{
 		LimitRequests:     headerInt(h, "X-Ratelimit-Limit-Requests"),
 		LimitTokens:       headerInt(h, "X-Ratelimit-Limit-Tokens"),
@@ -34,6 +40,16 @@ func ParseRateLimit(h http.Header) RateLimit {
 		ResetRequests:     headerDuration(h, "X-Ratelimit-Reset-Requests"),
 		ResetTokens:       headerDuration(h, "X-Ratelimit-Reset-Tokens"),
 	}
+}
+
+// anyKeyWithPrefix reports whether one of h's keys starts with prefix.
+func anyKeyWithPrefix(h http.Header, prefix string) bool {
+	for k := range h {
+		if strings.HasPrefix(k, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 func headerInt(h http.Header, name string) int64 {
