@@ -148,11 +148,7 @@ func ScanUsage(val []byte) (w *WireUsage, ok bool) {
 // false.
 func ScanUsageAt(b []byte, i, depth int) (w *WireUsage, end int) {
 	if i < len(b) && b[i] == 'n' {
-		end = jsonscan.Skip(b, i, depth)
-		if end < 0 || !jsonscan.IsNull(b[i:end]) {
-			return nil, -1
-		}
-		return nil, end
+		return nil, jsonscan.Value(b, i, depth, jsonscan.IsNull)
 	}
 	a := new(wireUsage)
 	w = &a.WireUsage
@@ -195,28 +191,20 @@ func ScanUsageAt(b []byte, i, depth int) (w *WireUsage, end int) {
 		}
 		seen |= bit
 		if details == nil || b[start] != '{' {
-			e := jsonscan.Skip(b, start, depth+1)
-			if e < 0 {
-				return -1
-			}
-			v := b[start:e]
-			switch {
-			case jsonscan.IsNull(v):
-			case field != nil:
-				c := &a.counts[a.used] // each pointer field is set once at most (seen)
-				a.used++
-				*field = c
-				if !scanCount(v, c) {
-					return -1
+			return jsonscan.Value(b, start, depth+1, func(v []byte) bool {
+				switch {
+				case jsonscan.IsNull(v):
+					return true
+				case field != nil:
+					c := &a.counts[a.used] // each pointer field is set once at most (seen)
+					a.used++
+					*field = c
+					return scanCount(v, c)
+				case plain != nil:
+					return scanCount(v, plain)
 				}
-			case plain != nil:
-				if !scanCount(v, plain) {
-					return -1
-				}
-			default:
-				return -1 // a details value that is neither an object nor null
-			}
-			return e
+				return false // a details value that is neither an object nor null
+			})
 		}
 		var once bool
 		return jsonscan.ObjectAt(b, start, depth+1, func(k []byte, ds int) int {
@@ -230,11 +218,7 @@ func ScanUsageAt(b []byte, i, depth int) (w *WireUsage, end int) {
 				return -1
 			}
 			once = true
-			e := jsonscan.Skip(b, ds, depth+2)
-			if e < 0 || !scanCount(b[ds:e], details) {
-				return -1
-			}
-			return e
+			return jsonscan.Value(b, ds, depth+2, func(v []byte) bool { return scanCount(v, details) })
 		})
 	})
 	if end < 0 {

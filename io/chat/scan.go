@@ -34,20 +34,14 @@ func scan(body []byte) (a answer, ok bool) {
 				return end
 			})
 		}
-		end := jsonscan.Skip(body, i, 1)
-		if end < 0 {
-			return -1
-		}
-		var ok bool
-		if k == 0 {
-			a.Object, ok = scanString(body[i:end])
-		} else {
-			a.Model, ok = api.ModelString(body[i:end])
-		}
-		if !ok {
-			return -1
-		}
-		return end
+		return jsonscan.Value(body, i, 1, func(v []byte) (ok bool) {
+			if k == 0 {
+				a.Object, ok = scanString(v)
+			} else {
+				a.Model, ok = api.ModelString(v)
+			}
+			return ok
+		})
 	})
 	return a, jsonscan.End(body, end) >= 0
 }
@@ -57,15 +51,10 @@ func scan(body []byte) (a answer, ok bool) {
 func scanChoice(b []byte, i int) (ch choice, end int) {
 	end = jsonscan.FieldsAt(b, i, 2, choiceKeys, func(k, j int) int {
 		if k == 0 {
-			end := jsonscan.Skip(b, j, 3)
-			var ok bool
-			if end < 0 {
-				return -1
-			}
-			if ch.FinishReason, ok = scanString(b[j:end]); !ok {
-				return -1
-			}
-			return end
+			return jsonscan.Value(b, j, 3, func(v []byte) (ok bool) {
+				ch.FinishReason, ok = scanString(v)
+				return ok
+			})
 		}
 		if b[j] == 'n' {
 			return 0 // null leaves Message nil
@@ -73,22 +62,17 @@ func scanChoice(b []byte, i int) (ch choice, end int) {
 		m := &message{}
 		ch.Message = m
 		return jsonscan.FieldsAt(b, j, 3, messageKeys, func(f, v int) int {
-			end := jsonscan.Skip(b, v, 4)
-			if end < 0 {
-				return -1
-			}
-			mv := b[v:end]
-			switch {
-			case f == 0:
-				m.Content = mv
-			case !jsonscan.IsNull(mv):
-				s, ok := jsonscan.String(mv)
-				if !ok {
-					return -1
+			return jsonscan.Value(b, v, 4, func(mv []byte) bool {
+				switch {
+				case f == 0:
+					m.Content = mv
+				case !jsonscan.IsNull(mv):
+					s, ok := jsonscan.String(mv)
+					m.Refusal = &s
+					return ok
 				}
-				m.Refusal = &s
-			}
-			return end
+				return true
+			})
 		})
 	})
 	return ch, end

@@ -137,20 +137,14 @@ func scan(body []byte) (*answer, *api.WireUsage, bool) {
 			}
 			return end
 		}
-		end := jsonscan.Skip(body, i, 1)
-		if end < 0 {
-			return -1
-		}
-		var ok bool
-		if k == 0 {
-			a.Object, ok = jsonscan.String(body[i:end])
-		} else {
-			a.Model, ok = jsonscan.String(body[i:end])
-		}
-		if !ok {
-			return -1
-		}
-		return end
+		return jsonscan.Value(body, i, 1, func(v []byte) (ok bool) {
+			if k == 0 {
+				a.Object, ok = jsonscan.String(v)
+			} else {
+				a.Model, ok = jsonscan.String(v)
+			}
+			return ok
+		})
 	})
 	return a, w, jsonscan.End(body, end) >= 0
 }
@@ -171,24 +165,17 @@ func scanItem(b []byte, i int) (it item, end int) {
 				return end
 			}
 		}
-		end := jsonscan.Skip(b, j, 3)
-		if end < 0 {
-			return -1
-		}
-		v := b[j:end]
-		if k == 1 {
-			it.Embedding = v // null too, as encoding/json keeps it in a RawMessage
-			return end
-		}
-		if jsonscan.IsNull(v) {
-			return end
-		}
-		n, err := strconv.Atoi(string(v))
-		if err != nil {
-			return -1
-		}
-		it.Index = n
-		return end
+		return jsonscan.Value(b, j, 3, func(v []byte) bool {
+			switch {
+			case k == 1:
+				it.Embedding = v // null too, as encoding/json keeps it in a RawMessage
+			case !jsonscan.IsNull(v):
+				n, err := strconv.Atoi(string(v))
+				it.Index = n
+				return err == nil
+			}
+			return true
+		})
 	})
 	return it, end
 }

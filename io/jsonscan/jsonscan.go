@@ -63,11 +63,7 @@ func WholeObject(b []byte, fn func(key, val []byte) bool) bool {
 // fields is Fields returning object's end.
 func fields(b []byte, names []string, fn func(i int, val []byte) bool) int {
 	return FieldsAt(b, 0, 0, names, func(k, start int) int {
-		end := valueEndDepth(b, start, 1)
-		if end < 0 || !fn(k, b[start:end]) {
-			return -1
-		}
-		return end
+		return Value(b, start, 1, func(v []byte) bool { return fn(k, v) })
 	})
 }
 
@@ -197,6 +193,16 @@ func ArrayAt(b []byte, i, depth int, fn func(start int) int) int {
 // it; -1 when there is none.
 func Skip(b []byte, i, depth int) int { return valueEndDepth(b, i, depth) }
 
+// Value is Skip that hands the value's text to read: the fn of a walk in
+// place that reads a scalar. It returns -1 when read returns false.
+func Value(b []byte, i, depth int, read func(v []byte) bool) int {
+	end := valueEndDepth(b, i, depth)
+	if end < 0 || !read(b[i:end]) {
+		return -1
+	}
+	return end
+}
+
 // End returns the index of b's end when only white space follows b[i:],
 // else -1: a walk of a whole text ends with it.
 func End(b []byte, i int) int {
@@ -248,13 +254,7 @@ func object(b []byte, fn func(key []byte, start, end int) bool) int {
 // Array calls fn with the text of each element of the array b. It returns
 // false when b is not an array or fn returns false. b must be valid JSON.
 func Array(b []byte, fn func(val []byte) bool) bool {
-	return ArrayAt(b, 0, 0, func(start int) int {
-		end := valueEndDepth(b, start, 1)
-		if end < 0 || !fn(b[start:end]) {
-			return -1
-		}
-		return end
-	}) >= 0
+	return ArrayAt(b, 0, 0, func(start int) int { return Value(b, start, 1, fn) }) >= 0
 }
 
 // String returns the value of the JSON string val; ok is false when val is

@@ -175,37 +175,25 @@ func scan(body []byte) (w wire, ok bool) {
 				Reason string `json:"reason"`
 			}{}
 			return jsonscan.FieldsAt(body, i, 1, reasonKeys, func(_, r int) int {
-				end := jsonscan.Skip(body, r, 2)
-				var ok bool
-				if end < 0 {
-					return -1
-				}
-				if w.IncompleteDetails.Reason, ok = scanString(body[r:end]); !ok {
-					return -1
-				}
-				return end
+				return jsonscan.Value(body, r, 2, func(v []byte) (ok bool) {
+					w.IncompleteDetails.Reason, ok = scanString(v)
+					return ok
+				})
 			})
 		}
-		end := jsonscan.Skip(body, i, 1)
-		if end < 0 {
-			return -1
-		}
-		v := body[i:end]
-		var ok bool
-		switch wireKeys[k] {
-		case "object":
-			w.Object, ok = scanString(v)
-		case "status":
-			w.Status, ok = scanString(v)
-		case "model":
-			w.Model, ok = api.ModelString(v)
-		case "error":
-			w.Error, ok = v, true
-		}
-		if !ok {
-			return -1
-		}
-		return end
+		return jsonscan.Value(body, i, 1, func(v []byte) (ok bool) {
+			switch wireKeys[k] {
+			case "object":
+				w.Object, ok = scanString(v)
+			case "status":
+				w.Status, ok = scanString(v)
+			case "model":
+				w.Model, ok = api.ModelString(v)
+			case "error":
+				w.Error, ok = v, true
+			}
+			return ok
+		})
 	})
 	return w, jsonscan.End(body, end) >= 0
 }
@@ -214,29 +202,19 @@ func scan(body []byte) (w wire, ok bool) {
 // null) and returns where it ends, or -1.
 func scanItem(b []byte, i int) (it wireItem, end int) {
 	end = jsonscan.FieldsAt(b, i, 2, itemKeys, func(k, j int) int {
-		if k == 0 || b[j] == 'n' {
-			end := jsonscan.Skip(b, j, 3)
-			if end < 0 {
-				return -1
-			}
-			if k == 0 {
-				var ok bool
-				if it.Type, ok = scanString(b[j:end]); !ok {
-					return -1
-				}
-			} else if !jsonscan.IsNull(b[j:end]) {
-				return -1
-			}
-			return end
+		if k == 0 {
+			return jsonscan.Value(b, j, 3, func(v []byte) (ok bool) {
+				it.Type, ok = scanString(v)
+				return ok
+			})
+		}
+		if b[j] == 'n' {
+			return 0 // null leaves Content nil; anything else n... is invalid
 		}
 		it.Content = make([]wirePart, 0, 1)
 		return jsonscan.ArrayAt(b, j, 3, func(pi int) int {
 			var p wirePart
 			end := jsonscan.FieldsAt(b, pi, 4, partKeys, func(f, v int) int {
-				end := jsonscan.Skip(b, v, 5)
-				if end < 0 {
-					return -1
-				}
 				dst := &p.Type
 				switch f {
 				case 1:
@@ -244,11 +222,10 @@ func scanItem(b []byte, i int) (it wireItem, end int) {
 				case 2:
 					dst = &p.Refusal
 				}
-				var ok bool
-				if *dst, ok = scanString(b[v:end]); !ok {
-					return -1
-				}
-				return end
+				return jsonscan.Value(b, v, 5, func(pv []byte) (ok bool) {
+					*dst, ok = scanString(pv)
+					return ok
+				})
 			})
 			it.Content = append(it.Content, p)
 			return end
