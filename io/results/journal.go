@@ -190,6 +190,11 @@ type Journal struct {
 	line     []byte // a line with a spliced body (encode)
 	lastSync time.Time
 	dirty    bool
+	off      int64 // where the next write goes
+	wbFrom   int64 // bytes from here to off are neither synced nor being written back
+	// writeback starts the writeback of a range (startWriteback; a test
+	// records the ranges instead).
+	writeback func(off, n int64)
 	n        int64 // records written
 	marks    int64 // marks written
 	err      error
@@ -222,7 +227,7 @@ func OpenJournal(path string, size int64) (*Journal, error) {
 		f.Close()
 		return nil, fmt.Errorf("open journal: %w", err)
 	}
-	j := &Journal{f: f, path: path, lastSync: time.Now()}
+	j := &Journal{f: f, path: path, lastSync: time.Now(), off: size, wbFrom: size}
 	j.enc = json.NewEncoder(&j.buf)
 	j.enc.SetEscapeHTML(false)
 	return j, nil
@@ -290,6 +295,14 @@ func (j *Journal) Flush() (int, error) {
 		j.n += int64(whole - marks)
 		j.marks += int64(marks)
 		j.dirty = j.dirty || n > 0
+		if j.off += int64(n); j.off-j.wbFrom >= writebackChunk {
+			if j.writeback != nil {
+				j.writeback(j.wbFrom, j.off-j.wbFrom)
+			} else {
+				startWriteback(j.f, j.wbFrom, j.off-j.wbFrom)
+			}
+			j.wbFrom = j.off
+		}
 		if cap(j.pend) > maxPend {
 			j.pend = nil // do not keep a huge batch's buffer
 		}
@@ -311,6 +324,12 @@ func (j *Journal) Flush() (int, error) {
 
 // maxPend is the largest batch buffer a Journal keeps between Flushes.
 const maxPend = 4 << 20
+
+// writebackChunk is how much a Journal writes before it asks the kernel to
+// start writing it to disk (startWriteback), so that no fsync finds more
+// than about that much to write: a job's last fsync took 26-33 ms with the
+// second's 13 MB of lines waiting, about 1 ms with this.
+const writebackChunk = 1 << 20
 
 // encode returns rec's line, with its newline, in j's buffers: byte for
 // byte the line encoding/json's Encoder (SetEscapeHTML(false)) writes for
@@ -516,6 +535,7 @@ func (j *Journal) sync() error {
 		return j.err
 	}
 	j.dirty = false
+	j.wbFrom = j.off
 	j.lastSync = time.Now()
 	return nil
 }
