@@ -195,9 +195,9 @@ type Journal struct {
 	// writeback starts the writeback of a range (startWriteback; a test
 	// records the ranges instead).
 	writeback func(off, n int64)
-	n        int64 // records written
-	marks    int64 // marks written
-	err      error
+	n         int64 // records written
+	marks     int64 // marks written
+	err       error
 }
 
 // OpenJournal opens path for appending after its first size bytes; bytes
