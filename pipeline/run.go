@@ -739,7 +739,10 @@ func (r *runner) try(stopCtx, reqCtx context.Context, req *Request, call Call) O
 			r.retries.Add(1)
 		}
 		var a *httpapi.Answer
-		sent := time.Now()
+		var sent time.Time
+		if r.cfg.Observer != nil {
+			sent = time.Now()
+		}
 		if call == nil {
 			a, err = r.endpoint.Send(actx, req.api.Path(), req.body, req.decoder())
 		} else {
