@@ -217,6 +217,16 @@ func (c *ledger) waitSettle(ctx context.Context) error {
 // cost as pending until the writer journals it, in one step, and wakes
 // the requests waiting for room under the cap.
 func (c *ledger) settle(held prices.Money, rec *results.Record, fallback string) {
+	// The price of a record of a priced model, before the lock that
+	// every worker and the writer share (the table is safe for
+	// concurrent use); the rest, and warnings, under it.
+	p, priced := prices.Money(0), false
+	if rec != nil && rec.Tier == "" {
+		if pr, ok := c.table.Lookup(rec.Model); ok {
+			u := rec.Usage
+			p, priced = pr.Cost(u.InputTokens, u.CachedInputTokens, u.OutputTokens), true
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.max > 0 {
@@ -228,7 +238,9 @@ func (c *ledger) settle(held prices.Money, rec *results.Record, fallback string)
 	}
 	if rec != nil {
 		c.learn(rec)
-		p := c.price(rec, fallback)
+		if !priced {
+			p = c.price(rec, fallback)
+		}
 		c.pending[rec] = p
 		c.pendingC = addSat(c.pendingC, p)
 	}
