@@ -4,8 +4,12 @@
 // members of an object and the elements of an array; Fields walks the
 // members of known names and Member finds one; Document and WholeObject
 // walk a whole text and check it in the same pass; String reads a
-// string's value. It lets a hot decoder read the few fields it needs from
-// an answer without reflection or allocating what it skips.
+// string's value. ObjectAt, FieldsAt and ArrayAt walk a value where it
+// sits in a larger text, their fn reading each nested value itself (with
+// them again, Skip or Value) and returning where it ends, so that a
+// decoder of nested answers reads each byte once; End checks that only
+// white space follows. It lets a hot decoder read the few fields it needs
+// from an answer without reflection or allocating what it skips.
 //
 // Object, Array, Fields and Member check every key and value they walk,
 // but not what follows the closing bracket: callers check a whole text
