@@ -334,11 +334,11 @@ func (r *runner) run(ctx context.Context) (*results.Summary, error) {
 
 	// plan -> execute -> sink: the producer plans requests, the executor
 	// sends them, the writer journals what comes back.
-	// One request built ahead per worker: a worker back for more finds
-	// one waiting instead of parking until the producer is scheduled
-	// again (with a hand-over channel, nineteen times in twenty at 64
-	// workers on 2 cores).
-	plan := make(chan *Request, r.cfg.Concurrency)
+	// Requests built ahead, one per worker up to maxAhead: a worker back
+	// for more finds one waiting instead of parking until the producer
+	// is scheduled again (with a hand-over channel, nineteen times in
+	// twenty at 64 workers on 2 cores).
+	plan := make(chan *Request, min(r.cfg.Concurrency, maxAhead))
 	execErr := make(chan error, 1)
 	x := &Exec{r: r, stopCtx: stopCtx, reqCtx: reqCtx, plan: plan, out: out, marks: marks}
 	go func() {
@@ -401,12 +401,18 @@ func (r *runner) run(ctx context.Context) (*results.Summary, error) {
 	return sum, err
 }
 
+// maxAhead bounds the requests built ahead of the sends: a job of a
+// thousand workers, each sending packs of rows, would otherwise hold a
+// thousand packs in memory that only its producer's speed needs.
+const maxAhead = 64
+
 // produce is the plan: it reads rows until the input ends (or Limit rows
 // were read) or the job stops, builds their requests, skips rows the journal has finished,
 // journals bad rows (to out), packs rows for an API that packs, and hands
-// the requests to the executor (plan holds one request a worker: rows are
-// read no further ahead of the sends than that; those not sent when the
-// job stops stay pending, as a row whose request was never built).
+// the requests to the executor (plan holds one request a worker, maxAhead
+// at most: rows are read no further ahead of the sends than that; those
+// not sent when the job stops stay pending, as a row whose request was
+// never built).
 func (r *runner) produce(stopCtx context.Context, plan chan<- *Request, out chan<- *results.Record) error {
 	for stopCtx.Err() == nil {
 		var (
