@@ -111,10 +111,10 @@ func (c *ledger) learn(rec *results.Record) {
 // named, used when the answer's model has no price; with none, the cap
 // cannot be enforced (unpriced).
 func (c *ledger) price(rec *results.Record, fallback string) prices.Money {
-	u := rec.Usage
-	if u.InputTokens == 0 && u.OutputTokens == 0 {
-		return 0
+	if m, ok := c.listPrice(rec); ok {
+		return m
 	}
+	u := rec.Usage
 	p, ok := c.table.Lookup(rec.Model)
 	if !ok {
 		if !c.warned[rec.Model] {
@@ -139,6 +139,26 @@ func (c *ledger) price(rec *results.Record, fallback string) prices.Money {
 		p = p.Scale(num, den)
 	}
 	return p.Cost(u.InputTokens, u.CachedInputTokens, u.OutputTokens)
+}
+
+// listPrice is price for a record that used no tokens, or whose model
+// the table prices and that has no tier: the common case, which needs
+// none of the ledger's state, so it may be called without c.mu. ok is
+// false for the others (price reads them under c.mu: warnings, the
+// request's model, tiers).
+func (c *ledger) listPrice(rec *results.Record) (m prices.Money, ok bool) {
+	u := rec.Usage
+	if u.InputTokens == 0 && u.OutputTokens == 0 {
+		return 0, true
+	}
+	if rec.Tier != "" {
+		return 0, false
+	}
+	p, ok := c.table.Lookup(rec.Model)
+	if !ok {
+		return 0, false
+	}
+	return p.Cost(u.InputTokens, u.CachedInputTokens, u.OutputTokens), true
 }
 
 // reserve holds req's estimated cost under a cap and returns the amount
@@ -217,15 +237,12 @@ func (c *ledger) waitSettle(ctx context.Context) error {
 // cost as pending until the writer journals it, in one step, and wakes
 // the requests waiting for room under the cap.
 func (c *ledger) settle(held prices.Money, rec *results.Record, fallback string) {
-	// The price of a record of a priced model, before the lock that
-	// every worker and the writer share (the table is safe for
-	// concurrent use); the rest, and warnings, under it.
-	p, priced := prices.Money(0), false
-	if rec != nil && rec.Tier == "" {
-		if pr, ok := c.table.Lookup(rec.Model); ok {
-			u := rec.Usage
-			p, priced = pr.Cost(u.InputTokens, u.CachedInputTokens, u.OutputTokens), true
-		}
+	// The common price before the lock that every worker and the
+	// writer share; the rest, and warnings, under it.
+	var p prices.Money
+	var priced bool
+	if rec != nil {
+		p, priced = c.listPrice(rec)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

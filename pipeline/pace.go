@@ -160,25 +160,29 @@ func (p *pacer) admit(ctx context.Context, est *estimate) *ticket {
 	if p.inflight >= p.window || p.req != nil || p.tok != nil {
 		return nil
 	}
+	p.occupy(now)
+	t := &ticket{est: est}
+	p.stamp(t)
+	return t
+}
+
+// occupy takes a slot of the window at now, the first one opening it;
+// p.mu must be held and the window must have room.
+func (p *pacer) occupy(now time.Time) {
 	p.inflight++
 	if p.opened.IsZero() {
 		p.opened = now
 	}
-	t := &ticket{est: est}
-	p.stamp(t)
-	return t
 }
 
 // acquire takes a slot of the window.
 func (p *pacer) acquire(ctx context.Context) error {
 	for {
 		p.mu.Lock()
-		grow := p.open(p.now())
+		now := p.now()
+		grow := p.open(now)
 		if p.inflight < p.window {
-			p.inflight++
-			if p.opened.IsZero() {
-				p.opened = p.now()
-			}
+			p.occupy(now)
 			p.mu.Unlock()
 			return nil
 		}
